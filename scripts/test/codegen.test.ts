@@ -1,0 +1,113 @@
+import { spawnSync } from "node:child_process";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generate, staleFiles } from "../codegen.js";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const SPEC = join(ROOT, "openapi.yaml");
+
+/** Runs the real CLI, as `npm run codegen -- ...` would. */
+function codegen(...args: string[]) {
+  const run = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "scripts/codegen.ts"), ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+}
+
+describe("codegen", () => {
+  let specText: string;
+  let work: string;
+
+  beforeAll(async () => {
+    specText = await readFile(SPEC, "utf8");
+    work = await mkdtemp(join(tmpdir(), "n2store-codegen-"));
+  });
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it("is deterministic: the same spec gives byte-identical files", async () => {
+    const [first, second] = await Promise.all([generate(specText), generate(specText)]);
+    expect([...first.keys()]).toEqual([...second.keys()]);
+    for (const [name, text] of first) {
+      expect(second.get(name), name).toBe(text);
+    }
+  });
+
+  it("finds the committed generated/ fresh", async () => {
+    expect(await staleFiles(await generate(specText), join(ROOT, "generated"))).toEqual([]);
+  });
+
+  it("--check fails and names the stale files when a copy of the spec changes", async () => {
+    const out = join(work, "generated");
+    await cp(join(ROOT, "generated"), out, { recursive: true });
+    const changed = join(work, "openapi.yaml");
+    await writeFile(changed, specText.replace("operationId: getServerTime", "operationId: getServerClock"));
+
+    expect(codegen("--spec", SPEC, "--out", out, "--check").status).toBe(0);
+    const stale = codegen("--spec", changed, "--out", out, "--check");
+    expect(stale.status).toBe(1);
+    expect(stale.output).toContain("generated/ is stale");
+    for (const file of [
+      "operations.ts",
+      "openapi.d.ts",
+      "openapi.json",
+      "redoc.html",
+      "validators/index.js",
+    ]) {
+      expect(stale.output).toContain(file);
+    }
+
+    // Regenerating from the changed spec makes the check pass against it again.
+    expect(codegen("--spec", changed, "--out", out).status).toBe(0);
+    expect(codegen("--spec", changed, "--out", out, "--check").status).toBe(0);
+  }, 60_000);
+
+  it("--check notices a hand edit and a file that codegen does not write", async () => {
+    const out = join(work, "edited");
+    await cp(join(ROOT, "generated"), out, { recursive: true });
+    await writeFile(join(out, "policy.ts"), `${await readFile(join(out, "policy.ts"), "utf8")}// tweak\n`);
+    await writeFile(join(out, "extra.ts"), "export {};\n");
+    const result = codegen("--spec", SPEC, "--out", out, "--check");
+    expect(result.status).toBe(1);
+    expect(result.output).toContain("policy.ts");
+    expect(result.output).toContain("extra.ts (not generated from the spec)");
+  }, 30_000);
+
+  it("refuses a spec that breaks the project's vocabulary, naming the operation", async () => {
+    const noRuntimes = specText.replace(
+      /(operationId: getHealth[\s\S]*?)x-runtimes: \[edge, node\]\n\s*/,
+      "$1",
+    );
+    await expect(generate(noRuntimes)).rejects.toThrow(/GET \/health: x-runtimes must be/);
+
+    const unkeyed = specText.replace(
+      /(operationId: sendFacebookMessage[\s\S]*?parameters:\n)\s*- \$ref: '#\/components\/parameters\/IdempotencyKey'\n/,
+      "$1",
+    );
+    await expect(generate(unkeyed)).rejects.toThrow(
+      /POST \/api\/facebook-send: a non-idempotent operation must accept the Idempotency-Key header/,
+    );
+  });
+
+  it("maps catch-all parameters to Fastify's * and itty-router's :path+", async () => {
+    const files = await generate(specText);
+    const operations = files.get("operations.ts") ?? "";
+    expect(operations).toContain('fastifyPath: "/api/rest/*"');
+    expect(operations).toContain('ittyPath: "/api/rest/:path+"');
+    expect(operations).toContain('fastifyPath: "/api/customers/:id"');
+    expect(files.get("policy.ts")).toContain('"/api/pancake-direct/{path}"');
+  });
+
+  it("writes validators without eval or new Function", async () => {
+    const files = await generate(specText);
+    for (const [name, text] of files) {
+      if (name.startsWith("validators/")) {
+        expect(text, name).not.toMatch(/\beval\(|new Function\(|\brequire\(/);
+      }
+    }
+  });
+});
