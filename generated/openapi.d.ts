@@ -2254,7 +2254,7 @@ export interface operations {
                 id: string;
                 /** @description The page whose Pancake avatar cache to ask first. */
                 page?: string;
-                /** @description A Pancake user token (sent to Pancake as `access_token`) or a Graph page token (sent to Graph). */
+                /** @description A Pancake user token, sent to Pancake (only) as `access_token`. */
                 token?: string;
             };
             header?: never;

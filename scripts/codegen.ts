@@ -363,6 +363,8 @@ export interface OperationInput<Op extends OperationId> {
   readonly body: OperationTypes[Op]["body"];
   /** The query string as received (without \`?\`), for pass-through operations. */
   readonly rawQuery: string;
+  /** Every request header (lower-case names), for operations that pass some of them on. */
+  readonly rawHeaders: Readonly<Record<string, string>>;
 }
 /** What a handler may return: one of the success responses the spec declares, nothing else. */
 export type OperationResult<Op extends OperationId> = OperationTypes[Op]["result"];

@@ -192,7 +192,8 @@ return errors === 0;
 validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const pancakeDirectGet_query = validate22;
-const schema33 = {"type":"object","properties":{"jwt":{"type":"string","maxLength":4096},"page_id":{"type":"string","maxLength":64}},"additionalProperties":true};
+const schema33 = {"type":"object","properties":{"jwt":{"type":"string","maxLength":4096,"pattern":"^[A-Za-z0-9._-]+$"},"page_id":{"type":"string","maxLength":64}},"additionalProperties":true};
+const pattern5 = new RegExp("^[A-Za-z0-9._-]+$", "u");
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -246,6 +247,16 @@ vErrors.push(err1);
 }
 errors++;
 }
+if(!pattern5.test(data0)){
+const err2 = {instancePath:instancePath+"/jwt",schemaPath:"#/properties/jwt/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]+$"},message:"must match pattern \""+"^[A-Za-z0-9._-]+$"+"\""};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
 }
 }
 if(data.page_id !== undefined){
@@ -261,12 +272,12 @@ else if(data1 === null){
 coerced1 = "";
 }
 else {
-const err2 = {instancePath:instancePath+"/page_id",schemaPath:"#/properties/page_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err3 = {instancePath:instancePath+"/page_id",schemaPath:"#/properties/page_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err2];
+vErrors = [err3];
 }
 else {
-vErrors.push(err2);
+vErrors.push(err3);
 }
 errors++;
 }
@@ -280,12 +291,12 @@ data["page_id"] = coerced1;
 }
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-const err3 = {instancePath:instancePath+"/page_id",schemaPath:"#/properties/page_id/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+const err4 = {instancePath:instancePath+"/page_id",schemaPath:"#/properties/page_id/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
-vErrors = [err3];
+vErrors = [err4];
 }
 else {
-vErrors.push(err3);
+vErrors.push(err4);
 }
 errors++;
 }
@@ -293,12 +304,12 @@ errors++;
 }
 }
 else {
-const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err4];
+vErrors = [err5];
 }
 else {
-vErrors.push(err4);
+vErrors.push(err5);
 }
 errors++;
 }
@@ -538,7 +549,7 @@ validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const getFacebookAvatar_query = validate25;
 const schema36 = {"type":"object","properties":{"id":{"type":"string","pattern":"^[0-9]{1,30}$"},"page":{"type":"string","pattern":"^[0-9]{1,30}$"},"token":{"type":"string","maxLength":2048}},"additionalProperties":true,"required":["id"]};
-const pattern5 = new RegExp("^[0-9]{1,30}$", "u");
+const pattern6 = new RegExp("^[0-9]{1,30}$", "u");
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -592,7 +603,7 @@ data["id"] = coerced0;
 }
 }
 if(typeof data0 === "string"){
-if(!pattern5.test(data0)){
+if(!pattern6.test(data0)){
 const err2 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,30}$"},message:"must match pattern \""+"^[0-9]{1,30}$"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -635,7 +646,7 @@ data["page"] = coerced1;
 }
 }
 if(typeof data1 === "string"){
-if(!pattern5.test(data1)){
+if(!pattern6.test(data1)){
 const err4 = {instancePath:instancePath+"/page",schemaPath:"#/properties/page/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,30}$"},message:"must match pattern \""+"^[0-9]{1,30}$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -708,7 +719,7 @@ validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const getPancakeAvatar_query = validate26;
 const schema37 = {"type":"object","properties":{"hash":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,128}$"}},"additionalProperties":true,"required":["hash"]};
-const pattern7 = new RegExp("^[A-Za-z0-9_-]{1,128}$", "u");
+const pattern8 = new RegExp("^[A-Za-z0-9_-]{1,128}$", "u");
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -762,7 +773,7 @@ data["hash"] = coerced0;
 }
 }
 if(typeof data0 === "string"){
-if(!pattern7.test(data0)){
+if(!pattern8.test(data0)){
 const err2 = {instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,128}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,128}$"+"\""};
 if(vErrors === null){
 vErrors = [err2];

@@ -1,0 +1,4 @@
+export * from "./errors.js";
+export * from "./idempotency-store.js";
+export * from "./migrations.js";
+export * from "./schema.js";

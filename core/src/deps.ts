@@ -1,0 +1,53 @@
+import type { Handler, OperationId, Runtime, Schema } from "@n2store/generated";
+import type { Kysely } from "kysely";
+import type { Config } from "./config.js";
+import type { Database } from "./db/schema.js";
+import type { IdempotencyStore } from "./idempotency/store.js";
+import type { Clock, Logger } from "./ports/runtime.js";
+import type { Upstream } from "./ports/upstream.js";
+import type { TposAppVersion } from "./tpos/app-version.js";
+import type { TokenCache } from "./tpos/token-cache.js";
+
+/** What a runtime adds to `/health`. */
+export type RuntimeHealth = Pick<
+  Schema<"Health">,
+  "instanceId" | "uptimeSeconds" | "database" | "realtime" | "idempotencyStore"
+>;
+
+/** Everything a shared handler may use; both adapters build one per request. */
+export interface SharedDeps {
+  readonly config: Config;
+  readonly upstream: Upstream;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly requestId: string;
+  readonly runtime: Runtime;
+  /** TPOS tokens, per credential; one cache per process or isolate. */
+  readonly tokens: TokenCache;
+  readonly tposAppVersion: TposAppVersion;
+  /** The idempotency store both runtimes share; null when this runtime has none configured. */
+  readonly idempotency: IdempotencyStore | null;
+  /** Aborted when the caller goes away. */
+  readonly signal?: AbortSignal;
+  readonly describeRuntime: () => Promise<RuntimeHealth>;
+}
+
+/** The realtime relay's control surface, implemented by the Node server. */
+export interface RealtimeControl {
+  start(request: Schema<"RealtimeStartRequest">): Promise<Schema<"RealtimeStatus">>;
+  stop(): Promise<Schema<"RealtimeStatus">>;
+  status(): Promise<Schema<"RealtimeStatus">>;
+}
+
+/** What the Node-only handlers use on top of the shared dependencies. */
+export interface NodeDeps extends SharedDeps {
+  readonly db: Kysely<Database>;
+  readonly realtime: RealtimeControl;
+  /** Tells every instance's browser sockets about an event (PostgreSQL NOTIFY). */
+  readonly publish: (message: Schema<"RealtimeServerMessage">) => Promise<void>;
+}
+
+/** A handler that needs only what both runtimes have. */
+export type SharedHandler<Op extends OperationId> = Handler<Op, SharedDeps>;
+/** A handler of an operation only the Node server serves. */
+export type NodeHandler<Op extends OperationId> = Handler<Op, NodeDeps>;

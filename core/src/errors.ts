@@ -1,0 +1,139 @@
+import type { ErrorBody, ErrorCode } from "@n2store/generated";
+
+/** The HTTP status and reason phrase of every error code; the spec's ErrorCode enum, with statuses. */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400 },
+  MALFORMED_BODY: { status: 400 },
+  INVALID_TARGET_URL: { status: 400 },
+  UNAUTHORIZED: { status: 401 },
+  TPOS_TOKEN_REJECTED: { status: 401 },
+  TARGET_NOT_ALLOWED: { status: 403 },
+  ROUTE_NOT_FOUND: { status: 404 },
+  CUSTOMER_NOT_FOUND: { status: 404 },
+  CUSTOMER_PHONE_EXISTS: { status: 409 },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409 },
+  PAYLOAD_TOO_LARGE: { status: 413 },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415 },
+  IDEMPOTENCY_KEY_REUSED: { status: 422 },
+  UPGRADE_REQUIRED: { status: 426 },
+  FB_INVALID_REQUEST: { status: 400 },
+  FB_PAGE_TOKEN_INVALID: { status: 401 },
+  FB_PERMISSION_DENIED: { status: 403 },
+  FB_OUTSIDE_WINDOW: { status: 403 },
+  FB_RECIPIENT_UNAVAILABLE: { status: 403 },
+  FB_RATE_LIMITED: { status: 429 },
+  FB_UPSTREAM_ERROR: { status: 502 },
+  INTERNAL: { status: 500 },
+  NOT_SERVED_BY_RUNTIME: { status: 501 },
+  UPSTREAM_UNREACHABLE: { status: 502 },
+  UPSTREAM_BAD_RESPONSE: { status: 502 },
+  UPSTREAM_ERROR: { status: 502 },
+  UPSTREAM_RESPONSE_TOO_LARGE: { status: 502 },
+  TOO_MANY_REDIRECTS: { status: 502 },
+  DATABASE_UNAVAILABLE: { status: 503 },
+  IDEMPOTENCY_STORE_UNAVAILABLE: { status: 503 },
+  SEPAY_NOT_CONFIGURED: { status: 503 },
+  UPSTREAM_TIMEOUT: { status: 504 },
+} as const satisfies Record<ErrorCode, { status: number }>;
+
+const REASONS: Readonly<Record<number, string>> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Payload Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Entity",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+/** The reason phrase of an HTTP status (`error` in the error body). */
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? (status >= 500 ? "Server Error" : "Client Error");
+}
+
+/** One entry of `Error.details`. */
+export type ErrorDetail = NonNullable<ErrorBody["details"]>[number];
+
+/** Options of an ApiError beyond its code and message. */
+export interface ApiErrorOptions {
+  /** Overrides the code's usual status (only TPOS_TOKEN_REJECTED keeps an upstream 4xx). */
+  readonly status?: number;
+  readonly details?: readonly ErrorDetail[];
+  /** Response headers to send with the error (`Retry-After`). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * The operation provably did nothing upstream (a refused connection, a refusal before sending):
+   * the idempotency layer releases the key instead of storing this error, so a retry may run.
+   */
+  readonly nothingSent?: boolean;
+  readonly cause?: unknown;
+}
+
+/**
+ * An error with a stable code, turned into the one error body by both adapters. The brand survives
+ * duplicate copies of this module (compare `isApiError`, not `instanceof`).
+ */
+export class ApiError extends Error {
+  readonly isApiError = true;
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: readonly ErrorDetail[] | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  readonly nothingSent: boolean;
+
+  constructor(code: ErrorCode, message: string, options: ApiErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "ApiError";
+    this.code = code;
+    this.status = options.status ?? ERROR_CODES[code].status;
+    this.details = options.details;
+    this.headers = options.headers;
+    this.nothingSent = options.nothingSent ?? false;
+  }
+}
+
+/** True for an ApiError from any copy of this module. */
+export function isApiError(value: unknown): value is ApiError {
+  return (
+    typeof value === "object" && value !== null && (value as { isApiError?: unknown }).isApiError === true
+  );
+}
+
+/** The error body for an ApiError. */
+export function toErrorBody(error: ApiError, requestId?: string): ErrorBody {
+  const body: ErrorBody = {
+    statusCode: error.status,
+    code: error.code,
+    error: reasonPhrase(error.status),
+    message: error.message,
+  };
+  if (requestId !== undefined) {
+    body.requestId = requestId;
+  }
+  if (error.details !== undefined && error.details.length > 0) {
+    body.details = [...error.details];
+  }
+  return body;
+}
+
+/**
+ * Any thrown value as an ApiError: ApiErrors pass through; anything else is an unexpected failure,
+ * reported as 500 INTERNAL with a generic message (the cause goes to the logs, never to the caller).
+ */
+export function asApiError(error: unknown): ApiError {
+  if (isApiError(error)) {
+    return error;
+  }
+  return new ApiError("INTERNAL", "The server failed to handle this request; the failure is logged.", {
+    cause: error,
+  });
+}

@@ -1,0 +1,234 @@
+import type { Handler, OperationId, OperationInput, PassthroughResult, RawBody } from "@n2store/generated";
+import type { SharedDeps } from "../deps.js";
+import { ApiError } from "../errors.js";
+import { callUpstream, passthroughResult } from "../upstream.js";
+
+/** The largest body a pass-through returns (TPOS exports can be large). */
+export const PASSTHROUGH_MAX_BYTES = 100 * 1024 * 1024;
+
+// RFC 3986 pchar: unreserved, sub-delims, ":" and "@" stay as they are; everything else is escaped.
+const PCHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
+
+/**
+ * Re-encodes a decoded catch-all path for the upstream URL, one segment at a time, keeping the
+ * characters a path segment may carry (so OData's `Set(1)` and `$metadata` arrive as written).
+ * Empty, `.` and `..` segments are refused: they would let a caller climb out of the upstream prefix.
+ */
+export function encodeCatchAll(path: string): string {
+  const segments = path.split("/");
+  for (const segment of segments) {
+    if (segment === "" || segment === "." || segment === "..") {
+      throw new ApiError("VALIDATION_FAILED", "path: must not contain empty, '.' or '..' segments", {
+        details: [{ path: ["path", "path"], message: "must not contain empty, '.' or '..' segments" }],
+        nothingSent: true,
+      });
+    }
+  }
+  return segments
+    .map((segment) =>
+      [...segment]
+        .map((char) =>
+          PCHAR.test(char)
+            ? char
+            : [...new TextEncoder().encode(char)]
+                .map((b) => `%${b.toString(16).toUpperCase().padStart(2, "0")}`)
+                .join(""),
+        )
+        .join(""),
+    )
+    .join("/");
+}
+
+/** The query string without the named parameters, every other pair kept byte for byte. */
+export function withoutParams(rawQuery: string, names: ReadonlySet<string>): string {
+  if (rawQuery === "" || names.size === 0) {
+    return rawQuery;
+  }
+  return rawQuery
+    .split("&")
+    .filter((pair) => {
+      const name = pair.split("=", 1)[0] ?? "";
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name.replaceAll("+", " "));
+      } catch {
+        // A malformed escape is not one of our names; keep the pair.
+      }
+      return !names.has(decoded);
+    })
+    .join("&");
+}
+
+/** The upstream URL: base + prefix + the re-encoded path + the query; it never leaves the prefix. */
+export function targetUrl(base: URL, prefix: string, path: string, rawQuery: string): URL {
+  const basePath = base.pathname.replace(/\/$/, "");
+  const url = new URL(base.origin);
+  url.pathname = `${basePath}${prefix}${encodeCatchAll(path)}`;
+  url.search = rawQuery === "" ? "" : `?${rawQuery}`;
+  if (url.origin !== base.origin || !url.pathname.startsWith(`${basePath}${prefix}`)) {
+    throw new ApiError("VALIDATION_FAILED", "path: leaves the upstream's prefix", { nothingSent: true });
+  }
+  return url;
+}
+
+/** Copies the named request headers that are present. */
+export function pick(
+  headers: Readonly<Record<string, string>>,
+  names: readonly string[],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = headers[name];
+    if (value !== undefined && value !== "") {
+      out[name] = value;
+    }
+  }
+  return out;
+}
+
+/** What one pass-through family forwards. */
+interface Family {
+  readonly service: string;
+  /** The upstream URL for this request. */
+  target(input: PassthroughInput, deps: SharedDeps): URL;
+  /** The upstream request headers for this request. */
+  headers(input: PassthroughInput, deps: SharedDeps): Record<string, string>;
+  /** Runs on the upstream response (TPOS announces its app version there). */
+  onResponse?(headers: Readonly<Record<string, string>>, deps: SharedDeps): void;
+}
+
+type PassthroughInput = Pick<OperationInput<OperationId>, "rawQuery" | "rawHeaders"> & {
+  readonly path: { readonly path: string };
+  readonly body?: RawBody | Uint8Array | null | undefined;
+};
+
+const METHODS = { Get: "GET", Post: "POST", Put: "PUT", Patch: "PATCH", Delete: "DELETE" } as const;
+type MethodSuffix = keyof typeof METHODS;
+
+/** Sends one pass-through request: the caller's method, the family's URL and headers, the body streamed. */
+async function forward(
+  family: Family,
+  method: string,
+  input: PassthroughInput,
+  deps: SharedDeps,
+): Promise<PassthroughResult> {
+  const body = method === "GET" || method === "DELETE" ? null : (input.body ?? null);
+  const headers = family.headers(input, deps);
+  const contentType = input.rawHeaders["content-type"];
+  if (body !== null && contentType !== undefined) {
+    headers["content-type"] = contentType;
+  }
+  const response = await callUpstream(
+    deps.upstream,
+    {
+      url: family.target(input, deps),
+      method,
+      headers,
+      body,
+      timeoutMs: deps.config.upstreamTimeoutMs,
+      maxBodyBytes: PASSTHROUGH_MAX_BYTES,
+      guarded: false,
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    },
+    family.service,
+  );
+  family.onResponse?.(response.headers, deps);
+  return passthroughResult(response);
+}
+
+/** The five handlers (GET, POST, PUT, PATCH, DELETE) of one pass-through family. */
+function family<Prefix extends string>(
+  prefix: Prefix,
+  spec: Family,
+): { [M in MethodSuffix as `${Prefix}${M}`]: Handler<Extract<`${Prefix}${M}`, OperationId>, SharedDeps> } {
+  const handlers: Record<string, unknown> = {};
+  for (const [suffix, method] of Object.entries(METHODS)) {
+    handlers[`${prefix}${suffix}`] = (input: PassthroughInput, deps: SharedDeps) =>
+      forward(spec, method, input, deps);
+  }
+  return handlers as {
+    [M in MethodSuffix as `${Prefix}${M}`]: Handler<Extract<`${Prefix}${M}`, OperationId>, SharedDeps>;
+  };
+}
+
+// Request headers a TPOS call may carry from the browser; everything else (cookies, Host, CF-*,
+// sec-fetch-*) is left out, since TPOS answers 400 to raw browser headers.
+const TPOS_HEADERS = [
+  "authorization",
+  "accept",
+  "accept-language",
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+  "tposappversion",
+  "x-tpos-lang",
+  "feature-version",
+];
+
+function tposHeaders(input: PassthroughInput, deps: SharedDeps): Record<string, string> {
+  const origin = deps.config.tposBaseUrl.origin;
+  return {
+    accept: "*/*",
+    tposappversion: deps.tposAppVersion.value,
+    ...pick(input.rawHeaders, TPOS_HEADERS),
+    origin,
+    referer: `${origin}/`,
+  };
+}
+
+const tposFamily = (prefix: string): Family => ({
+  service: "TPOS",
+  target: (input, deps) => targetUrl(deps.config.tposBaseUrl, prefix, input.path.path, input.rawQuery),
+  headers: tposHeaders,
+  onResponse: (headers, deps) => deps.tposAppVersion.learn(headers.tposappversion),
+});
+
+/** `/api/rest/{path}` -> `TPOS_BASE_URL/rest/{path}`. */
+export const tposRestHandlers = family("tposRest", tposFamily("/rest/"));
+/** `/api/odata/{path}` -> `TPOS_BASE_URL/odata/{path}`. */
+export const tposODataHandlers = family("tposOData", tposFamily("/odata/"));
+
+const PANCAKE_HEADERS = ["accept", "accept-language"];
+const PANCAKE_DIRECT_OWN_PARAMS = new Set(["jwt", "page_id"]);
+
+/**
+ * `/api/pancake-direct/{path}` -> `PANCAKE_BASE_URL/api/v1/{path}`: the caller's `?jwt=` becomes the
+ * `jwt` cookie Pancake's web API reads, and is not forwarded in the query (nor is `page_id`).
+ */
+export const pancakeDirectHandlers = family("pancakeDirect", {
+  service: "Pancake",
+  target: (input, deps) =>
+    targetUrl(
+      deps.config.pancakeBaseUrl,
+      "/api/v1/",
+      input.path.path,
+      withoutParams(input.rawQuery, PANCAKE_DIRECT_OWN_PARAMS),
+    ),
+  headers: (input, deps) => {
+    const jwt = new URLSearchParams(input.rawQuery).get("jwt");
+    const headers: Record<string, string> = {
+      accept: "application/json, text/plain, */*",
+      ...pick(input.rawHeaders, PANCAKE_HEADERS),
+      origin: deps.config.pancakeBaseUrl.origin,
+      referer: deps.config.pancakeReferer,
+    };
+    if (jwt !== null && jwt !== "") {
+      headers.cookie = `jwt=${jwt}; locale=vi`;
+    }
+    return headers;
+  },
+});
+
+/** `/api/pancake-official/{path}` -> `PANCAKE_PUBLIC_BASE_URL/api/public_api/v1/{path}`, query unchanged. */
+export const pancakeOfficialHandlers = family("pancakeOfficial", {
+  service: "Pancake",
+  target: (input, deps) =>
+    targetUrl(deps.config.pancakePublicBaseUrl, "/api/public_api/v1/", input.path.path, input.rawQuery),
+  headers: (input, deps) => ({
+    accept: "application/json, text/plain, */*",
+    ...pick(input.rawHeaders, PANCAKE_HEADERS),
+    origin: deps.config.pancakePublicBaseUrl.origin,
+    referer: `${deps.config.pancakePublicBaseUrl.origin}/`,
+  }),
+});

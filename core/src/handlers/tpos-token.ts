@@ -1,0 +1,110 @@
+import type { Schema } from "@n2store/generated";
+import { sha256Hex } from "../crypto.js";
+import type { SharedDeps, SharedHandler } from "../deps.js";
+import { ApiError } from "../errors.js";
+import { callUpstream, readJson } from "../upstream.js";
+
+type TokenRequest = Schema<"TokenRequest">;
+type TokenResponse = Schema<"TokenResponse">;
+
+/** The cache key of a credential: a hash, so the password never sits in memory as a key. */
+export function credentialKey(grant: TokenRequest): Promise<string> {
+  const clientId = grant.client_id ?? "tmtWebApp";
+  return sha256Hex(
+    grant.grant_type === "password"
+      ? ["password", clientId, grant.username, grant.password].join("\u0000")
+      : ["refresh_token", clientId, grant.refresh_token].join("\u0000"),
+  );
+}
+
+function isTokenResponse(value: unknown): value is TokenResponse {
+  const token = value as Partial<TokenResponse> | null;
+  return (
+    typeof token === "object" &&
+    token !== null &&
+    typeof token.access_token === "string" &&
+    token.access_token !== "" &&
+    typeof token.expires_in === "number" &&
+    Number.isFinite(token.expires_in)
+  );
+}
+
+/** One password or refresh grant against TPOS `/token`; never cached when it fails. */
+async function requestToken(grant: TokenRequest, deps: SharedDeps): Promise<TokenResponse> {
+  const { config } = deps;
+  const form = new URLSearchParams();
+  form.set("grant_type", grant.grant_type);
+  if (grant.grant_type === "password") {
+    form.set("username", grant.username);
+    form.set("password", grant.password);
+    if (grant.scope !== undefined) {
+      form.set("scope", grant.scope);
+    }
+  } else {
+    form.set("refresh_token", grant.refresh_token);
+  }
+  form.set("client_id", grant.client_id ?? "tmtWebApp");
+  const origin = config.tposBaseUrl.origin;
+  const response = await callUpstream(
+    deps.upstream,
+    {
+      url: new URL("/token", config.tposBaseUrl),
+      method: "POST",
+      // Only what TPOS expects: forwarding a browser's headers made TPOS answer 400.
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        accept: "application/json, text/plain, */*",
+        origin,
+        referer: `${origin}/`,
+        tposappversion: deps.tposAppVersion.value,
+        "x-tpos-lang": "vi",
+      },
+      body: form.toString(),
+      timeoutMs: config.upstreamTimeoutMs,
+      maxBodyBytes: 64 * 1024,
+      guarded: false,
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    },
+    "TPOS",
+  );
+  deps.tposAppVersion.learn(response.headers.tposappversion);
+  const body = await readJson(response, "TPOS", 64 * 1024).catch((error: unknown) => {
+    if (response.status >= 400) {
+      return null;
+    }
+    throw error;
+  });
+  if (response.status >= 400 && response.status < 500) {
+    const refusal = (body ?? {}) as { error?: unknown; error_description?: unknown };
+    const description =
+      typeof refusal.error_description === "string" ? refusal.error_description : "no reason given";
+    throw new ApiError("TPOS_TOKEN_REJECTED", `TPOS refused the credentials: ${description}`, {
+      details: [
+        { message: description, code: typeof refusal.error === "string" ? refusal.error : response.status },
+      ],
+      nothingSent: true,
+    });
+  }
+  if (response.status >= 500 || response.status < 200 || response.status >= 300) {
+    throw new ApiError("UPSTREAM_ERROR", `TPOS answered ${response.status} to the token request.`);
+  }
+  if (!isTokenResponse(body)) {
+    throw new ApiError("UPSTREAM_BAD_RESPONSE", "TPOS answered the token request without an access token.");
+  }
+  return body;
+}
+
+/**
+ * POST /api/token: a TPOS token for these credentials, from the per-credential cache (valid until
+ * five minutes before expiry) or from one upstream call shared by concurrent misses.
+ */
+export const createTposToken: SharedHandler<"createTposToken"> = async (input, deps) => {
+  const grant = input.body;
+  const key = await credentialKey(grant);
+  const { token, cached } = await deps.tokens.getOrFetch(key, () => requestToken(grant, deps));
+  return {
+    status: 200,
+    headers: { "cache-control": "no-store", "x-token-cache": cached ? "hit" : "miss" },
+    body: token,
+  };
+};

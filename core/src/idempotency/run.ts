@@ -1,0 +1,173 @@
+import type { AnyResult, RawBody } from "@n2store/generated";
+import type { SharedDeps } from "../deps.js";
+import { ApiError, isApiError, toErrorBody } from "../errors.js";
+import type { IdempotencyStore, StoredResponse } from "./store.js";
+
+/** Results are kept for replay this long (the IETF draft leaves it open; Stripe keeps 24 h). */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/** A request still unfinished after this long is treated as abandoned (outcome unknown, never rerun). */
+export const IDEMPOTENCY_LEASE_MS = 2 * 60 * 1000;
+/** The largest response body kept for replay. */
+export const REPLAY_MAX_BYTES = 1024 * 1024;
+
+const REPLAYED = "idempotent-replayed";
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) {
+    bytes[i] = binary.charCodeAt(i);
+  }
+  return bytes;
+}
+
+/** Turns a result into what is stored, reading a streamed body (up to the replay limit). */
+async function capture(
+  result: AnyResult,
+  deps: SharedDeps,
+): Promise<{ stored: StoredResponse; result: AnyResult }> {
+  if ("body" in result) {
+    return {
+      stored: {
+        status: result.status,
+        headers: { ...result.headers },
+        body: { kind: "json", value: result.body },
+      },
+      result,
+    };
+  }
+  if (!("raw" in result) || result.raw === null) {
+    return {
+      stored: { status: result.status, headers: { ...result.headers }, body: { kind: "empty" } },
+      result,
+    };
+  }
+  const raw = result.raw;
+  const bytes =
+    typeof raw === "string"
+      ? new TextEncoder().encode(raw)
+      : raw instanceof Uint8Array
+        ? raw
+        : await deps.upstream.readRaw(raw as RawBody, REPLAY_MAX_BYTES);
+  const headers: Record<string, string> = { ...result.headers };
+  if ("contentType" in result) {
+    headers["content-type"] = result.contentType;
+  }
+  delete headers["content-length"];
+  return {
+    stored: { status: result.status, headers, body: { kind: "base64", value: toBase64(bytes) } },
+    result: { ...result, raw: bytes },
+  };
+}
+
+/** A stored response as the result an adapter writes, marked as a replay. */
+function replay(stored: StoredResponse): AnyResult {
+  const headers = { ...stored.headers, [REPLAYED]: "true" };
+  switch (stored.body.kind) {
+    case "json":
+      return { status: stored.status, body: stored.body.value, headers };
+    case "base64":
+      return { status: stored.status, raw: fromBase64(stored.body.value), headers };
+    case "empty":
+      return { status: stored.status, raw: null, headers };
+  }
+}
+
+function storeUnavailable(cause?: unknown): ApiError {
+  return new ApiError(
+    "IDEMPOTENCY_STORE_UNAVAILABLE",
+    "The idempotency store cannot be reached; nothing was sent. Retry, or send the call to another server.",
+    { headers: { "retry-after": "1" }, nothingSent: true, cause },
+  );
+}
+
+/**
+ * Runs a keyed non-idempotent call at most once across every instance and both runtimes (IETF
+ * draft-ietf-httpapi-idempotency-key-header; Stripe): the first request with a key runs and its
+ * response is stored; a retry with the same key and request gets that response again; the same key
+ * with another request is 422; a retry while the first still runs is 409. A response that proves
+ * nothing happened upstream (`nothingSent`) releases the key instead, so the retry may run.
+ * Without a reachable store the call is refused with 503 before anything is sent.
+ */
+export async function runIdempotent(
+  store: IdempotencyStore | null,
+  claim: { key: string; operationId: string; requestHash: string },
+  deps: SharedDeps,
+  run: () => Promise<AnyResult>,
+): Promise<AnyResult> {
+  if (store === null) {
+    throw storeUnavailable();
+  }
+  let begun: Awaited<ReturnType<IdempotencyStore["begin"]>>;
+  try {
+    begun = await store.begin({
+      ...claim,
+      now: new Date(deps.clock.now()),
+      ttlMs: IDEMPOTENCY_TTL_MS,
+      leaseMs: IDEMPOTENCY_LEASE_MS,
+    });
+  } catch (error) {
+    deps.log.warn({ err: error, operationId: claim.operationId }, "idempotency store unavailable");
+    throw storeUnavailable(error);
+  }
+  switch (begun.outcome) {
+    case "replay":
+      return replay(begun.response);
+    case "mismatch":
+      throw new ApiError(
+        "IDEMPOTENCY_KEY_REUSED",
+        "This Idempotency-Key was used with a different request; use a new key for a new request.",
+      );
+    case "in_flight":
+      throw new ApiError(
+        "IDEMPOTENCY_KEY_IN_USE",
+        begun.abandoned
+          ? "The first request with this Idempotency-Key stopped before it finished, so its outcome is unknown; it will not be run again. Check the result, then use a new key."
+          : "A request with this Idempotency-Key is still being processed.",
+        { headers: { "retry-after": "1" } },
+      );
+    case "started":
+      break;
+  }
+
+  let outcome: { stored: StoredResponse; result: AnyResult };
+  try {
+    outcome = await capture(await run(), deps);
+  } catch (error) {
+    if (isApiError(error) && error.nothingSent) {
+      await store.release(claim.key).catch((releaseError: unknown) => {
+        deps.log.warn({ err: releaseError }, "could not release an idempotency key");
+      });
+      throw error;
+    }
+    const apiError = isApiError(error)
+      ? error
+      : new ApiError("INTERNAL", "The server failed to handle this request; the failure is logged.", {
+          cause: error,
+        });
+    const stored: StoredResponse = {
+      status: apiError.status,
+      headers: { ...apiError.headers },
+      body: { kind: "json", value: toErrorBody(apiError) },
+    };
+    await store.complete(claim.key, stored, new Date(deps.clock.now())).catch((completeError: unknown) => {
+      deps.log.error({ err: completeError }, "could not store an idempotent error result");
+    });
+    throw apiError;
+  }
+  try {
+    await store.complete(claim.key, outcome.stored, new Date(deps.clock.now()));
+  } catch (error) {
+    // The call has run: answer it. The key stays in flight, so a retry gets 409, never a rerun.
+    deps.log.error({ err: error, operationId: claim.operationId }, "could not store an idempotent result");
+  }
+  return outcome.result;
+}

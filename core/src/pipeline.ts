@@ -1,0 +1,293 @@
+import type {
+  AnyHandler,
+  AnyResult,
+  OperationId,
+  OperationInput,
+  OperationSpec,
+  RawBody,
+} from "@n2store/generated";
+import { type ValidateFunction, type ValidationError, validators } from "@n2store/generated/validators";
+import type { Config } from "./config.js";
+import { canonicalJson, secretIn, sha256Hex } from "./crypto.js";
+import type { SharedDeps } from "./deps.js";
+import { ApiError, asApiError, type ErrorDetail, isApiError, toErrorBody } from "./errors.js";
+import { runIdempotent } from "./idempotency/run.js";
+
+/** A request body as the adapter read it. */
+export type IncomingBody =
+  | { readonly kind: "none" }
+  /** JSON or form fields, parsed by the adapter. */
+  | { readonly kind: "parsed"; readonly contentType: string; readonly value: unknown }
+  /** A pass-through body, not read. */
+  | { readonly kind: "raw"; readonly value: RawBody };
+
+/** A request as both adapters hand it to `execute`. */
+export interface IncomingRequest {
+  /** Path parameters, decoded. */
+  readonly params: Readonly<Record<string, string>>;
+  /** Query parameters; a repeated name gives an array. */
+  readonly query: Readonly<Record<string, string | readonly string[]>>;
+  readonly rawQuery: string;
+  /** Header names in lower case. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: IncomingBody;
+}
+
+/** The largest body of a JSON or form request. */
+export const JSON_BODY_LIMIT = 1024 * 1024;
+/** The largest pass-through request body. */
+export const RAW_BODY_LIMIT = 20 * 1024 * 1024;
+
+function unauthorized(message: string): ApiError {
+  return new ApiError("UNAUTHORIZED", message, { nothingSent: true });
+}
+
+/** Checks the operation's security requirements (OR of alternatives) against the request headers. */
+export async function authorize(
+  operation: OperationSpec,
+  headers: Readonly<Record<string, string>>,
+  config: Config,
+): Promise<void> {
+  if (operation.security.length === 0) {
+    return;
+  }
+  const schemes = new Set(operation.security.flat());
+  if (schemes.has("sepayApiKey")) {
+    if (config.sepayApiKey === null) {
+      throw new ApiError(
+        "SEPAY_NOT_CONFIGURED",
+        "SEPAY_API_KEY is not configured; the webhook refuses every call until it is.",
+        { headers: { "retry-after": "60" }, nothingSent: true },
+      );
+    }
+    const match = /^apikey\s+(.+)$/i.exec(headers.authorization ?? "");
+    if (match?.[1] === undefined) {
+      throw unauthorized("SePay must send Authorization: Apikey <key>.");
+    }
+    if (!(await secretIn(match[1].trim(), [config.sepayApiKey]))) {
+      throw unauthorized("The SePay API key is wrong.");
+    }
+    return;
+  }
+  if (config.apiKeys.length === 0) {
+    throw unauthorized(
+      "No API keys are configured on this server (N2STORE_API_KEYS), so this operation refuses every call.",
+    );
+  }
+  const bearer = /^bearer\s+(.+)$/i.exec(headers.authorization ?? "")?.[1]?.trim();
+  const given = headers["x-api-key"]?.trim() || bearer;
+  if (given === undefined || given === "") {
+    throw unauthorized("This operation needs an API key: send it as x-api-key or Authorization: Bearer.");
+  }
+  if (!(await secretIn(given, config.apiKeys))) {
+    throw unauthorized("The API key is not valid.");
+  }
+}
+
+function pointer(instancePath: string): string[] {
+  return instancePath
+    .split("/")
+    .slice(1)
+    .map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"));
+}
+
+/** Turns Ajv's errors into `details`, one per problem, in words a person reads. */
+function describe(location: string, errors: readonly ValidationError[]): ErrorDetail[] {
+  const details: ErrorDetail[] = [];
+  const seen = new Set<string>();
+  for (const error of errors) {
+    // A failing `oneOf` or discriminator also reports the branches; the branch errors say more.
+    if (error.keyword === "oneOf" && errors.length > 1) {
+      continue;
+    }
+    const path = [location, ...pointer(error.instancePath)];
+    let message = error.message ?? "is not valid";
+    if (error.keyword === "required") {
+      path.push(String(error.params.missingProperty));
+      message = "is required";
+    } else if (error.keyword === "additionalProperties") {
+      path.push(String(error.params.additionalProperty));
+      message = "is not a known field";
+    } else if (error.keyword === "enum") {
+      message = `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
+    }
+    const key = `${path.join(".")}:${message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      details.push({ path, message });
+    }
+  }
+  return details;
+}
+
+function check(
+  validate: ValidateFunction | undefined,
+  location: string,
+  data: unknown,
+  problems: ErrorDetail[],
+): void {
+  if (validate !== undefined && !validate(data)) {
+    problems.push(...describe(location, validate.errors ?? []));
+  }
+}
+
+/** Validates every part of the request against the operation's generated validators. */
+function validateRequest(
+  operation: OperationSpec,
+  request: IncomingRequest,
+): {
+  path: Record<string, unknown>;
+  query: Record<string, unknown>;
+  headers: Record<string, unknown>;
+  body: unknown;
+} {
+  const compiled = validators[operation.operationId as OperationId];
+  const problems: ErrorDetail[] = [];
+  const path: Record<string, unknown> = { ...request.params };
+  const query: Record<string, unknown> = { ...request.query };
+  const headers: Record<string, unknown> = {};
+  for (const name of operation.headerParams) {
+    const value = request.headers[name];
+    if (value !== undefined) {
+      headers[name] = value;
+    }
+  }
+  check(compiled.path, "path", path, problems);
+  check(compiled.query, "query", query, problems);
+  check(compiled.headers, "headers", headers, problems);
+
+  let body: unknown;
+  const spec = operation.body;
+  if (request.body.kind === "raw") {
+    body = request.body.value;
+  } else if (spec !== null && !spec.raw) {
+    if (request.body.kind === "none") {
+      if (spec.required) {
+        problems.push({ path: ["body"], message: `is required (${spec.contentTypes.join(" or ")})` });
+      }
+    } else if (!spec.contentTypes.includes(request.body.contentType)) {
+      throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `Send the body as ${spec.contentTypes.join(" or ")}.`, {
+        nothingSent: true,
+      });
+    } else {
+      body = structuredClone(request.body.value);
+      check(compiled.body?.[request.body.contentType], "body", body, problems);
+    }
+  }
+  if (problems.length > 0) {
+    const [first] = problems;
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : "";
+    throw new ApiError("VALIDATION_FAILED", `${first?.path?.join(".")}: ${first?.message}${more}`, {
+      details: problems,
+      nothingSent: true,
+    });
+  }
+  return { path, query, headers, body };
+}
+
+/** What identifies a request for the idempotency check: operation, parameters and body. */
+async function requestHash(
+  operation: OperationSpec,
+  request: IncomingRequest,
+  rawBody: Uint8Array | null,
+): Promise<string> {
+  const body =
+    rawBody !== null
+      ? `raw:${await sha256Hex(rawBody)}`
+      : request.body.kind === "parsed"
+        ? `json:${canonicalJson(request.body.value)}`
+        : "none";
+  return sha256Hex([operation.operationId, canonicalJson(request.params), request.rawQuery, body].join("\n"));
+}
+
+/** An error as the result both adapters write: the one error body, its status and headers. */
+export function errorResult(error: unknown, deps: Pick<SharedDeps, "log" | "requestId">): AnyResult {
+  const apiError = asApiError(error);
+  if (apiError.status >= 500) {
+    deps.log.error({ err: apiError.cause ?? apiError, code: apiError.code }, apiError.message);
+  } else {
+    deps.log.info({ code: apiError.code }, apiError.message);
+  }
+  return {
+    status: apiError.status,
+    body: toErrorBody(apiError, deps.requestId),
+    headers: { ...apiError.headers },
+  };
+}
+
+/**
+ * Runs one operation the same way on both runtimes: security, validation (generated validators,
+ * defaults applied), the idempotency layer for keyed non-idempotent calls, then the handler.
+ * Never throws: failures come back as error results.
+ */
+export async function execute<Ctx extends SharedDeps>(
+  operation: OperationSpec,
+  handler: AnyHandler<Ctx>,
+  request: IncomingRequest,
+  deps: Ctx,
+): Promise<AnyResult> {
+  try {
+    await authorize(operation, request.headers, deps.config);
+    const valid = validateRequest(operation, request);
+    const key = operation.acceptsIdempotencyKey ? request.headers["idempotency-key"] : undefined;
+    if (key === undefined) {
+      return await handler(inputOf(valid, request, valid.body), deps);
+    }
+    // A keyed pass-through body is read once: it is hashed, then sent from memory.
+    const rawBody = request.body.kind === "raw" ? await readRequestBody(request.body.value, deps) : null;
+    const hash = await requestHash(operation, request, rawBody);
+    return await runIdempotent(
+      deps.idempotency,
+      { key, operationId: operation.operationId, requestHash: hash },
+      deps,
+      () => handler(inputOf(valid, request, rawBody ?? valid.body), deps),
+    );
+  } catch (error) {
+    if (!isApiError(error) && deps.signal?.aborted) {
+      deps.log.info({}, "the caller went away before the answer");
+    }
+    return errorResult(error, deps);
+  }
+}
+
+async function readRequestBody(body: RawBody, deps: SharedDeps): Promise<Uint8Array> {
+  try {
+    return await deps.upstream.readRaw(body, RAW_BODY_LIMIT);
+  } catch (error) {
+    throw new ApiError("PAYLOAD_TOO_LARGE", `The request body is larger than ${RAW_BODY_LIMIT} bytes.`, {
+      cause: error,
+      nothingSent: true,
+    });
+  }
+}
+
+function inputOf(
+  valid: ReturnType<typeof validateRequest>,
+  request: IncomingRequest,
+  body: unknown,
+): OperationInput<OperationId> {
+  return {
+    path: valid.path,
+    query: valid.query,
+    headers: valid.headers,
+    body,
+    rawQuery: request.rawQuery,
+    rawHeaders: request.headers,
+  } as unknown as OperationInput<OperationId>;
+}
+
+/** The answer of a runtime to an operation it does not serve. */
+export function notServedResult(
+  operation: OperationSpec,
+  deps: Pick<SharedDeps, "log" | "requestId" | "runtime">,
+): AnyResult {
+  const where = operation.runtimes.join(", ");
+  return errorResult(
+    new ApiError(
+      "NOT_SERVED_BY_RUNTIME",
+      `${operation.operationId} is not served by the ${deps.runtime} runtime; send it to a ${where === "node" ? "Node server" : "server"} (runtimes: ${where}).`,
+      { details: [{ message: `served by: ${where}`, code: operation.operationId }] },
+    ),
+    deps,
+  );
+}

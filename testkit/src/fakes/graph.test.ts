@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { FAKE_CREDENTIALS } from "./credentials.js";
+import type { FakeGraph } from "./graph.js";
+import { createFakeGraph, GRAPH_ERRORS } from "./graph.js";
+import { TINY_PNG } from "./images.js";
+
+const PAGE = FAKE_CREDENTIALS.pageIds[0];
+const TOKEN = FAKE_CREDENTIALS.graphPageTokens[PAGE] ?? "";
+const { inWindow, outsideWindow, beyondHumanAgent } = FAKE_CREDENTIALS.psids;
+let graph: FakeGraph;
+
+beforeAll(async () => {
+  graph = await createFakeGraph();
+});
+afterAll(async () => {
+  await graph.close();
+});
+beforeEach(() => graph.reset());
+
+interface GraphError {
+  error: { message: string; type: string; code: number; error_subcode?: number; fbtrace_id: string };
+}
+
+async function send(
+  body: Record<string, unknown>,
+  opts: { token?: string; version?: string; page?: string } = {},
+): Promise<Response> {
+  const version = opts.version === undefined ? "v21.0/" : opts.version === "" ? "" : `${opts.version}/`;
+  return fetch(`${graph.url}/${version}${opts.page ?? PAGE}/messages?access_token=${opts.token ?? TOKEN}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+const text = (psid: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  recipient: { id: psid },
+  message: { text: "Đơn của bạn đã được gửi" },
+  messaging_type: "RESPONSE",
+  ...extra,
+});
+
+describe("Send API", () => {
+  it("sends inside the 24 h window and records exactly one message", async () => {
+    const res = await send(text(inWindow));
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { recipient_id: string; message_id: string };
+    expect(body.recipient_id).toBe(inWindow);
+    expect(body.message_id).toMatch(/^m_/);
+    expect(graph.sent).toHaveLength(1);
+    expect(graph.sent[0]).toMatchObject({
+      pageId: PAGE,
+      version: "v21.0",
+      messagingType: "RESPONSE",
+      tag: null,
+    });
+  });
+
+  it("accepts unversioned paths, /me and form bodies with JSON-string fields", async () => {
+    const form = new URLSearchParams({
+      recipient: JSON.stringify({ id: inWindow }),
+      message: JSON.stringify({ text: "hi" }),
+      messaging_type: "UPDATE",
+      access_token: TOKEN,
+    });
+    const res = await fetch(`${graph.url}/me/messages`, { method: "POST", body: form });
+    expect(res.status).toBe(200);
+    expect((await send(text(inWindow), { version: "" })).status).toBe(200);
+    expect(graph.sent.map((s) => s.version)).toEqual([null, null]);
+  });
+
+  it("rejects a bad token with 190 OAuthException", async () => {
+    const res = await send(text(inWindow), { token: "EAAGbad" });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as GraphError;
+    expect(body.error).toMatchObject({
+      code: 190,
+      type: "OAuthException",
+      message: "Invalid OAuth access token.",
+    });
+    expect(body.error.fbtrace_id).toEqual(expect.any(String));
+    expect(graph.sent).toHaveLength(0);
+  });
+
+  it("enforces the 24 h window, HUMAN_AGENT's 7 days and tag validation", async () => {
+    const outside = (await (await send(text(outsideWindow))).json()) as GraphError;
+    expect(outside.error).toMatchObject({
+      code: 10,
+      error_subcode: 2018278,
+      message: "(#10) This message is sent outside of allowed window.",
+    });
+    const human = await send(text(outsideWindow, { messaging_type: "MESSAGE_TAG", tag: "HUMAN_AGENT" }));
+    expect(human.status).toBe(200);
+    const tooOld = (await (
+      await send(text(beyondHumanAgent, { messaging_type: "MESSAGE_TAG", tag: "HUMAN_AGENT" }))
+    ).json()) as GraphError;
+    expect(tooOld.error.error_subcode).toBe(2018278);
+    const noTag = (await (
+      await send(text(inWindow, { messaging_type: "MESSAGE_TAG" }))
+    ).json()) as GraphError;
+    expect(noTag.error.code).toBe(100);
+    const badType = (await (await send(text(inWindow, { messaging_type: "SPAM" }))).json()) as GraphError;
+    expect(badType.error.code).toBe(100);
+    const noRecipient = await send({ message: { text: "x" }, messaging_type: "RESPONSE" });
+    expect(noRecipient.status).toBe(400);
+    graph.setLastInbound(beyondHumanAgent, new Date());
+    expect((await send(text(beyondHumanAgent))).status).toBe(200);
+    expect(graph.sent).toHaveLength(2);
+  });
+
+  it("rejects deprecated tags with (#100) unless beforeTagDeprecation", async () => {
+    const tagged = text(beyondHumanAgent, { messaging_type: "MESSAGE_TAG", tag: "POST_PURCHASE_UPDATE" });
+    const res = await send(tagged);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as GraphError).error).toMatchObject({
+      code: 100,
+      message: "(#100) Invalid parameter",
+    });
+    graph.setBeforeTagDeprecation(true);
+    expect((await send(tagged)).status).toBe(200);
+  });
+
+  it("injects errors for the next sends only", async () => {
+    graph.injectError(GRAPH_ERRORS.transient);
+    graph.injectError(GRAPH_ERRORS.userUnavailable);
+    const transient = await send(text(inWindow));
+    expect(transient.status).toBe(500);
+    expect(((await transient.json()) as GraphError).error.code).toBe(2);
+    const unavailable = (await (await send(text(inWindow))).json()) as GraphError;
+    expect(unavailable.error).toMatchObject({ code: 551, error_subcode: 1545041 });
+    expect((await send(text(inWindow))).status).toBe(200);
+    expect(graph.sent).toHaveLength(1);
+  });
+
+  it("records a send before a delayed answer", async () => {
+    graph.setResponseDelay(800);
+    const t0 = Date.now();
+    const pending = send(text(inWindow), {}).catch(() => undefined);
+    await expect.poll(() => graph.sent.length, { timeout: 2000 }).toBe(1);
+    // The message exists already, but the client has not been answered yet.
+    expect(
+      await Promise.race([
+        pending.then(() => "answered"),
+        new Promise((r) => setTimeout(() => r("pending"), 50)),
+      ]),
+    ).toBe("pending");
+    expect((await pending)?.status).toBe(200);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(790);
+  });
+
+  it("accepts comment_id recipients (private replies) without recipient_id", async () => {
+    const res = await send({
+      recipient: { comment_id: "123_456" },
+      message: { text: "Shop đã inbox" },
+      messaging_type: "RESPONSE",
+    });
+    expect(await res.json()).toEqual({ message_id: expect.stringMatching(/^m_/) });
+  });
+});
+
+describe("picture", () => {
+  it("redirects to a PNG, answers JSON with redirect=false and 404 for unknown ids", async () => {
+    const res = await fetch(`${graph.url}/v21.0/${inWindow}/picture?type=normal`, { redirect: "manual" });
+    expect(res.status).toBe(302);
+    const location = res.headers.get("location") ?? "";
+    const img = await fetch(location);
+    expect(img.headers.get("content-type")).toBe("image/png");
+    expect(Buffer.from(await img.arrayBuffer()).equals(TINY_PNG)).toBe(true);
+    const json = await (await fetch(`${graph.url}/${inWindow}/picture?redirect=0&type=normal`)).json();
+    expect(json).toEqual({ data: { height: 100, width: 100, is_silhouette: false, url: location } });
+    const unknown = await fetch(`${graph.url}/v21.0/42/picture`);
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as GraphError).error.code).toBe(100);
+  });
+});
