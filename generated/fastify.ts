@@ -20,15 +20,23 @@ export interface FastifyAdapter<Ctx> {
   notServed(operation: OperationSpec): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
-/** Registers every HTTP operation of the spec on `app`, at its Fastify path, in spec order. */
+/**
+ * Registers the HTTP operations of the spec on `app`, at their Fastify paths, in spec order.
+ * `include` picks a subset, so that operations with streamed bodies can be registered in their own
+ * encapsulated context (with their own content-type parsers).
+ */
 export function registerFastifyRoutes<Ctx>(
   app: FastifyInstance,
   handlers: FastifyHandlers<Ctx>,
   adapter: FastifyAdapter<Ctx>,
+  include: (operation: OperationSpec) => boolean = () => true,
 ): void {
   const served = handlers as unknown as Readonly<Record<string, AnyHandler<Ctx>>>;
   for (const id of httpOperationIds) {
     const operation: OperationSpec = operations[id];
+    if (!include(operation)) {
+      continue;
+    }
     const handler = served[id];
     app.route({
       method: operation.method,

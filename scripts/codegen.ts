@@ -559,7 +559,9 @@ function newAjv(coerce: boolean) {
 
 /**
  * Ajv's ESM standalone output still says `require(...)` for its runtime helpers; turn those into
- * imports so the module loads as ESM in Node and bundles for workerd.
+ * namespace imports so the module loads as ESM in Node, under vitest and in the Worker bundle.
+ * Loaders disagree on what a CommonJS module's default import is (Node: module.exports; Babel-style
+ * interop: exports.default), so `cjs()` normalises the namespace to module.exports either way.
  */
 function toEsm(code: string): string {
   const imports = new Map<string, string>();
@@ -572,8 +574,15 @@ function toEsm(code: string): string {
     }
     return name;
   });
-  const header = [...imports].map(([file, name]) => `import ${name} from ${literal(file)};`).join("\n");
-  return `${header}\n${body.replace(/^"use strict";/, "")}`;
+  const header = [...imports]
+    .map(([file, name]) => `import * as ${name}Namespace from ${literal(file)};\nconst ${name} = cjs(${name}Namespace);`)
+    .join("\n");
+  const interop =
+    "function cjs(namespace) {\n" +
+    "  const value = namespace.default ?? namespace;\n" +
+    "  return value.__esModule || value.default !== undefined || typeof value !== \"function\" ? value : { default: value };\n" +
+    "}";
+  return `${interop}\n${header}\n${body.replace(/^"use strict";/, "")}`;
 }
 
 interface ValidatorPlan {
@@ -755,15 +764,23 @@ export interface FastifyAdapter<Ctx> {
   notServed(operation: OperationSpec): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
-/** Registers every HTTP operation of the spec on \`app\`, at its Fastify path, in spec order. */
+/**
+ * Registers the HTTP operations of the spec on \`app\`, at their Fastify paths, in spec order.
+ * \`include\` picks a subset, so that operations with streamed bodies can be registered in their own
+ * encapsulated context (with their own content-type parsers).
+ */
 export function registerFastifyRoutes<Ctx>(
   app: FastifyInstance,
   handlers: FastifyHandlers<Ctx>,
   adapter: FastifyAdapter<Ctx>,
+  include: (operation: OperationSpec) => boolean = () => true,
 ): void {
   const served = handlers as unknown as Readonly<Record<string, AnyHandler<Ctx>>>;
   for (const id of httpOperationIds) {
     const operation: OperationSpec = operations[id];
+    if (!include(operation)) {
+      continue;
+    }
     const handler = served[id];
     app.route({
       method: operation.method,

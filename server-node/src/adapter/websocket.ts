@@ -1,0 +1,84 @@
+import { type Config, type Logger, secretIn } from "@n2store/core";
+import type { Schema } from "@n2store/generated";
+import { validateRealtimeClientMessage } from "@n2store/generated/validators";
+import type WebSocket from "ws";
+import type { BrowserHub } from "../realtime/hub.js";
+
+type ServerMessage = Schema<"RealtimeServerMessage">;
+
+/** Close codes of the browser socket (documented on GET /ws). */
+export const CLOSE = { unauthorized: 4401, badMessage: 4400, goingAway: 1001, tooSlow: 1013 } as const;
+/** A browser must authenticate this fast after connecting. */
+export const AUTH_TIMEOUT_MS = 5000;
+
+function send(socket: WebSocket, message: ServerMessage): void {
+  socket.send(JSON.stringify(message));
+}
+
+function refuse(socket: WebSocket, code: number, message: string): void {
+  send(socket, {
+    type: "error",
+    code: code === CLOSE.unauthorized ? "UNAUTHORIZED" : "VALIDATION_FAILED",
+    message,
+  });
+  socket.close(code, message.slice(0, 120));
+}
+
+/**
+ * One browser socket: it must authenticate in-band first (`{"type":"auth","key":...}`, a key of
+ * N2STORE_API_KEYS, within 5 s; browsers cannot set headers on a WebSocket), then it receives every
+ * relayed event; `{"type":"ping"}` is answered with a pong.
+ */
+export function acceptBrowserSocket(
+  socket: WebSocket,
+  context: { hub: BrowserHub; config: Config; instanceId: string; log: Logger },
+): void {
+  let authenticated = false;
+  const timer = setTimeout(() => {
+    if (!authenticated) {
+      refuse(socket, CLOSE.unauthorized, "authenticate within 5 seconds");
+    }
+  }, AUTH_TIMEOUT_MS);
+  timer.unref();
+  socket.on("close", () => clearTimeout(timer));
+  socket.on("message", (data, isBinary) => {
+    void (async () => {
+      let message: unknown;
+      try {
+        message = isBinary ? undefined : JSON.parse(data.toString());
+      } catch {
+        message = undefined;
+      }
+      if (message === undefined || !validateRealtimeClientMessage(message)) {
+        refuse(
+          socket,
+          authenticated ? CLOSE.badMessage : CLOSE.unauthorized,
+          "send a JSON message of the RealtimeClientMessage schema",
+        );
+        return;
+      }
+      const typed = message as Schema<"RealtimeClientMessage">;
+      if (typed.type === "ping") {
+        if (authenticated) {
+          send(socket, { type: "pong" });
+        } else {
+          refuse(socket, CLOSE.unauthorized, "authenticate first");
+        }
+        return;
+      }
+      if (authenticated) {
+        return;
+      }
+      const { apiKeys } = context.config;
+      if (apiKeys.length === 0 || !(await secretIn(typed.key, apiKeys))) {
+        context.log.info({}, "browser socket refused: bad key");
+        refuse(socket, CLOSE.unauthorized, "the key is not valid");
+        return;
+      }
+      authenticated = true;
+      clearTimeout(timer);
+      context.hub.add(socket);
+      send(socket, { type: "ready", instanceId: context.instanceId });
+    })();
+  });
+}

@@ -1,0 +1,107 @@
+import { randomUUID } from "node:crypto";
+import { type Config, type Env, JSON_BODY_LIMIT, loadConfig } from "@n2store/core";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { loadNodeSettings } from "./env.js";
+import { corsPlugin } from "./plugins/cors.js";
+import { databasePlugin } from "./plugins/database.js";
+import { errorsPlugin } from "./plugins/errors.js";
+import { realtimePlugin } from "./plugins/realtime.js";
+import { routesPlugin } from "./plugins/routes.js";
+import { type LookupAll, UndiciUpstream } from "./upstream/undici-upstream.js";
+
+/** Query parameters whose values are credentials: never written to the logs. */
+const SECRET_PARAMS = /([?&](?:jwt|access_token|page_access_token|token|key|password|refresh_token)=)[^&]*/gi;
+
+/** What buildApp needs; everything else comes from the environment. */
+export interface AppOptions {
+  readonly env: Env;
+  /** Overrides DATA_DIR; `null` keeps PGlite in memory (tests). */
+  readonly dataDir?: string | null;
+  /** `false` silences logs (tests); otherwise pino at LOG_LEVEL. */
+  readonly logger?: boolean;
+  /** Overrides DNS for the SSRF-guarded connector (tests). */
+  readonly lookup?: LookupAll;
+  readonly heartbeatMs?: number;
+  readonly reconnectBaseMs?: number;
+}
+
+function requestId(header: string | string[] | undefined): string {
+  const given = Array.isArray(header) ? header[0] : header;
+  return given !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+}
+
+function logger(level: string): NonNullable<FastifyServerOptions["logger"]> {
+  return {
+    level,
+    redact: {
+      paths: [
+        "req.headers.authorization",
+        "req.headers.cookie",
+        'req.headers["x-api-key"]',
+        "res.headers['set-cookie']",
+        "*.password",
+        "*.token",
+        "*.pageToken",
+        "*.access_token",
+        "*.refresh_token",
+      ],
+      censor: "[redacted]",
+    },
+    serializers: {
+      req: (request: { method: string; url: string; ip: string }) => ({
+        method: request.method,
+        url: request.url.replace(SECRET_PARAMS, "$1[redacted]"),
+        remoteAddress: request.ip,
+      }),
+    },
+  };
+}
+
+/**
+ * Builds the Node server (never listens): Fastify with the database, the realtime relay and every
+ * operation of the spec. The caller owns `listen` and `close`.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const settings = loadNodeSettings(options.env);
+  const config: Config = loadConfig(options.env);
+  const app = Fastify({
+    logger:
+      options.logger === false
+        ? false
+        : (logger(settings.logLevel) as Exclude<FastifyServerOptions["logger"], undefined | boolean>),
+    genReqId: (request) => requestId(request.headers["x-request-id"]),
+    bodyLimit: JSON_BODY_LIMIT,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    pluginTimeout: 60_000,
+    routerOptions: { maxParamLength: 2048 },
+  });
+  const upstream = new UndiciUpstream({
+    allowedAddresses: config.proxyAllowedAddresses,
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+  });
+  app.addHook("onClose", async () => {
+    await upstream.close();
+  });
+
+  await app.register(errorsPlugin);
+  await app.register(corsPlugin, { config });
+  await app.register(databasePlugin, {
+    databaseUrl: settings.databaseUrl,
+    dataDir: options.dataDir === undefined ? settings.dataDir : options.dataDir,
+  });
+  await app.register(realtimePlugin, {
+    config,
+    instanceId: settings.instanceId,
+    leaderPollMs: settings.leaderPollMs,
+    ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
+    ...(options.reconnectBaseMs ? { reconnectBaseMs: options.reconnectBaseMs } : {}),
+  });
+  await app.register(routesPlugin, {
+    config,
+    upstream,
+    instanceId: settings.instanceId,
+    startedAt: Date.now(),
+  });
+  return app;
+}

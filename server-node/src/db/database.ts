@@ -1,0 +1,266 @@
+import { mkdir } from "node:fs/promises";
+import { PGlite } from "@electric-sql/pglite";
+import type { Logger } from "@n2store/core";
+import { type Database, migrations } from "@n2store/core/db";
+import { Kysely, type Migration, type MigrationProvider, Migrator, PostgresDialect, sql } from "kysely";
+import pg from "pg";
+import { PGliteDialect } from "./pglite-dialect.js";
+
+/** A session-level lock held by this process until released or until its connection dies. */
+export interface HeldLock {
+  /** Resolves when the lock is lost (its connection broke). */
+  readonly lost: Promise<void>;
+  release(): Promise<void>;
+}
+
+/** The database as the Node server uses it: Kysely plus the session features Kysely does not cover. */
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly driver: "postgres" | "pglite";
+  /** Runs the migrations that have not run yet, under Kysely's advisory lock. */
+  migrate(): Promise<string[]>;
+  ping(timeoutMs: number): Promise<{ reachable: boolean; latencyMs?: number }>;
+  /** Calls `onPayload` for every NOTIFY on `channel`, re-listening after reconnects. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  notify(channel: string, payload: string): Promise<void>;
+  /** Takes a session-level advisory lock without waiting; null when another session holds it. */
+  tryLock(key: number): Promise<HeldLock | null>;
+  close(): Promise<void>;
+}
+
+const provider: MigrationProvider = {
+  getMigrations: async (): Promise<Record<string, Migration>> => migrations,
+};
+
+async function runMigrations(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((result) => result.status === "Error")?.migrationName ?? "unknown";
+    throw new Error(`migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
+  }
+  return (results ?? [])
+    .filter((result) => result.status === "Success")
+    .map((result) => result.migrationName);
+}
+
+async function timed(
+  run: () => Promise<unknown>,
+  timeoutMs: number,
+): Promise<{ reachable: boolean; latencyMs?: number }> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      run(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("database ping timed out")), timeoutMs);
+      }),
+    ]);
+    return { reachable: true, latencyMs: Math.round((performance.now() - started) * 100) / 100 };
+  } catch {
+    return { reachable: false };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * One dedicated connection for LISTEN, reconnecting with backoff when PostgreSQL restarts, so that
+ * notifications keep arriving across a database restart.
+ */
+class PgListener {
+  private client: pg.Client | undefined;
+  private readonly handlers = new Map<string, Set<(payload: string) => void>>();
+  private closed = false;
+  private connecting: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private attempt = 0;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly log: Logger,
+  ) {}
+
+  async add(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>> {
+    let set = this.handlers.get(channel);
+    if (set === undefined) {
+      set = new Set();
+      this.handlers.set(channel, set);
+      if (this.client !== undefined) {
+        await this.client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      }
+    }
+    set.add(handler);
+    await this.ensureConnected();
+    return async () => {
+      set.delete(handler);
+    };
+  }
+
+  private ensureConnected(): Promise<void> {
+    if (this.client !== undefined || this.closed) {
+      return Promise.resolve();
+    }
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.connectionString, keepAlive: true });
+    client.on("notification", (message) => {
+      for (const handler of this.handlers.get(message.channel) ?? []) {
+        handler(message.payload ?? "");
+      }
+    });
+    const lost = (error?: Error) => {
+      if (this.client !== client) {
+        return;
+      }
+      this.client = undefined;
+      client.end().catch(() => {});
+      if (!this.closed) {
+        this.log.warn({ err: error }, "LISTEN connection lost; reconnecting");
+        this.scheduleReconnect();
+      }
+    };
+    client.on("error", lost);
+    client.on("end", () => lost());
+    try {
+      await client.connect();
+      for (const channel of this.handlers.keys()) {
+        await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      }
+      this.client = client;
+      this.attempt = 0;
+    } catch (error) {
+      client.end().catch(() => {});
+      if (this.closed) {
+        return;
+      }
+      this.log.warn({ err: error }, "LISTEN connection failed; retrying");
+      this.scheduleReconnect();
+    }
+  }
+
+  private scheduleReconnect(): void {
+    clearTimeout(this.retryTimer);
+    const delay = Math.min(5000, 200 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
+    this.retryTimer = setTimeout(() => void this.ensureConnected(), delay);
+    this.retryTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => {});
+  }
+}
+
+/** PostgreSQL through `pg` (DATABASE_URL). */
+async function openPostgres(connectionString: string, log: Logger): Promise<DatabaseHandle> {
+  const pool = new pg.Pool({
+    connectionString,
+    max: 10,
+    connectionTimeoutMillis: 3000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+  });
+  // An idle client that loses its connection emits here; without a listener the process would exit.
+  pool.on("error", (error) => log.warn({ err: error }, "idle database connection lost"));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const listener = new PgListener(connectionString, log);
+  return {
+    db,
+    driver: "postgres",
+    migrate: () => runMigrations(db),
+    ping: (timeoutMs) => timed(() => sql`select 1`.execute(db), timeoutMs),
+    listen: (channel, onPayload) => listener.add(channel, onPayload),
+    async notify(channel, payload) {
+      await sql`select pg_notify(${channel}, ${payload})`.execute(db);
+    },
+    async tryLock(key) {
+      const client = new pg.Client({ connectionString, keepAlive: true });
+      let markLost!: () => void;
+      const lost = new Promise<void>((resolve) => {
+        markLost = resolve;
+      });
+      client.on("error", () => markLost());
+      client.on("end", () => markLost());
+      try {
+        await client.connect();
+        const result = await client.query<{ locked: boolean }>("select pg_try_advisory_lock($1) as locked", [
+          key,
+        ]);
+        if (result.rows[0]?.locked !== true) {
+          await client.end();
+          return null;
+        }
+      } catch (error) {
+        await client.end().catch(() => {});
+        throw error;
+      }
+      // A dead TCP connection is noticed by the next query, not by keep-alives alone: check often.
+      const probe = setInterval(() => {
+        client.query("select 1").catch(() => {
+          markLost();
+          client.end().catch(() => {});
+        });
+      }, 1000);
+      probe.unref();
+      void lost.then(() => clearInterval(probe));
+      return {
+        lost,
+        async release() {
+          clearInterval(probe);
+          await client.query("select pg_advisory_unlock($1)", [key]).catch(() => {});
+          await client.end().catch(() => {});
+        },
+      };
+    },
+    async close() {
+      await listener.close();
+      await db.destroy();
+    },
+  };
+}
+
+/** Embedded PGlite persisted under `dataDir` (no DATABASE_URL): one process owns the directory. */
+async function openPglite(dataDir: string | null): Promise<DatabaseHandle> {
+  if (dataDir !== null) {
+    await mkdir(dataDir, { recursive: true });
+  }
+  const pglite = dataDir === null ? new PGlite() : new PGlite(dataDir);
+  await pglite.waitReady;
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  return {
+    db,
+    driver: "pglite",
+    migrate: () => runMigrations(db),
+    ping: (timeoutMs) => timed(() => sql`select 1`.execute(db), timeoutMs),
+    listen: (channel, onPayload) => pglite.listen(channel, onPayload),
+    async notify(channel, payload) {
+      await sql`select pg_notify(${channel}, ${payload})`.execute(db);
+    },
+    // The data directory belongs to this one process, so it is the only possible holder.
+    tryLock: async () => ({ lost: new Promise<void>(() => {}), release: async () => {} }),
+    close: () => db.destroy(),
+  };
+}
+
+/** Opens PostgreSQL when `databaseUrl` is set, else embedded PGlite (in memory when `dataDir` is null). */
+export function openDatabase(options: {
+  databaseUrl: string | null;
+  dataDir: string | null;
+  log: Logger;
+}): Promise<DatabaseHandle> {
+  return options.databaseUrl !== null
+    ? openPostgres(options.databaseUrl, options.log)
+    : openPglite(options.dataDir);
+}

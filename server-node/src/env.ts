@@ -1,0 +1,47 @@
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { ConfigError, type Env } from "@n2store/core";
+
+/** What only the Node server reads from the environment (the shared names are in core's loadConfig). */
+export interface NodeSettings {
+  readonly port: number;
+  readonly host: string;
+  /** PostgreSQL; null means embedded PGlite. */
+  readonly databaseUrl: string | null;
+  /** Where PGlite keeps its files (`./.data/pglite` by default). */
+  readonly dataDir: string;
+  readonly logLevel: string;
+  /** This instance's name in logs, /health and the realtime status. */
+  readonly instanceId: string;
+  /** How often a standby instance tries to take over the realtime socket. */
+  readonly leaderPollMs: number;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === "") {
+    return fallback;
+  }
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+/** Reads the Node server's settings; throws a ConfigError naming the variable at fault. */
+export function loadNodeSettings(env: Env): NodeSettings {
+  const databaseUrl = env.DATABASE_URL?.trim() || null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError("DATABASE_URL must be a postgres:// or postgresql:// URL");
+  }
+  return {
+    port: integer(env, "PORT", 3000, 0, 65535),
+    host: env.HOST?.trim() || "0.0.0.0",
+    databaseUrl,
+    dataDir: resolve(env.DATA_DIR?.trim() || ".data/pglite"),
+    logLevel: env.LOG_LEVEL?.trim() || "info",
+    instanceId: env.INSTANCE_ID?.trim() || `${hostname()}-${process.pid}`,
+    leaderPollMs: integer(env, "REALTIME_LEADER_POLL_MS", 2000, 100, 60_000),
+  };
+}

@@ -1,0 +1,54 @@
+import { ConfigError } from "@n2store/core";
+import { buildApp } from "./app.js";
+import { loadNodeSettings } from "./env.js";
+
+/** How long in-flight requests get to finish on SIGTERM before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function main(): Promise<void> {
+  const settings = loadNodeSettings(process.env);
+  const app = await buildApp({ env: process.env });
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) {
+      return;
+    }
+    closing = true;
+    app.log.info({ signal }, "shutting down: no new connections, finishing requests in flight");
+    const force = setTimeout(() => {
+      app.log.error({}, "shutdown took too long; exiting");
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    app.close().then(
+      () => {
+        app.log.info({}, "shut down cleanly");
+        process.exit(0);
+      },
+      (error: unknown) => {
+        app.log.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  await app.listen({ port: settings.port, host: settings.host });
+  app.log.info(
+    {
+      instanceId: settings.instanceId,
+      database: settings.databaseUrl === null ? `PGlite in ${settings.dataDir}` : "PostgreSQL (DATABASE_URL)",
+      docs: `http://${settings.host === "0.0.0.0" ? "127.0.0.1" : settings.host}:${app.server.address() && typeof app.server.address() === "object" ? (app.server.address() as { port: number }).port : settings.port}/docs`,
+    },
+    "N2Store gateway (Node) is up",
+  );
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(`Configuration error: ${error.message}`);
+  } else {
+    console.error(error);
+  }
+  process.exit(1);
+});

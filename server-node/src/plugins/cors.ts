@@ -1,0 +1,18 @@
+import { type Config, corsHeaders, preflightHeaders } from "@n2store/core";
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+
+/** CORS from CORS_ALLOWED_ORIGINS on every response, and the preflight answer (204) on any path. */
+export const corsPlugin = fp(
+  async (app: FastifyInstance, options: { config: Config }) => {
+    app.addHook("onRequest", async (request, reply) => {
+      reply.headers(corsHeaders(request.headers.origin, options.config));
+      reply.header("x-request-id", request.id);
+    });
+    app.options("*", async (request, reply) => {
+      reply.headers(preflightHeaders(request.headers.origin, options.config));
+      return reply.code(204).send();
+    });
+  },
+  { name: "n2store-cors", fastify: "5.x" },
+);

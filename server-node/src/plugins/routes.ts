@@ -1,0 +1,142 @@
+import { createReadStream } from "node:fs";
+import type { Readable } from "node:stream";
+import {
+  type Config,
+  errorResult,
+  execute,
+  JSON_BODY_LIMIT,
+  type NodeDeps,
+  nodeOnlyHandlers,
+  notServedResult,
+  type RuntimeHealth,
+  sharedHandlers,
+  systemClock,
+  TokenCache,
+  TposAppVersion,
+} from "@n2store/core";
+import { KyselyIdempotencyStore } from "@n2store/core/db";
+import type { OperationSpec } from "@n2store/generated";
+import { type FastifyAdapter, registerFastifyRoutes } from "@n2store/generated/fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import { sendResult } from "../adapter/reply.js";
+import { toIncomingRequest } from "../adapter/request.js";
+import { loadDocuments, REDOC_SCRIPT } from "../docs.js";
+import type { UndiciUpstream } from "../upstream/undici-upstream.js";
+
+/** Options of the routes plugin. */
+export interface RoutesOptions {
+  readonly config: Config;
+  readonly upstream: UndiciUpstream;
+  readonly instanceId: string;
+  readonly startedAt: number;
+}
+
+/** Every operation of the spec, served through the shared pipeline with the Node server's dependencies. */
+export const routesPlugin = fp(
+  async (app: FastifyInstance, options: RoutesOptions) => {
+    const { config, upstream, instanceId } = options;
+    const tokens = new TokenCache(systemClock);
+    const tposAppVersion = new TposAppVersion(config.tposAppVersion);
+    const idempotency = new KyselyIdempotencyStore(app.database.db);
+    const documents = await loadDocuments();
+
+    const describeRuntime = async (): Promise<RuntimeHealth> => {
+      const database = await app.database.ping(2000);
+      return {
+        instanceId,
+        uptimeSeconds: Math.round((Date.now() - options.startedAt) / 100) / 10,
+        database: { ...database, driver: app.database.driver },
+        realtime: {
+          state: app.realtime.localState,
+          isLeader: app.realtime.isLeader,
+          browserClients: app.hub.size,
+        },
+      };
+    };
+
+    const deps = (request: FastifyRequest, reply: FastifyReply): NodeDeps => {
+      const controller = new AbortController();
+      // The caller went away before the answer: stop waiting on the upstream for it.
+      reply.raw.once("close", () => {
+        if (!reply.raw.writableFinished) {
+          controller.abort();
+        }
+      });
+      return {
+        config,
+        upstream,
+        clock: systemClock,
+        log: request.log,
+        requestId: request.id,
+        runtime: "node",
+        tokens,
+        tposAppVersion,
+        idempotency,
+        signal: controller.signal,
+        describeRuntime,
+        db: app.database.db,
+        realtime: app.realtime,
+        publish: (message) => app.hub.publish(message),
+      };
+    };
+
+    const adapter: FastifyAdapter<NodeDeps> = {
+      serve: (operation, handler) => async (request, reply) => {
+        const context = deps(request, reply);
+        let incoming: ReturnType<typeof toIncomingRequest>;
+        try {
+          incoming = toIncomingRequest(operation, request);
+        } catch (error) {
+          return void sendResult(reply, errorResult(error, context));
+        }
+        sendResult(reply, await execute(operation, handler, incoming, context));
+      },
+      notServed: (operation) => async (request, reply) => {
+        sendResult(
+          reply,
+          notServedResult(operation, { log: request.log, requestId: request.id, runtime: "node" }),
+        );
+      },
+    };
+    const handlers = { ...sharedHandlers, ...nodeOnlyHandlers, ...documents };
+    const streamed = (operation: OperationSpec) => operation.body?.raw === true;
+
+    // JSON and form bodies are parsed (and size-limited) by Fastify. An empty JSON body is no body
+    // (a DELETE sent with a JSON Content-Type, say); the pipeline decides whether one was required.
+    const parseJson = app.getDefaultJsonParser("error", "error");
+    app.removeContentTypeParser("application/json");
+    app.addContentTypeParser(
+      "application/json",
+      { parseAs: "string", bodyLimit: JSON_BODY_LIMIT },
+      (request, body, done) => {
+        if (body === "") {
+          done(null, undefined);
+          return;
+        }
+        parseJson(request, body as string, done);
+      },
+    );
+    app.addContentTypeParser(
+      "application/x-www-form-urlencoded",
+      { parseAs: "string", bodyLimit: JSON_BODY_LIMIT },
+      (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
+    );
+    registerFastifyRoutes(app, handlers, adapter, (operation) => !streamed(operation));
+
+    // Pass-through bodies stream to the upstream untouched, whatever their type, in their own context.
+    await app.register(async (raw) => {
+      raw.removeAllContentTypeParsers();
+      raw.addContentTypeParser("*", (_request, payload: Readable, done) => done(null, payload));
+      registerFastifyRoutes(raw, handlers, adapter, streamed);
+    });
+
+    app.get("/docs/redoc.standalone.js", async (_request, reply) =>
+      reply
+        .type("application/javascript; charset=utf-8")
+        .header("cache-control", "public, max-age=86400")
+        .send(createReadStream(REDOC_SCRIPT)),
+    );
+  },
+  { name: "n2store-routes", fastify: "5.x", dependencies: ["n2store-database", "n2store-realtime"] },
+);
