@@ -1,43 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { resolve } from "node:path";
 import { type AllFakes, conversationUpdate, FAKE_CREDENTIALS, startAllFakes } from "@n2store/testkit/fakes";
+import { type NodeProcess, startNodeProcess } from "@n2store/testkit/servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { API_KEY, createTestDatabase, fakeEnv, json } from "./harness.js";
-
-const MAIN = resolve(import.meta.dirname, "../src/main.ts");
-
-/** A real `node src/main.ts` process, as `npm start` runs it. */
-interface Instance {
-  readonly name: string;
-  readonly url: string;
-  readonly process: ChildProcess;
-  readonly logs: string[];
-}
-
-async function spawnInstance(name: string, env: Record<string, string>): Promise<Instance> {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
-    env: { ...process.env, ...env, INSTANCE_ID: name, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const logs: string[] = [];
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${logs.join("")}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      const text = chunk.toString();
-      logs.push(text);
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
-      if (match?.[1] !== undefined) {
-        clearTimeout(timer);
-        resolveUrl(match[1]);
-      }
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${name} exited with ${code}: ${logs.join("")}`)));
-  });
-  return { name, url, process: child, logs };
-}
 
 async function browserSocket(
   url: string,
@@ -61,8 +26,8 @@ async function status(
 describe.skipIf(!process.env.DATABASE_URL)("two Node instances on one PostgreSQL", () => {
   let fakes: AllFakes;
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let a: Instance;
-  let b: Instance;
+  let a: NodeProcess;
+  let b: NodeProcess;
   const topic = `multiple_pages:${FAKE_CREDENTIALS.pancake.userId}`;
 
   beforeAll(async () => {
@@ -70,13 +35,12 @@ describe.skipIf(!process.env.DATABASE_URL)("two Node instances on one PostgreSQL
     database = await createTestDatabase();
     const env = { ...fakeEnv(fakes), DATABASE_URL: database.url, REALTIME_LEADER_POLL_MS: "250" };
     // A starts first and takes the lock; both run the migrations under the advisory lock.
-    [a, b] = await Promise.all([spawnInstance("node-a", env), spawnInstance("node-b", env)]);
+    [a, b] = await Promise.all([startNodeProcess("node-a", env), startNodeProcess("node-b", env)]);
   }, 60_000);
 
   afterAll(async () => {
-    for (const instance of [a, b]) {
-      instance?.process.kill("SIGKILL");
-    }
+    a?.kill();
+    b?.kill();
     await fakes?.close();
     await database?.drop();
   });
@@ -115,7 +79,7 @@ describe.skipIf(!process.env.DATABASE_URL)("two Node instances on one PostgreSQL
 
     // The holder dies without any chance to clean up; the standby takes the socket over.
     const killedAt = Date.now();
-    holder.process.kill("SIGKILL");
+    holder.kill();
     await expect
       .poll(async () => (await status(standby.url)).isLeader, { timeout: 15_000, interval: 100 })
       .toBe(true);

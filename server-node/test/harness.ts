@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { AllFakes } from "@n2store/testkit/fakes";
 import { startAllFakes } from "@n2store/testkit/fakes";
+import { createTestDatabase } from "@n2store/testkit/postgres";
+import { gatewayEnv } from "@n2store/testkit/servers";
 import type { FastifyInstance } from "fastify";
-import pg from "pg";
 import { type AppOptions, buildApp } from "../src/app.js";
 
 /** The databases the suites run on: PGlite always, PostgreSQL when DATABASE_URL is set (CI). */
@@ -13,34 +14,8 @@ export function databaseTargets(): ("pglite" | "postgres")[] {
   ) as ("pglite" | "postgres")[];
 }
 
-/** A fresh PostgreSQL database on the DATABASE_URL server, dropped by `drop()`. */
-export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = process.env.DATABASE_URL;
-  if (base === undefined) {
-    throw new Error("DATABASE_URL is not set");
-  }
-  const name = `n2store_test_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: base });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
-}
-
-/** The API key the test servers accept. */
-export const API_KEY = "test-key-0123456789";
-/** SePay's key on the test servers. */
-export const SEPAY_KEY = "sepay-key-0123456789";
+export { createTestDatabase } from "@n2store/testkit/postgres";
+export { API_KEY, SEPAY_KEY } from "@n2store/testkit/servers";
 
 /** A Node server on an ephemeral loopback port, wired to the fakes. */
 export interface NodeServer {
@@ -50,18 +25,9 @@ export interface NodeServer {
   close(): Promise<void>;
 }
 
-/** The gateway environment for the fakes: upstream URLs, keys, and the CDN allowed to the proxy. */
+/** The gateway environment for the fakes (shared with the edge tests), quiet logs. */
 export function fakeEnv(fakes: AllFakes, extra: Record<string, string> = {}): Record<string, string> {
-  const cdn = new URL(fakes.cdn.url);
-  return {
-    ...fakes.env,
-    N2STORE_API_KEYS: API_KEY,
-    SEPAY_API_KEY: SEPAY_KEY,
-    PROXY_ALLOWED_HOSTS: `${cdn.hostname}:${cdn.port}`,
-    UPSTREAM_TIMEOUT_MS: "3000",
-    LOG_LEVEL: "warn",
-    ...extra,
-  };
+  return gatewayEnv(fakes, { LOG_LEVEL: "warn", ...extra });
 }
 
 /** Starts fakes (unless given) and a Node server on them. */

@@ -1,43 +1,65 @@
-import { type Kysely, sql } from "kysely";
 import type {
   BeginOutcome,
   IdempotencyClaim,
   IdempotencyStore,
   StoredResponse,
 } from "../idempotency/store.js";
-import type { Database } from "./schema.js";
 
-/** The shared idempotency-key table, on any Kysely PostgreSQL connection (pg, PGlite, Hyperdrive). */
-export class KyselyIdempotencyStore implements IdempotencyStore {
-  constructor(private readonly db: Kysely<Database>) {}
+/**
+ * Runs one parameterised SQL statement ($1, $2, ...) and returns its rows. Both runtimes provide
+ * one: the Node server over its Kysely connection, the Worker over `pg` through Hyperdrive. The
+ * store is written against this instead of Kysely's query builder so the Worker bundle stays small.
+ */
+export type SqlExecutor = <Row>(text: string, parameters: readonly unknown[]) => Promise<{ rows: Row[] }>;
+
+// Claim the key, or take over one whose stored result has expired: one statement, so two requests
+// with the same key on any instance or runtime can never both be told "started".
+const CLAIM = `
+  INSERT INTO idempotency_keys (key, operation_id, request_hash, state, response, created_at, locked_until, expires_at)
+  VALUES ($1, $2, $3, 'in_flight', NULL, $4, $5, $6)
+  ON CONFLICT (key) DO UPDATE SET
+    operation_id = EXCLUDED.operation_id,
+    request_hash = EXCLUDED.request_hash,
+    state = 'in_flight',
+    response = NULL,
+    created_at = EXCLUDED.created_at,
+    locked_until = EXCLUDED.locked_until,
+    expires_at = EXCLUDED.expires_at
+  WHERE idempotency_keys.expires_at <= $4
+  RETURNING key`;
+const READ =
+  "SELECT operation_id, request_hash, state, response, locked_until FROM idempotency_keys WHERE key = $1";
+const COMPLETE =
+  "UPDATE idempotency_keys SET state = 'completed', response = $2::jsonb WHERE key = $1 AND state = 'in_flight'";
+const RELEASE = "DELETE FROM idempotency_keys WHERE key = $1 AND state = 'in_flight'";
+const PURGE = "DELETE FROM idempotency_keys WHERE expires_at <= $1 RETURNING key";
+
+interface KeyRow {
+  operation_id: string;
+  request_hash: string;
+  state: "in_flight" | "completed";
+  response: StoredResponse | string | null;
+  locked_until: Date | string;
+}
+
+/** The shared idempotency-key table (migration 003), on any PostgreSQL connection. */
+export class SqlIdempotencyStore implements IdempotencyStore {
+  constructor(private readonly run: SqlExecutor) {}
 
   async begin(claim: IdempotencyClaim): Promise<BeginOutcome> {
     const { key, operationId, requestHash, now } = claim;
-    const expiresAt = new Date(now.getTime() + claim.ttlMs);
-    const lockedUntil = new Date(now.getTime() + claim.leaseMs);
-    // Claim the key, or take over one whose stored result has expired; one statement, so two
-    // requests with the same key on any instance or runtime can never both get "started".
-    const claimed = await sql<{ key: string }>`
-      INSERT INTO idempotency_keys (key, operation_id, request_hash, state, response, created_at, locked_until, expires_at)
-      VALUES (${key}, ${operationId}, ${requestHash}, 'in_flight', NULL, ${now}, ${lockedUntil}, ${expiresAt})
-      ON CONFLICT (key) DO UPDATE SET
-        operation_id = EXCLUDED.operation_id,
-        request_hash = EXCLUDED.request_hash,
-        state = 'in_flight',
-        response = NULL,
-        created_at = EXCLUDED.created_at,
-        locked_until = EXCLUDED.locked_until,
-        expires_at = EXCLUDED.expires_at
-      WHERE idempotency_keys.expires_at <= ${now}
-      RETURNING key`.execute(this.db);
+    const claimed = await this.run<{ key: string }>(CLAIM, [
+      key,
+      operationId,
+      requestHash,
+      now,
+      new Date(now.getTime() + claim.leaseMs),
+      new Date(now.getTime() + claim.ttlMs),
+    ]);
     if (claimed.rows.length > 0) {
       return { outcome: "started" };
     }
-    const existing = await this.db
-      .selectFrom("idempotency_keys")
-      .select(["operation_id", "request_hash", "state", "response", "locked_until"])
-      .where("key", "=", key)
-      .executeTakeFirst();
+    const existing = (await this.run<KeyRow>(READ, [key])).rows[0];
     if (existing === undefined) {
       // Released between the two statements: claim it again.
       return this.begin(claim);
@@ -46,34 +68,23 @@ export class KyselyIdempotencyStore implements IdempotencyStore {
       return { outcome: "mismatch" };
     }
     if (existing.state === "completed" && existing.response !== null) {
-      return { outcome: "replay", response: existing.response as StoredResponse };
+      const response =
+        typeof existing.response === "string" ? JSON.parse(existing.response) : existing.response;
+      return { outcome: "replay", response: response as StoredResponse };
     }
     return { outcome: "in_flight", abandoned: new Date(existing.locked_until).getTime() <= now.getTime() };
   }
 
   async complete(key: string, response: StoredResponse): Promise<void> {
-    await this.db
-      .updateTable("idempotency_keys")
-      .set({ state: "completed", response: JSON.stringify(response) })
-      .where("key", "=", key)
-      .where("state", "=", "in_flight")
-      .execute();
+    await this.run(COMPLETE, [key, JSON.stringify(response)]);
   }
 
   async release(key: string): Promise<void> {
-    await this.db
-      .deleteFrom("idempotency_keys")
-      .where("key", "=", key)
-      .where("state", "=", "in_flight")
-      .execute();
+    await this.run(RELEASE, [key]);
   }
 
   /** Deletes expired keys; returns how many. */
   async purgeExpired(now: Date): Promise<number> {
-    const result = await this.db
-      .deleteFrom("idempotency_keys")
-      .where("expires_at", "<=", now)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    return (await this.run(PURGE, [now])).rows.length;
   }
 }

@@ -14,11 +14,12 @@ import {
   TokenCache,
   TposAppVersion,
 } from "@n2store/core";
-import { KyselyIdempotencyStore } from "@n2store/core/db";
+import { SqlIdempotencyStore } from "@n2store/core/db";
 import type { OperationSpec } from "@n2store/generated";
 import { type FastifyAdapter, registerFastifyRoutes } from "@n2store/generated/fastify";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
+import { CompiledQuery } from "kysely";
 import { sendResult } from "../adapter/reply.js";
 import { toIncomingRequest } from "../adapter/request.js";
 import { loadDocuments, REDOC_SCRIPT } from "../docs.js";
@@ -38,7 +39,10 @@ export const routesPlugin = fp(
     const { config, upstream, instanceId } = options;
     const tokens = new TokenCache(systemClock);
     const tposAppVersion = new TposAppVersion(config.tposAppVersion);
-    const idempotency = new KyselyIdempotencyStore(app.database.db);
+    const idempotency = new SqlIdempotencyStore(async <Row>(text: string, parameters: readonly unknown[]) => {
+      const result = await app.database.db.executeQuery<Row>(CompiledQuery.raw(text, [...parameters]));
+      return { rows: [...result.rows] };
+    });
     const documents = await loadDocuments();
 
     const describeRuntime = async (): Promise<RuntimeHealth> => {

@@ -1,0 +1,117 @@
+import {
+  ApiError,
+  type IncomingBody,
+  type IncomingRequest,
+  JSON_BODY_LIMIT,
+  RAW_BODY_LIMIT,
+} from "@n2store/core";
+import type { OperationSpec, RawBody } from "@n2store/generated";
+import type { IRequest } from "itty-router";
+import { readStream } from "../upstream/fetch-upstream.js";
+
+function mediaType(header: string | null): string | null {
+  const type = header?.split(";", 1)[0]?.trim().toLowerCase();
+  return type === undefined || type === "" ? null : type;
+}
+
+function tooLarge(limit: number): ApiError {
+  return new ApiError("PAYLOAD_TOO_LARGE", `The request body is larger than ${limit} bytes.`, {
+    nothingSent: true,
+  });
+}
+
+/** Fails a pass-through body past RAW_BODY_LIMIT while it streams to the upstream. */
+function limited(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  let seen = 0;
+  return stream.pipeThrough(
+    new TransformStream({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > RAW_BODY_LIMIT) {
+          controller.error(tooLarge(RAW_BODY_LIMIT));
+          return;
+        }
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+}
+
+/**
+ * Reads the body the way Fastify does on the Node server, so both runtimes refuse the same input in
+ * the same order: size first (413), then the media type (415), then JSON syntax (400).
+ */
+async function body(operation: OperationSpec, request: Request): Promise<IncomingBody> {
+  if (request.body === null || request.method === "GET" || request.method === "HEAD") {
+    return { kind: "none" };
+  }
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  if (operation.body?.raw === true) {
+    if (declared > RAW_BODY_LIMIT) {
+      throw tooLarge(RAW_BODY_LIMIT);
+    }
+    return { kind: "raw", value: limited(request.body) as unknown as RawBody };
+  }
+  if (declared > JSON_BODY_LIMIT) {
+    throw tooLarge(JSON_BODY_LIMIT);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await readStream(request.body, JSON_BODY_LIMIT);
+  } catch {
+    throw tooLarge(JSON_BODY_LIMIT);
+  }
+  const contentType = mediaType(request.headers.get("content-type"));
+  if (bytes.byteLength === 0) {
+    return { kind: "none" };
+  }
+  const text = new TextDecoder().decode(bytes);
+  if (contentType === "application/json") {
+    try {
+      return { kind: "parsed", contentType, value: JSON.parse(text) };
+    } catch {
+      throw new ApiError("MALFORMED_BODY", "The body is not valid JSON.", { nothingSent: true });
+    }
+  }
+  if (contentType === "application/x-www-form-urlencoded") {
+    return { kind: "parsed", contentType, value: Object.fromEntries(new URLSearchParams(text)) };
+  }
+  throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json.", { nothingSent: true });
+}
+
+function decode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** An itty-router request as the shared pipeline's IncomingRequest (itty hands over raw path captures). */
+export async function toIncomingRequest(
+  operation: OperationSpec,
+  request: IRequest,
+): Promise<IncomingRequest> {
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries((request.params ?? {}) as Record<string, string>)) {
+    params[name] = decode(value);
+  }
+  const url = new URL(request.url);
+  const query: Record<string, string | string[]> = {};
+  for (const [name, value] of url.searchParams) {
+    const existing = query[name];
+    query[name] =
+      existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
+  }
+  const headers: Record<string, string> = {};
+  request.headers.forEach((value: string, name: string) => {
+    headers[name] = value;
+  });
+  return {
+    params,
+    query,
+    rawQuery: url.search.slice(1),
+    headers,
+    body: await body(operation, request as unknown as Request),
+  };
+}

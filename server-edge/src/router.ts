@@ -1,0 +1,129 @@
+import {
+  ApiError,
+  type Config,
+  type Env as ConfigEnv,
+  corsHeaders,
+  errorResult,
+  execute,
+  loadConfig,
+  notServedResult,
+  preflightHeaders,
+  type SharedDeps,
+  sharedHandlers,
+  systemClock,
+  TokenCache,
+  TposAppVersion,
+} from "@n2store/core";
+import type { Schema } from "@n2store/generated";
+import { type IttyAdapter, registerIttyRoutes } from "@n2store/generated/itty";
+import { type IRequest, IttyRouter } from "itty-router";
+import { toResponse } from "./adapter/reply.js";
+import { toIncomingRequest } from "./adapter/request.js";
+import { HyperdriveIdempotencyStore } from "./idempotency.js";
+import { consoleLogger } from "./logger.js";
+import { FetchUpstream } from "./upstream/fetch-upstream.js";
+
+type Args = [Env, ExecutionContext];
+
+// Isolate-wide state: a warm isolate keeps its tokens and learned TPOS version between requests;
+// a cold isolate starts empty (README: "the token cache on the edge").
+const tokens = new TokenCache(systemClock);
+let tposAppVersion: TposAppVersion | undefined;
+let configCache: { env: Env; config: Config } | undefined;
+const upstream = new FetchUpstream();
+
+function configFor(env: Env): Config {
+  if (configCache?.env !== env) {
+    configCache = { env, config: loadConfig(env as unknown as ConfigEnv) };
+  }
+  return configCache.config;
+}
+
+function hyperdriveOf(env: Env): Hyperdrive | undefined {
+  return (env as Partial<Env>).HYPERDRIVE;
+}
+
+/** The request id: the caller's X-Request-Id when sane, else Cloudflare's ray id, else a UUID. */
+function requestIdOf(request: Request): string {
+  const given = request.headers.get("x-request-id");
+  if (given !== null && /^[A-Za-z0-9._-]{1,64}$/.test(given)) {
+    return given;
+  }
+  return request.headers.get("cf-ray") ?? crypto.randomUUID();
+}
+
+function depsFor(request: Request, env: Env): SharedDeps {
+  const config = configFor(env);
+  tposAppVersion ??= new TposAppVersion(config.tposAppVersion);
+  const hyperdrive = hyperdriveOf(env);
+  const idempotency = hyperdrive === undefined ? null : new HyperdriveIdempotencyStore(hyperdrive);
+  const health: Schema<"Health">["idempotencyStore"] = { configured: hyperdrive !== undefined };
+  const requestId = requestIdOf(request);
+  return {
+    config,
+    upstream,
+    clock: systemClock,
+    log: consoleLogger(requestId),
+    requestId,
+    runtime: "edge",
+    tokens,
+    tposAppVersion,
+    idempotency,
+    signal: request.signal,
+    describeRuntime: async () => ({ idempotencyStore: health }),
+  };
+}
+
+const adapter: IttyAdapter<SharedDeps, Args> = {
+  serve: (operation, handler) => async (request: IRequest, env: Env, ctx: ExecutionContext) => {
+    const deps = depsFor(request as unknown as Request, env);
+    const cors = corsHeaders(request.headers.get("origin") ?? undefined, deps.config);
+    let result: Awaited<ReturnType<typeof execute>>;
+    try {
+      const incoming = await toIncomingRequest(operation, request);
+      result = await execute(operation, handler, incoming, deps);
+    } catch (error) {
+      result = errorResult(error, deps);
+    } finally {
+      if (deps.idempotency instanceof HyperdriveIdempotencyStore) {
+        ctx.waitUntil(deps.idempotency.close());
+      }
+    }
+    return toResponse(result, { ...cors, "x-request-id": deps.requestId });
+  },
+  notServed: (operation) => async (request: IRequest, env: Env) => {
+    const config = configFor(env);
+    const requestId = requestIdOf(request as unknown as Request);
+    const result = notServedResult(operation, { log: consoleLogger(requestId), requestId, runtime: "edge" });
+    return toResponse(result, {
+      ...corsHeaders(request.headers.get("origin") ?? undefined, config),
+      "x-request-id": requestId,
+    });
+  },
+};
+
+/** The Worker's router: CORS preflights, every operation of the spec, and 404 in the error shape. */
+export function buildRouter() {
+  const router = IttyRouter<IRequest, Args>();
+  router.options("*", (request: IRequest, env: Env) => {
+    const headers = preflightHeaders(request.headers.get("origin") ?? undefined, configFor(env));
+    return new Response(null, { status: 204, headers });
+  });
+  registerIttyRoutes(router, sharedHandlers, adapter);
+  router.all("*", (request: IRequest, env: Env) => {
+    const requestId = requestIdOf(request as unknown as Request);
+    const path = new URL(request.url).pathname;
+    const result = errorResult(
+      new ApiError("ROUTE_NOT_FOUND", `No operation answers ${request.method} ${path}.`),
+      {
+        log: consoleLogger(requestId),
+        requestId,
+      },
+    );
+    return toResponse(result, {
+      ...corsHeaders(request.headers.get("origin") ?? undefined, configFor(env)),
+      "x-request-id": requestId,
+    });
+  });
+  return router;
+}

@@ -1,0 +1,125 @@
+import { type Upstream, UpstreamFailure, type UpstreamRequest, type UpstreamResponse } from "@n2store/core";
+import type { RawBody } from "@n2store/generated";
+
+/** Counts bytes through a stream and errors it past `maxBytes`. */
+function limit(maxBytes: number): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > maxBytes) {
+        controller.error(new UpstreamFailure("too-large", `body larger than ${maxBytes} bytes`));
+        return;
+      }
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+/** Reads a whole stream, refusing more than `maxBytes`. */
+export async function readStream(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) {
+      break;
+    }
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new UpstreamFailure("too-large", `body larger than ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+function headersOf(response: Response): Record<string, string> {
+  const out: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    // fetch() in a Worker hands over the body already decompressed: its encoding and length no
+    // longer describe the bytes we pass on (the runtime compresses for the browser again).
+    if (name !== "set-cookie" && name !== "content-encoding" && name !== "content-length") {
+      out[name] = value;
+    }
+  });
+  return out;
+}
+
+/**
+ * The Worker's upstream client: fetch() with `redirect: "manual"`, so the shared code follows
+ * redirects itself and re-checks every hop; a timer bounds the wait for the response headers; the
+ * body is streamed through a byte counter. A Worker cannot resolve DNS, so `guarded` changes
+ * nothing here: the URL checks in core (IP literals, the host allow-list) are the edge's boundary.
+ */
+export class FetchUpstream implements Upstream {
+  async request(request: UpstreamRequest): Promise<UpstreamResponse> {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, request.timeoutMs);
+    const onAbort = () => controller.abort();
+    request.signal?.addEventListener("abort", onAbort, { once: true });
+    let response: Response;
+    try {
+      response = await fetch(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body: (request.body ?? null) as BodyInit | null,
+        redirect: "manual",
+        signal: controller.signal,
+      });
+    } catch (error) {
+      throw new UpstreamFailure(
+        timedOut ? "timeout" : "reset",
+        error instanceof Error ? error.message : String(error),
+        {
+          cause: error,
+        },
+      );
+    } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener("abort", onAbort);
+    }
+    const max = request.maxBodyBytes;
+    const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+    if (declared > max) {
+      await response.body?.cancel();
+      throw new UpstreamFailure("too-large", `declared body of ${declared} bytes is over ${max}`);
+    }
+    const body = response.body === null ? null : response.body.pipeThrough(limit(max));
+    const read = async (maxBytes: number) =>
+      body === null ? new Uint8Array() : readStream(body, Math.min(maxBytes, max));
+    return {
+      status: response.status,
+      headers: headersOf(response),
+      body: body as unknown as RawBody | null,
+      text: async (maxBytes = max) => new TextDecoder().decode(await read(maxBytes)),
+      bytes: (maxBytes = max) => read(maxBytes),
+      dump: async () => {
+        await body?.cancel().catch(() => {});
+      },
+    };
+  }
+
+  async readRaw(body: RawBody, maxBytes: number): Promise<Uint8Array> {
+    const value = body as unknown as ReadableStream<Uint8Array> | Uint8Array | string;
+    if (typeof value === "string") {
+      return new TextEncoder().encode(value);
+    }
+    if (value instanceof Uint8Array) {
+      return value;
+    }
+    return readStream(value, maxBytes);
+  }
+}

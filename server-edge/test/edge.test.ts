@@ -1,0 +1,181 @@
+import { operations } from "@n2store/generated";
+import { type AllFakes, FAKE_CREDENTIALS, startAllFakes } from "@n2store/testkit/fakes";
+import { createTestDatabase } from "@n2store/testkit/postgres";
+import {
+  type EdgeServer,
+  gatewayEnv,
+  type NodeProcess,
+  startEdgeServer,
+  startNodeProcess,
+} from "@n2store/testkit/servers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies in tests are checked by expectations, not by types.
+const json = (response: Response): Promise<any> => response.json();
+
+describe("the Worker in workerd (wrangler dev)", () => {
+  let fakes: AllFakes;
+  let edge: EdgeServer;
+  let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
+
+  beforeAll(async () => {
+    fakes = await startAllFakes();
+    database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
+    edge = await startEdgeServer({
+      vars: gatewayEnv(fakes),
+      ...(database !== undefined ? { hyperdrive: database.url } : {}),
+    });
+  });
+  afterAll(async () => {
+    await edge?.close();
+    await fakes?.close();
+    await database?.drop();
+  });
+
+  it("reports the edge runtime and its idempotency store", async () => {
+    const body = await json(await fetch(`${edge.url}/health`));
+    expect(body).toMatchObject({
+      status: "ok",
+      runtime: "edge",
+      version: "1.0.0",
+      idempotencyStore: { configured: true },
+    });
+  });
+
+  it("answers every node-only operation with 501 NOT_SERVED_BY_RUNTIME in the error shape", async () => {
+    const nodeOnly = Object.values(operations).filter(
+      (op) => !(op.runtimes as readonly string[]).includes("edge"),
+    );
+    expect(nodeOnly.length).toBeGreaterThan(5);
+    for (const op of nodeOnly) {
+      const path = op.path.replace("{id}", "1");
+      const response = await fetch(`${edge.url}${path}`, { method: op.method });
+      expect(response.status, `${op.operationId}`).toBe(501);
+      const body = await json(response);
+      expect(body).toMatchObject({ statusCode: 501, code: "NOT_SERVED_BY_RUNTIME" });
+      expect(body.message).toContain(op.operationId);
+    }
+  });
+
+  it("answers unknown paths with 404 in the error shape", async () => {
+    const response = await fetch(`${edge.url}/no/such/route`);
+    expect(response.status).toBe(404);
+    expect(await json(response)).toMatchObject({ code: "ROUTE_NOT_FOUND" });
+  });
+
+  it("passes TPOS REST calls through with the caller's token and TPOS's headers, never its cookies", async () => {
+    const response = await fetch(`${edge.url}/api/rest/v2.0/echo/x?a=1&b=%20two`, {
+      headers: { authorization: "Bearer abc", cookie: "session=secret" },
+    });
+    // The fake TPOS does not know this token: its own 401 comes back unchanged.
+    expect(response.status).toBe(401);
+    expect(await json(response)).toEqual({ Message: "Authorization has been denied for this request." });
+    const echoed = fakes.tpos.requests.at(-1);
+    expect(echoed?.path).toBe("/rest/v2.0/echo/x");
+    expect(echoed?.headers.authorization).toBe("Bearer abc");
+    expect(echoed?.headers.cookie).toBeUndefined();
+    expect(echoed?.headers.origin).toBe(new URL(fakes.tpos.url).origin);
+    expect(echoed?.query.get("b")).toBe(" two");
+  });
+
+  it("caches TPOS tokens per credential within the isolate", async () => {
+    const form = new URLSearchParams({
+      grant_type: "password",
+      username: FAKE_CREDENTIALS.tpos.username,
+      password: FAKE_CREDENTIALS.tpos.password,
+    }).toString();
+    const before = fakes.tpos.tokenHits;
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        fetch(`${edge.url}/api/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: form,
+        }),
+      ),
+    );
+    expect(responses.every((r) => r.status === 200)).toBe(true);
+    expect(fakes.tpos.tokenHits - before).toBe(1);
+  });
+
+  it("refuses loopback and metadata targets on the proxy routes without reaching them", async () => {
+    for (const target of [
+      "http://127.0.0.1:1/",
+      "http://2130706433/",
+      "http://[::1]/",
+      "http://169.254.169.254/latest/meta-data/",
+    ]) {
+      const response = await fetch(`${edge.url}/api/proxy?url=${encodeURIComponent(target)}`);
+      expect(response.status, target).toBe(403);
+      expect(await json(response)).toMatchObject({ code: "TARGET_NOT_ALLOWED" });
+    }
+    const image = await fetch(
+      `${edge.url}/api/image-proxy?url=${encodeURIComponent(fakes.cdn.imageUrl("photo", "png"))}`,
+    );
+    expect(image.status).toBe(200);
+    expect(image.headers.get("content-type")).toBe("image/png");
+  });
+
+  describe.skipIf(!process.env.DATABASE_URL)("idempotency shared with the Node server", () => {
+    let node: NodeProcess;
+    beforeAll(async () => {
+      node = await startNodeProcess("node-idem", { ...gatewayEnv(fakes), DATABASE_URL: database?.url ?? "" });
+    }, 60_000);
+    afterAll(async () => {
+      await node?.stop();
+    });
+
+    it("replays on the Node server a send made through the edge, and Graph sees one message", async () => {
+      const pageId = FAKE_CREDENTIALS.pageIds[0];
+      const body = JSON.stringify({
+        pageId,
+        psid: FAKE_CREDENTIALS.psids.inWindow,
+        message: "Đơn của chị đã gửi ạ",
+        pageToken: FAKE_CREDENTIALS.graphPageTokens[pageId],
+      });
+      const headers = {
+        "content-type": "application/json",
+        "idempotency-key": `cross-runtime-${Date.now()}`,
+      };
+      const before = fakes.graph.sent.length;
+      const viaEdge = await fetch(`${edge.url}/api/facebook-send`, { method: "POST", headers, body });
+      expect(viaEdge.status).toBe(200);
+      const first = await json(viaEdge);
+      const viaNode = await fetch(`${node.url}/api/facebook-send`, { method: "POST", headers, body });
+      expect(viaNode.status).toBe(200);
+      expect(viaNode.headers.get("idempotent-replayed")).toBe("true");
+      expect(await json(viaNode)).toEqual(first);
+      expect(fakes.graph.sent.length - before).toBe(1);
+    });
+  });
+});
+
+describe("the Worker without a reachable idempotency store", () => {
+  let fakes: AllFakes;
+  let edge: EdgeServer;
+  beforeAll(async () => {
+    fakes = await startAllFakes();
+    edge = await startEdgeServer({ vars: gatewayEnv(fakes) });
+  });
+  afterAll(async () => {
+    await edge?.close();
+    await fakes?.close();
+  });
+
+  it("refuses a keyed send with 503 before sending anything", async () => {
+    const pageId = FAKE_CREDENTIALS.pageIds[0];
+    const response = await fetch(`${edge.url}/api/facebook-send`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": "edge-no-store-0001" },
+      body: JSON.stringify({
+        pageId,
+        psid: FAKE_CREDENTIALS.psids.inWindow,
+        message: "x",
+        pageToken: FAKE_CREDENTIALS.graphPageTokens[pageId],
+      }),
+    });
+    expect(response.status).toBe(503);
+    expect(await json(response)).toMatchObject({ code: "IDEMPOTENCY_STORE_UNAVAILABLE" });
+    expect(fakes.graph.sent).toHaveLength(0);
+  });
+});

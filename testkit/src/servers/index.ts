@@ -1,0 +1,3 @@
+export * from "./env.js";
+export * from "./node.js";
+export * from "./wrangler.js";

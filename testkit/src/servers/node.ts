@@ -1,0 +1,77 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../../server-node/src/main.ts");
+
+/** A Node server process, started as `npm start` starts it. */
+export interface NodeProcess {
+  readonly name: string;
+  readonly url: string;
+  readonly process: ChildProcess;
+  readonly logs: string[];
+  /** SIGTERM, and wait for the exit. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: the process dies without cleaning up. */
+  kill(): void;
+}
+
+/** Starts `server-node/src/main.ts` on an ephemeral loopback port with `env`; resolves once it listens. */
+export async function startNodeProcess(name: string, env: Record<string, string>): Promise<NodeProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
+    // Info level at least: the "Server listening at" line is how the port is learned.
+    env: {
+      ...process.env,
+      ...env,
+      LOG_LEVEL: "info",
+      INSTANCE_ID: name,
+      PORT: env.PORT ?? "0",
+      HOST: "127.0.0.1",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: string[] = [];
+  let exited = false;
+  child.once("exit", () => {
+    exited = true;
+  });
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${logs.join("")}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString();
+      logs.push(text);
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolveUrl(match[1]);
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}:\n${logs.join("")}`));
+    });
+  });
+  return {
+    name,
+    url,
+    process: child,
+    logs,
+    async stop() {
+      if (exited) {
+        return child.exitCode;
+      }
+      const done = new Promise<number | null>((resolveExit) =>
+        child.once("exit", (code) => resolveExit(code)),
+      );
+      child.kill("SIGTERM");
+      return done;
+    },
+    kill() {
+      if (!exited) {
+        child.kill("SIGKILL");
+      }
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer, type Server } from "node:net";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const EDGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../../server-edge");
+
+/** A free TCP port on 127.0.0.1 (asked of the OS, then released for the child to bind). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === "object" && address !== null ? address.port : 0));
+    });
+  });
+}
+
+/** The Worker running in workerd under `wrangler dev`. */
+export interface EdgeServer {
+  readonly url: string;
+  readonly process: ChildProcess;
+  /** What wrangler printed (for failure messages). */
+  readonly logs: string[];
+  close(): Promise<void>;
+}
+
+/** Options of startEdgeServer. */
+export interface EdgeServerOptions {
+  /** Worker variables (`--var NAME:value`), e.g. the fakes' URLs. */
+  readonly vars: Readonly<Record<string, string>>;
+  /** PostgreSQL URL for the Hyperdrive binding (must carry a password); omitted: an unreachable one. */
+  readonly hyperdrive?: string;
+  readonly port?: number;
+  readonly startTimeoutMs?: number;
+}
+
+/**
+ * Starts `wrangler dev` (real workerd) on a loopback port with the given variables, and resolves
+ * once `/health` answers. Wrangler's fetch of Cloudflare's `Request.cf` data and its metrics are
+ * turned off: the tests run offline and talk to loopback only.
+ */
+export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeServer> {
+  const port = options.port ?? (await freePort());
+  // Without a database, Hyperdrive points at a listener that hangs up on every connection: the
+  // store "cannot be reached". (A closed port would not do: wrangler's local Hyperdrive proxy
+  // crashes the whole dev server on ECONNREFUSED.)
+  let refuser: Server | undefined;
+  let hyperdrive = options.hyperdrive;
+  if (hyperdrive === undefined) {
+    refuser = createServer((socket) => socket.destroy());
+    await new Promise<void>((listening) => refuser?.listen(0, "127.0.0.1", listening));
+    const address = refuser.address();
+    hyperdrive = `postgres://nobody:nopassword@127.0.0.1:${typeof address === "object" && address !== null ? address.port : 1}/none`;
+  }
+  const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--log-level", "warn"];
+  for (const [name, value] of Object.entries(options.vars)) {
+    args.push("--var", `${name}:${value}`);
+  }
+  const child = spawn("npx", args, {
+    cwd: EDGE_DIR,
+    env: {
+      ...process.env,
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+      CI: "1",
+      CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: hyperdrive,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const logs: string[] = [];
+  child.stdout?.on("data", (chunk: Buffer) => logs.push(chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => logs.push(chunk.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+  let exited: number | null = null;
+  child.once("exit", (code) => {
+    exited = code ?? -1;
+  });
+  for (;;) {
+    if (exited !== null) {
+      throw new Error(`wrangler dev exited (${exited}):\n${logs.join("")}`);
+    }
+    try {
+      const response = await fetch(`${url}/health`);
+      if (response.ok) {
+        break;
+      }
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      process.kill(-(child.pid ?? 0), "SIGKILL");
+      throw new Error(`wrangler dev did not answer /health in time:\n${logs.join("")}`);
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+  }
+  return {
+    url,
+    process: child,
+    logs,
+    async close() {
+      refuser?.close();
+      if (exited !== null || child.pid === undefined) {
+        return;
+      }
+      const done = new Promise((resolveExit) => child.once("exit", resolveExit));
+      // wrangler starts workerd as a child: signal the whole process group.
+      process.kill(-child.pid, "SIGTERM");
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-(child.pid ?? 0), "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }, 5000);
+      await done;
+      clearTimeout(timer);
+    },
+  };
+}
