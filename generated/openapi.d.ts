@@ -95,7 +95,8 @@ export interface paths {
          *     minutes before they expire, **per credential**: the cache key is a hash of the client id,
          *     username and password (or of the refresh token), so a cached token never answers for other
          *     credentials. Concurrent requests for one credential make one upstream call. A TPOS refusal (a
-         *     wrong password) is passed on as `TPOS_TOKEN_REJECTED` with TPOS's status and is never cached.
+         *     wrong password, an expired refresh token) is passed on as 401 `TPOS_TOKEN_REJECTED` with TPOS's
+         *     reason in `details`, and is never cached.
          *     On a cache hit `expires_in` is the number of seconds the token has left.
          */
         post: operations["createTposToken"];
@@ -686,8 +687,8 @@ export interface components {
             subcode?: number;
         };
         /**
-         * @description A stable, machine-readable error code; never reused for another meaning. The HTTP status of each
-         *     is fixed, except `TPOS_TOKEN_REJECTED`, which keeps TPOS's 4xx.
+         * @description A stable, machine-readable error code; never reused for another meaning. Each code has one
+         *     HTTP status.
          * @enum {string}
          */
         ErrorCode: "VALIDATION_FAILED" | "MALFORMED_BODY" | "INVALID_TARGET_URL" | "UNAUTHORIZED" | "TPOS_TOKEN_REJECTED" | "TARGET_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "CUSTOMER_PHONE_EXISTS" | "IDEMPOTENCY_KEY_IN_USE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "UPGRADE_REQUIRED" | "FB_INVALID_REQUEST" | "FB_PAGE_TOKEN_INVALID" | "FB_PERMISSION_DENIED" | "FB_OUTSIDE_WINDOW" | "FB_RECIPIENT_UNAVAILABLE" | "FB_RATE_LIMITED" | "FB_UPSTREAM_ERROR" | "INTERNAL" | "NOT_SERVED_BY_RUNTIME" | "UPSTREAM_UNREACHABLE" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_ERROR" | "UPSTREAM_RESPONSE_TOO_LARGE" | "TOO_MANY_REDIRECTS" | "DATABASE_UNAVAILABLE" | "IDEMPOTENCY_STORE_UNAVAILABLE" | "SEPAY_NOT_CONFIGURED" | "UPSTREAM_TIMEOUT";

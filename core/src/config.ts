@@ -1,3 +1,5 @@
+import ipaddr from "ipaddr.js";
+
 /**
  * The gateway's configuration, read from the same names on both runtimes (process.env on Node,
  * vars and secrets in the Worker). Every upstream URL has a default and can be pointed elsewhere
@@ -116,13 +118,28 @@ function list(raw: string): string[] {
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /**
+ * An IP literal in the spelling the WHATWG URL parser gives a hostname (IPv6 compressed, IPv4-mapped
+ * as IPv4), so that an entry matches however it was written; null when it is not a valid address.
+ */
+function canonicalIp(text: string): string | null {
+  if (IPV4.test(text)) {
+    return ipaddr.IPv4.isValidFourPartDecimal(text) ? text : null;
+  }
+  if (!ipaddr.IPv6.isValid(text)) {
+    return null;
+  }
+  const v6 = ipaddr.IPv6.parse(text);
+  return v6.isIPv4MappedAddress() ? v6.toIPv4Address().toString() : v6.toString();
+}
+
+/**
  * Reads one `PROXY_ALLOWED_HOSTS` entry: `host`, `*.domain`, either with `:port`, or an IP literal
  * with its port (`127.0.0.1:4100`, `[::1]:4100`), which also allows that exact private address.
  */
 function hostEntry(entry: string): { host?: HostRule; address?: AddressRule } {
   const bracketed = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(entry);
   const plain = /^(\*\.)?([A-Za-z0-9.-]+)(?::(\d+))?$/.exec(entry);
-  const host = (bracketed?.[1] ?? plain?.[2])?.toLowerCase().replace(/\.$/, "");
+  let host = (bracketed?.[1] ?? plain?.[2])?.toLowerCase().replace(/\.$/, "");
   const portText = bracketed?.[2] ?? plain?.[3];
   if (host === undefined || host === "") {
     throw new ConfigError(`PROXY_ALLOWED_HOSTS: "${entry}" is not a host, *.domain, or IP with port`);
@@ -133,7 +150,15 @@ function hostEntry(entry: string): { host?: HostRule; address?: AddressRule } {
   }
   const subdomains = plain?.[1] !== undefined;
   const isIp = bracketed !== null || IPV4.test(host);
-  const rule: HostRule = { host: bracketed === null ? host : `[${host}]`, subdomains, port };
+  if (isIp) {
+    const canonical = canonicalIp(host);
+    if (canonical === null || subdomains || (bracketed !== null && !host.includes(":"))) {
+      throw new ConfigError(`PROXY_ALLOWED_HOSTS: "${entry}" is not a valid IP address`);
+    }
+    host = canonical;
+  }
+  const hostname = host.includes(":") ? `[${host}]` : host;
+  const rule: HostRule = { host: hostname, subdomains, port };
   return isIp && port !== null ? { host: rule, address: { address: host, port } } : { host: rule };
 }
 
@@ -162,7 +187,9 @@ export function loadConfig(env: Env): Config {
   const origins = list(value(env, "CORS_ALLOWED_ORIGINS"));
   const hosts: HostRule[] = [];
   const addresses: AddressRule[] = [];
-  for (const entry of list(value(env, "PROXY_ALLOWED_HOSTS"))) {
+  // "none" allows only the configured upstreams (an empty value means the defaults).
+  const allowedHosts = value(env, "PROXY_ALLOWED_HOSTS");
+  for (const entry of allowedHosts.trim().toLowerCase() === "none" ? [] : list(allowedHosts)) {
     const parsed = hostEntry(entry);
     if (parsed.host) {
       hosts.push(parsed.host);

@@ -30,6 +30,11 @@ export interface SharedDeps {
   /** Aborted when the caller goes away. */
   readonly signal?: AbortSignal;
   readonly describeRuntime: () => Promise<RuntimeHealth>;
+  /**
+   * Keeps work going after the response is sent (the Worker's ctx.waitUntil); without it the work
+   * simply runs on, which is what a Node process does.
+   */
+  readonly defer?: (work: Promise<unknown>) => void;
 }
 
 /** The realtime relay's control surface, implemented by the Node server. */

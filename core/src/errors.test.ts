@@ -27,14 +27,13 @@ describe("ApiError", () => {
     });
   });
 
-  it("keeps an overridden status and the details", () => {
+  it("keeps the details, with the code's one status", () => {
     const error = new ApiError("TPOS_TOKEN_REJECTED", "no", {
-      status: 400,
       details: [{ message: "x", code: 1 }],
     });
     expect(toErrorBody(error)).toMatchObject({
-      statusCode: 400,
-      error: "Bad Request",
+      statusCode: 401,
+      error: "Unauthorized",
       details: [{ message: "x" }],
     });
   });

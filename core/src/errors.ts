@@ -65,8 +65,6 @@ export type ErrorDetail = NonNullable<ErrorBody["details"]>[number];
 
 /** Options of an ApiError beyond its code and message. */
 export interface ApiErrorOptions {
-  /** Overrides the code's usual status (only TPOS_TOKEN_REJECTED keeps an upstream 4xx). */
-  readonly status?: number;
   readonly details?: readonly ErrorDetail[];
   /** Response headers to send with the error (`Retry-After`). */
   readonly headers?: Readonly<Record<string, string>>;
@@ -90,14 +88,25 @@ export class ApiError extends Error {
   readonly headers: Readonly<Record<string, string>> | undefined;
   readonly nothingSent: boolean;
 
+  private readonly options: ApiErrorOptions;
+
   constructor(code: ErrorCode, message: string, options: ApiErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "ApiError";
     this.code = code;
-    this.status = options.status ?? ERROR_CODES[code].status;
+    this.status = ERROR_CODES[code].status;
     this.details = options.details;
     this.headers = options.headers;
     this.nothingSent = options.nothingSent ?? false;
+    this.options = options;
+  }
+
+  /** The same error, saying whether the operation provably did nothing upstream. */
+  withNothingSent(nothingSent: boolean): ApiError {
+    if (nothingSent === this.nothingSent) {
+      return this;
+    }
+    return new ApiError(this.code, this.message, { ...this.options, nothingSent });
   }
 }
 

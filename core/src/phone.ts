@@ -26,7 +26,11 @@ const CARRIERS: Readonly<Record<string, string>> = {
 
 /** Digits only, with +84/84 turned into the leading 0. */
 export function phoneDigits(input: string): string {
-  let digits = input.replace(/[\s().-]/g, "");
+  // "+84 (0) 912 ..." carries the trunk 0 in brackets: it goes, like the other separators.
+  let digits = input.replace(/^\s*\+84\s*\(0\)/, "+84").replace(/[\s().-]/g, "");
+  if (digits.startsWith("0084")) {
+    digits = `+${digits.slice(2)}`;
+  }
   if (digits.startsWith("+84")) {
     digits = `0${digits.slice(3)}`;
   } else if (digits.startsWith("84") && (digits.length === 11 || digits.length === 12)) {

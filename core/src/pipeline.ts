@@ -108,6 +108,12 @@ function describe(location: string, errors: readonly ValidationError[]): ErrorDe
     } else if (error.keyword === "additionalProperties") {
       path.push(String(error.params.additionalProperty));
       message = "is not a known field";
+    } else if (error.keyword === "discriminator") {
+      path.push(String(error.params.tag));
+      message =
+        error.params.tagValue === undefined
+          ? "is required"
+          : `${JSON.stringify(error.params.tagValue)} is not one of the accepted values`;
     } else if (error.keyword === "enum") {
       message = `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
     }

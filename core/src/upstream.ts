@@ -1,6 +1,6 @@
 import type { PassthroughResult } from "@n2store/generated";
 import type { Config } from "./config.js";
-import { ApiError } from "./errors.js";
+import { ApiError, isApiError } from "./errors.js";
 import {
   isUpstreamFailure,
   type Upstream,
@@ -59,6 +59,15 @@ export function upstreamError(error: unknown, service: string, timeoutMs: number
         },
       );
   }
+}
+
+/** `path` under the base URL's own path (a base of `https://host/prefix` keeps `/prefix`). */
+export function joinUrl(base: URL, path: string): URL {
+  const url = new URL(base.href);
+  url.pathname = `${base.pathname.replace(/\/$/, "")}/${path.replace(/^\//, "")}`;
+  url.search = "";
+  url.hash = "";
+  return url;
 }
 
 /** Reads a JSON body of a small upstream answer; garbage becomes 502 UPSTREAM_BAD_RESPONSE. */
@@ -125,7 +134,14 @@ export async function fetchGuarded(
       guarded: !current.trustedAddress,
       ...(options.signal ? { signal: options.signal } : {}),
     };
-    const response = await callUpstream(upstream, request, service);
+    let response: UpstreamResponse;
+    try {
+      response = await callUpstream(upstream, request, service);
+    } catch (error) {
+      // After the first hop the caller's request has reached an upstream: no later failure may
+      // claim that nothing happened (that would let an idempotent retry run it again).
+      throw hop > 0 && isApiError(error) ? error.withNothingSent(false) : error;
+    }
     const location = response.headers.location;
     if (!REDIRECTS.has(response.status) || location === undefined) {
       return { response, url: current.url };
@@ -134,7 +150,11 @@ export async function fetchGuarded(
     if (hop >= maxRedirects) {
       throw new ApiError("TOO_MANY_REDIRECTS", `${service} redirected more than ${maxRedirects} times.`);
     }
-    const next = checkTargetUrl(location, config, current.url);
+    try {
+      current = checkTargetUrl(location, config, current.url);
+    } catch (error) {
+      throw isApiError(error) ? error.withNothingSent(false) : error;
+    }
     if (
       response.status === 303 ||
       ((response.status === 301 || response.status === 302) && method === "POST")
@@ -144,11 +164,10 @@ export async function fetchGuarded(
       delete headers["content-type"];
       delete headers["content-length"];
     }
-    if (next.url.origin !== current.url.origin) {
+    if (current.url.origin !== request.url.origin) {
       delete headers.authorization;
       delete headers.cookie;
     }
-    current = next;
   }
 }
 

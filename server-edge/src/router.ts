@@ -52,7 +52,7 @@ function requestIdOf(request: Request): string {
   return request.headers.get("cf-ray") ?? crypto.randomUUID();
 }
 
-function depsFor(request: Request, env: Env): SharedDeps {
+function depsFor(request: Request, env: Env, pending: Promise<unknown>[]): SharedDeps {
   const config = configFor(env);
   tposAppVersion ??= new TposAppVersion(config.tposAppVersion);
   const hyperdrive = hyperdriveOf(env);
@@ -71,12 +71,17 @@ function depsFor(request: Request, env: Env): SharedDeps {
     idempotency,
     signal: request.signal,
     describeRuntime: async () => ({ idempotencyStore: health }),
+    // Work after the response (storing a streamed result for replay) must outlive the request.
+    defer: (work) => {
+      pending.push(work);
+    },
   };
 }
 
 const adapter: IttyAdapter<SharedDeps, Args> = {
   serve: (operation, handler) => async (request: IRequest, env: Env, ctx: ExecutionContext) => {
-    const deps = depsFor(request as unknown as Request, env);
+    const pending: Promise<unknown>[] = [];
+    const deps = depsFor(request as unknown as Request, env, pending);
     const cors = corsHeaders(request.headers.get("origin") ?? undefined, deps.config);
     let result: Awaited<ReturnType<typeof execute>>;
     try {
@@ -85,9 +90,13 @@ const adapter: IttyAdapter<SharedDeps, Args> = {
     } catch (error) {
       result = errorResult(error, deps);
     } finally {
-      if (deps.idempotency instanceof HyperdriveIdempotencyStore) {
-        ctx.waitUntil(deps.idempotency.close());
-      }
+      const store = deps.idempotency;
+      // Deferred work runs after the response; the store's connection closes once it is done.
+      ctx.waitUntil(
+        Promise.allSettled(pending).then(() =>
+          store instanceof HyperdriveIdempotencyStore ? store.close() : undefined,
+        ),
+      );
     }
     return toResponse(result, { ...cors, "x-request-id": deps.requestId });
   },

@@ -1,7 +1,7 @@
 import type { ErrorCode, Schema } from "@n2store/generated";
 import type { SharedHandler } from "../deps.js";
 import { ApiError, type ErrorDetail } from "../errors.js";
-import { callUpstream, readJson } from "../upstream.js";
+import { callUpstream, joinUrl, readJson } from "../upstream.js";
 
 type MessageTag = Schema<"MessageTag">;
 
@@ -122,7 +122,7 @@ export const sendFacebookMessage: SharedHandler<"sendFacebookMessage"> = async (
   }
   const messagingType = useTag === true ? "MESSAGE_TAG" : "RESPONSE";
   const sentTag: MessageTag | undefined = useTag === true ? (tag ?? "HUMAN_AGENT") : undefined;
-  const url = new URL(`/${deps.config.graphVersion}/${pageId}/messages`, deps.config.graphBaseUrl);
+  const url = joinUrl(deps.config.graphBaseUrl, `/${deps.config.graphVersion}/${pageId}/messages`);
   url.searchParams.set("access_token", pageToken);
   const payload: Record<string, unknown> = {
     recipient: { id: psid },

@@ -9,7 +9,13 @@ import type {
 import type { SharedDeps, SharedHandler } from "../deps.js";
 import { ApiError, isApiError } from "../errors.js";
 import type { UpstreamResponse } from "../ports/upstream.js";
-import { fetchGuarded, passBackHeaders, passthroughResult, UNTRUSTED_CONTENT_HEADERS } from "../upstream.js";
+import {
+  fetchGuarded,
+  joinUrl,
+  passBackHeaders,
+  passthroughResult,
+  UNTRUSTED_CONTENT_HEADERS,
+} from "../upstream.js";
 
 /** Request headers the generic proxy accepts in `?headers=` (never credentials or cookies). */
 const PROXY_HEADER_ALLOW = new Set([
@@ -200,14 +206,14 @@ export const getFacebookAvatar: SharedHandler<"getFacebookAvatar"> = async (inpu
   const names: string[] = [];
   const { id, page, token } = input.query;
   if (page !== undefined) {
-    const pancake = new URL(`/api/v1/pages/${page}/avatar/${id}`, config.pancakeBaseUrl);
+    const pancake = joinUrl(config.pancakeBaseUrl, `/api/v1/pages/${page}/avatar/${id}`);
     if (token !== undefined) {
       pancake.searchParams.set("access_token", token);
     }
     sources.push(pancake);
     names.push("pancake");
   }
-  const graph = new URL(`/${config.graphVersion}/${id}/picture`, config.graphBaseUrl);
+  const graph = joinUrl(config.graphBaseUrl, `/${config.graphVersion}/${id}/picture`);
   graph.search = "width=80&height=80&type=normal";
   sources.push(graph);
   names.push("graph");
@@ -216,6 +222,6 @@ export const getFacebookAvatar: SharedHandler<"getFacebookAvatar"> = async (inpu
 
 /** GET /api/pancake-avatar: Pancake's content avatar by hash, or the placeholder. */
 export const getPancakeAvatar: SharedHandler<"getPancakeAvatar"> = async (input, deps) =>
-  firstImage([new URL(`/2.1-24/avatars/${input.query.hash}`, deps.config.pancakeContentBaseUrl)], deps, [
+  firstImage([joinUrl(deps.config.pancakeContentBaseUrl, `/2.1-24/avatars/${input.query.hash}`)], deps, [
     "pancake-content",
   ]);

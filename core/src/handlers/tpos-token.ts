@@ -1,8 +1,8 @@
 import type { Schema } from "@n2store/generated";
-import { sha256Hex } from "../crypto.js";
+import { canonicalJson, sha256Hex } from "../crypto.js";
 import type { SharedDeps, SharedHandler } from "../deps.js";
 import { ApiError } from "../errors.js";
-import { callUpstream, readJson } from "../upstream.js";
+import { callUpstream, joinUrl, readJson } from "../upstream.js";
 
 type TokenRequest = Schema<"TokenRequest">;
 type TokenResponse = Schema<"TokenResponse">;
@@ -10,10 +10,13 @@ type TokenResponse = Schema<"TokenResponse">;
 /** The cache key of a credential: a hash, so the password never sits in memory as a key. */
 export function credentialKey(grant: TokenRequest): Promise<string> {
   const clientId = grant.client_id ?? "tmtWebApp";
+  // A JSON array, not a joined string: no choice of username and password can collide with another.
   return sha256Hex(
-    grant.grant_type === "password"
-      ? ["password", clientId, grant.username, grant.password].join("\u0000")
-      : ["refresh_token", clientId, grant.refresh_token].join("\u0000"),
+    canonicalJson(
+      grant.grant_type === "password"
+        ? ["password", clientId, grant.username, grant.password]
+        : ["refresh_token", clientId, grant.refresh_token],
+    ),
   );
 }
 
@@ -48,7 +51,7 @@ async function requestToken(grant: TokenRequest, deps: SharedDeps): Promise<Toke
   const response = await callUpstream(
     deps.upstream,
     {
-      url: new URL("/token", config.tposBaseUrl),
+      url: joinUrl(config.tposBaseUrl, "/token"),
       method: "POST",
       // Only what TPOS expects: forwarding a browser's headers made TPOS answer 400.
       headers: {
@@ -63,7 +66,7 @@ async function requestToken(grant: TokenRequest, deps: SharedDeps): Promise<Toke
       timeoutMs: config.upstreamTimeoutMs,
       maxBodyBytes: 64 * 1024,
       guarded: false,
-      ...(deps.signal ? { signal: deps.signal } : {}),
+      // No caller's abort signal: concurrent callers with this credential share this one request.
     },
     "TPOS",
   );

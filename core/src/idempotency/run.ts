@@ -29,11 +29,20 @@ function fromBase64(text: string): Uint8Array {
   return bytes;
 }
 
-/** Turns a result into what is stored, reading a streamed body (up to the replay limit). */
-async function capture(
-  result: AnyResult,
-  deps: SharedDeps,
-): Promise<{ stored: StoredResponse; result: AnyResult }> {
+/** What a completed call leaves for replay, and the result to send now. */
+interface Captured {
+  readonly result: AnyResult;
+  /** The response to store; a promise when a streamed body is still on its way to the caller. */
+  readonly stored: StoredResponse | Promise<StoredResponse>;
+}
+
+/**
+ * Turns a result into what is stored. A JSON or in-memory body is stored at once; a streamed body is
+ * passed on to the caller untouched while a copy (up to REPLAY_MAX_BYTES) is kept, and stored once
+ * it has been sent: a large TPOS export still reaches its caller in full, and a retry is told the
+ * call ran rather than running it again.
+ */
+function capture(result: AnyResult, deps: SharedDeps): Captured {
   if ("body" in result) {
     return {
       stored: {
@@ -50,21 +59,29 @@ async function capture(
       result,
     };
   }
-  const raw = result.raw;
-  const bytes =
-    typeof raw === "string"
-      ? new TextEncoder().encode(raw)
-      : raw instanceof Uint8Array
-        ? raw
-        : await deps.upstream.readRaw(raw as RawBody, REPLAY_MAX_BYTES);
   const headers: Record<string, string> = { ...result.headers };
   if ("contentType" in result) {
     headers["content-type"] = result.contentType;
   }
   delete headers["content-length"];
+  const raw = result.raw;
+  if (typeof raw === "string" || raw instanceof Uint8Array) {
+    const bytes = typeof raw === "string" ? new TextEncoder().encode(raw) : raw;
+    return {
+      stored: { status: result.status, headers, body: { kind: "base64", value: toBase64(bytes) } },
+      result,
+    };
+  }
+  const { body, captured } = deps.upstream.tee(raw as RawBody, REPLAY_MAX_BYTES);
   return {
-    stored: { status: result.status, headers, body: { kind: "base64", value: toBase64(bytes) } },
-    result: { ...result, raw: bytes },
+    result: { ...result, raw: body },
+    stored: captured.then(
+      (bytes): StoredResponse => ({
+        status: result.status,
+        headers,
+        body: bytes === null ? { kind: "unavailable" } : { kind: "base64", value: toBase64(bytes) },
+      }),
+    ),
   };
 }
 
@@ -78,6 +95,11 @@ function replay(stored: StoredResponse): AnyResult {
       return { status: stored.status, raw: fromBase64(stored.body.value), headers };
     case "empty":
       return { status: stored.status, raw: null, headers };
+    case "unavailable":
+      throw new ApiError(
+        "IDEMPOTENCY_KEY_IN_USE",
+        `The first request with this Idempotency-Key completed (status ${stored.status}), but its response was too large to keep for replay; it will not be run again.`,
+      );
   }
 }
 
@@ -138,9 +160,9 @@ export async function runIdempotent(
       break;
   }
 
-  let outcome: { stored: StoredResponse; result: AnyResult };
+  let result: AnyResult;
   try {
-    outcome = await capture(await run(), deps);
+    result = await run();
   } catch (error) {
     if (isApiError(error) && error.nothingSent) {
       await store.release(claim.key).catch((releaseError: unknown) => {
@@ -163,11 +185,20 @@ export async function runIdempotent(
     });
     throw apiError;
   }
-  try {
-    await store.complete(claim.key, outcome.stored, new Date(deps.clock.now()));
-  } catch (error) {
-    // The call has run: answer it. The key stays in flight, so a retry gets 409, never a rerun.
-    deps.log.error({ err: error, operationId: claim.operationId }, "could not store an idempotent result");
+  // The call has run: from here on the caller gets its answer whatever happens to the store. If the
+  // result cannot be stored, the key stays in flight, so a retry gets 409, never a rerun.
+  const captured = capture(result, deps);
+  const complete = Promise.resolve(captured.stored)
+    .then((stored) => store.complete(claim.key, stored, new Date(deps.clock.now())))
+    .catch((error: unknown) => {
+      deps.log.error({ err: error, operationId: claim.operationId }, "could not store an idempotent result");
+    });
+  if (captured.stored instanceof Promise) {
+    if (deps.defer) {
+      deps.defer(complete);
+    }
+  } else {
+    await complete;
   }
-  return outcome.result;
+  return captured.result;
 }

@@ -5,7 +5,9 @@ export interface StoredResponse {
   readonly body:
     | { readonly kind: "json"; readonly value: unknown }
     | { readonly kind: "base64"; readonly value: string }
-    | { readonly kind: "empty" };
+    | { readonly kind: "empty" }
+    /** The first request completed, but its streamed response was too large (or broke) to keep. */
+    | { readonly kind: "unavailable" };
 }
 
 /** What `begin` found for a key. */

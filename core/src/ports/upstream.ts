@@ -12,8 +12,10 @@ export interface UpstreamRequest {
   /** Largest response body accepted: a larger Content-Length fails at once, a longer stream is cut. */
   readonly maxBodyBytes: number;
   /**
-   * Check every address the connection goes to against the SSRF policy (after DNS, on Node);
-   * false for the configured upstreams and for explicitly allowed addresses.
+   * Check every address the connection goes to against the SSRF policy (after DNS, on Node).
+   * The pass-through handlers set it false (their upstream is a fixed, configured origin); the
+   * caller-driven routes (proxy, images, avatars) set it true for every hop unless the target is an
+   * explicitly allowed IP and port.
    */
   readonly guarded: boolean;
   /** Aborts the request (the caller went away). */
@@ -77,4 +79,10 @@ export interface Upstream {
   request(request: UpstreamRequest): Promise<UpstreamResponse>;
   /** Reads a raw request body (a pass-through body) into memory, up to `maxBytes`. */
   readRaw(body: RawBody, maxBytes: number): Promise<Uint8Array>;
+  /**
+   * Passes a streamed body on unchanged while keeping a copy of its first `maxBytes`: `captured`
+   * resolves with the whole body once it has been streamed, or with null when it was longer than
+   * `maxBytes` or broke off. Used to store a keyed result for replay without delaying or cutting it.
+   */
+  tee(body: RawBody, maxBytes: number): { body: RawBody; captured: Promise<Uint8Array | null> };
 }

@@ -26,15 +26,17 @@ export function classifyAddress(address: string): AddressVerdict {
     return { ok: false, range: "invalid" };
   }
   let parsed: ipaddr.IPv4 | ipaddr.IPv6 = IPV4.test(bare) ? ipaddr.IPv4.parse(bare) : ipaddr.IPv6.parse(bare);
-  if (parsed.kind() === "ipv6") {
-    const v6 = parsed as ipaddr.IPv6;
-    if (v6.isIPv4MappedAddress()) {
-      parsed = v6.toIPv4Address();
-    } else if (v6.parts.slice(0, 6).every((part) => part === 0)) {
-      return { ok: false, range: "ipv4Compatible" };
-    }
+  if (parsed.kind() === "ipv6" && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
+    parsed = (parsed as ipaddr.IPv6).toIPv4Address();
   }
   const range = parsed.range();
+  if (
+    range === "unicast" &&
+    parsed.kind() === "ipv6" &&
+    (parsed as ipaddr.IPv6).parts.slice(0, 6).every((part) => part === 0)
+  ) {
+    return { ok: false, range: "ipv4Compatible" };
+  }
   return range === "unicast" ? { ok: true } : { ok: false, range };
 }
 

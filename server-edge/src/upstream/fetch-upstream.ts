@@ -33,6 +33,10 @@ export async function readStream(stream: ReadableStream<Uint8Array>, maxBytes: n
     }
     chunks.push(value);
   }
+  return concat(chunks, size);
+}
+
+function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
   const out = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {
@@ -110,6 +114,43 @@ export class FetchUpstream implements Upstream {
         await body?.cancel().catch(() => {});
       },
     };
+  }
+
+  tee(body: RawBody, maxBytes: number): { body: RawBody; captured: Promise<Uint8Array | null> } {
+    const reader = (body as unknown as ReadableStream<Uint8Array>).getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    let settle!: (bytes: Uint8Array | null) => void;
+    const captured = new Promise<Uint8Array | null>((resolve) => {
+      settle = resolve;
+    });
+    const passOn = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            controller.close();
+            settle(size > maxBytes ? null : concat(chunks, size));
+            return;
+          }
+          size += value.byteLength;
+          if (size <= maxBytes) {
+            chunks.push(value);
+          } else {
+            chunks.length = 0;
+          }
+          controller.enqueue(value);
+        } catch (error) {
+          controller.error(error);
+          settle(null);
+        }
+      },
+      async cancel(reason) {
+        settle(null);
+        await reader.cancel(reason);
+      },
+    });
+    return { body: passOn as unknown as RawBody, captured };
   }
 
   async readRaw(body: RawBody, maxBytes: number): Promise<Uint8Array> {

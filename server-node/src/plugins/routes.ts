@@ -82,6 +82,9 @@ export const routesPlugin = fp(
         db: app.database.db,
         realtime: app.realtime,
         publish: (message) => app.hub.publish(message),
+        defer: (work) => {
+          work.catch((error: unknown) => request.log.warn({ err: error }, "deferred work failed"));
+        },
       };
     };
 

@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "node:dns";
 import { isIP } from "node:net";
-import { type Readable, Transform } from "node:stream";
+import { PassThrough, type Readable, Transform } from "node:stream";
 import {
   type AddressRule,
   checkAddress,
@@ -268,6 +268,33 @@ export class UndiciUpstream implements Upstream {
       return stream;
     }
     return new Uint8Array(await readAll(stream, maxBytes));
+  }
+
+  tee(body: RawBody, maxBytes: number): { body: RawBody; captured: Promise<Uint8Array | null> } {
+    const source = body as unknown as Readable;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let overflow = false;
+    const passOn = new PassThrough();
+    const captured = new Promise<Uint8Array | null>((resolve) => {
+      source.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBytes) {
+          overflow = true;
+          chunks.length = 0;
+        } else if (!overflow) {
+          chunks.push(chunk);
+        }
+      });
+      passOn.once("finish", () => resolve(overflow ? null : new Uint8Array(Buffer.concat(chunks))));
+      passOn.once("close", () => resolve(null));
+      source.once("error", (error) => {
+        resolve(null);
+        passOn.destroy(error);
+      });
+    });
+    source.pipe(passOn);
+    return { body: passOn as unknown as RawBody, captured };
   }
 
   async close(): Promise<void> {

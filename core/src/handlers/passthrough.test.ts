@@ -1,0 +1,430 @@
+import type { OperationInput, RawBody } from "@n2store/generated";
+import { describe, expect, it } from "vitest";
+import { type Env, loadConfig } from "../config.js";
+import type { SharedDeps } from "../deps.js";
+import { type ApiError, isApiError } from "../errors.js";
+import { silentLogger } from "../ports/runtime.js";
+import { UpstreamFailure } from "../ports/upstream.js";
+import { bodyText, FakeUpstream, rawBody } from "../testing/fake-upstream.js";
+import { TposAppVersion } from "../tpos/app-version.js";
+import { TokenCache } from "../tpos/token-cache.js";
+import {
+  encodeCatchAll,
+  pancakeDirectHandlers,
+  pancakeOfficialHandlers,
+  pick,
+  targetUrl,
+  tposODataHandlers,
+  tposRestHandlers,
+  withoutParams,
+} from "./passthrough.js";
+
+function testDeps(upstream: FakeUpstream, env: Env = {}): SharedDeps {
+  const config = loadConfig(env);
+  const clock = { now: () => Date.UTC(2026, 10, 25) };
+  return {
+    config,
+    upstream,
+    clock,
+    log: silentLogger,
+    requestId: "req-1",
+    runtime: "node",
+    tokens: new TokenCache(clock),
+    tposAppVersion: new TposAppVersion(config.tposAppVersion),
+    idempotency: null,
+    describeRuntime: async () => ({}),
+  };
+}
+
+/** A pass-through input as the pipeline hands it over (query already in rawQuery). */
+function input<Op extends "tposRestGet" | "tposODataGet" | "pancakeDirectGet" | "pancakeOfficialGet">(
+  path: string,
+  rawQuery = "",
+  rawHeaders: Record<string, string> = {},
+): OperationInput<Op> {
+  return {
+    path: { path },
+    query: {},
+    headers: {},
+    body: undefined,
+    rawQuery,
+    rawHeaders,
+  } as OperationInput<Op>;
+}
+
+function postInput<Op extends "tposRestPost" | "pancakeDirectPost">(
+  path: string,
+  body: RawBody | null,
+  rawQuery = "",
+  rawHeaders: Record<string, string> = {},
+): OperationInput<Op> {
+  return { path: { path }, query: {}, headers: {}, body, rawQuery, rawHeaders } as OperationInput<Op>;
+}
+
+function caught(run: () => unknown): ApiError {
+  try {
+    run();
+  } catch (error) {
+    if (isApiError(error)) {
+      return error;
+    }
+    throw error;
+  }
+  throw new Error("did not throw");
+}
+
+describe("encodeCatchAll", () => {
+  it.each([
+    "SaleOnline_Order(c2060000-5d17)",
+    "$metadata",
+    "SaleOnline_Order/ODataService.GetView",
+    "Partner(1)/ODataService.GetDetail",
+    "v2.0/notification/not-read",
+    "a-b_c.d~e!f$g&h'i(j)k*l+m,n;o=p:q@r",
+  ])("keeps the path %s as written", (path) => {
+    expect(encodeCatchAll(path)).toBe(path);
+  });
+
+  it.each([
+    ["a b", "a%20b"],
+    ["Việt Nam", "Vi%E1%BB%87t%20Nam"],
+    ["what?x=1", "what%3Fx=1"],
+    ["frag#ment", "frag%23ment"],
+    ["100%", "100%25"],
+    ["%2e%2e", "%252e%252e"],
+    ["back\\slash", "back%5Cslash"],
+    ['quote"<>', "quote%22%3C%3E"],
+    ["emoji😀", "emoji%F0%9F%98%80"],
+  ])("escapes %j as %s", (path, encoded) => {
+    expect(encodeCatchAll(path)).toBe(encoded);
+  });
+
+  it("escapes each segment and keeps the slashes between them", () => {
+    expect(encodeCatchAll("pages/12 3/conversations")).toBe("pages/12%203/conversations");
+  });
+
+  it.each(["..", ".", "a/../b", "a/./b", "../etc/passwd", "a//b", "/a", "a/", ""])(
+    "refuses %j with VALIDATION_FAILED naming path",
+    (path) => {
+      const error = caught(() => encodeCatchAll(path));
+      expect(error.code).toBe("VALIDATION_FAILED");
+      expect(error.details).toEqual([
+        { path: ["path", "path"], message: "must not contain empty, '.' or '..' segments" },
+      ]);
+      expect(error.nothingSent).toBe(true);
+    },
+  );
+
+  it("keeps segments that only look like dots", () => {
+    expect(encodeCatchAll("...")).toBe("...");
+    expect(encodeCatchAll("..a/.b")).toBe("..a/.b");
+  });
+});
+
+describe("withoutParams", () => {
+  const own = new Set(["jwt", "page_id"]);
+
+  it("removes the named parameters and keeps every other pair byte for byte", () => {
+    expect(withoutParams("jwt=abc&page_id=1&q=a%20b&name=c+d&x=%E1%BB%87&q=2", own)).toBe(
+      "q=a%20b&name=c+d&x=%E1%BB%87&q=2",
+    );
+  });
+
+  it("removes every occurrence of a repeated name, and names without a value", () => {
+    expect(withoutParams("jwt=a&jwt=b&keep=1&page_id", own)).toBe("keep=1");
+  });
+
+  it("recognises a percent-encoded name", () => {
+    expect(withoutParams("j%77t=abc&keep=1", own)).toBe("keep=1");
+  });
+
+  it("keeps pairs with malformed escapes, and empty pairs", () => {
+    expect(withoutParams("%E0%A4%A=1&&jwt=x&$top=20", own)).toBe("%E0%A4%A=1&&$top=20");
+  });
+
+  it("keeps a parameter whose name only starts like a removed one", () => {
+    expect(withoutParams("jwt_extra=1&page_ids=2", own)).toBe("jwt_extra=1&page_ids=2");
+  });
+
+  it("returns the query unchanged when there is nothing to remove", () => {
+    expect(withoutParams("", own)).toBe("");
+    expect(withoutParams("a=1", new Set())).toBe("a=1");
+  });
+});
+
+describe("targetUrl", () => {
+  const base = new URL("https://tomato.tpos.vn");
+
+  it("joins the base, the prefix, the encoded path and the raw query", () => {
+    expect(
+      targetUrl(base, "/odata/", "SaleOnline_Order/ODataService.GetView", "$top=20&$count=true").href,
+    ).toBe("https://tomato.tpos.vn/odata/SaleOnline_Order/ODataService.GetView?$top=20&$count=true");
+  });
+
+  it("keeps the base URL's own path", () => {
+    expect(targetUrl(new URL("http://127.0.0.1:4100/tpos/"), "/rest/", "v2.0/x", "").href).toBe(
+      "http://127.0.0.1:4100/tpos/rest/v2.0/x",
+    );
+  });
+
+  it("keeps an OData query's escapes as given", () => {
+    const query = "$filter=(DateCreated%20ge%202026-04-13T17:00:00.000Z)&$orderby=DateCreated+desc";
+    expect(targetUrl(base, "/odata/", "SaleOnline_Order", query).search).toBe(`?${query}`);
+  });
+
+  it.each(["../admin", "a/../../admin", "//evil.example/x", "."])(
+    "never leaves the prefix for %j",
+    (path) => {
+      expect(caught(() => targetUrl(base, "/rest/", path, "")).code).toBe("VALIDATION_FAILED");
+    },
+  );
+
+  it.each(["%2e%2e/admin", "..%2fadmin", "@evil.example", "x:y@evil.example"])(
+    "stays under the prefix and on the base origin for %j",
+    (path) => {
+      const url = targetUrl(base, "/rest/", path, "");
+      expect(url.origin).toBe("https://tomato.tpos.vn");
+      expect(url.pathname.startsWith("/rest/")).toBe(true);
+    },
+  );
+});
+
+describe("pick", () => {
+  it("copies the named headers that are present and not empty", () => {
+    expect(pick({ a: "1", b: "", c: "3" }, ["a", "b", "d"])).toEqual({ a: "1" });
+  });
+});
+
+describe("pancakeDirectGet", () => {
+  const url = "https://pancake.vn/api/v1/pages/270136663390370/conversations";
+
+  it("sends ?jwt= as the jwt cookie, with the Referer from config, and drops jwt and page_id from the query", async () => {
+    const upstream = new FakeUpstream().on(url, { json: { success: true } });
+    await pancakeDirectHandlers.pancakeDirectGet(
+      input(
+        "pages/270136663390370/conversations",
+        "jwt=eyJ.abc-def_1&page_id=270136663390370&type=NOPHONE&q=a%20b&q=c+d",
+        {
+          accept: "application/json",
+          cookie: "browser=1",
+          "user-agent": "Chrome",
+          authorization: "Bearer x",
+        },
+      ),
+      testDeps(upstream),
+    );
+    const [sent] = upstream.requests;
+    expect(sent?.url).toBe(`${url}?type=NOPHONE&q=a%20b&q=c+d`);
+    expect(sent?.method).toBe("GET");
+    expect(sent?.headers).toEqual({
+      accept: "application/json",
+      origin: "https://pancake.vn",
+      referer: "https://pancake.vn/",
+      cookie: "jwt=eyJ.abc-def_1; locale=vi",
+    });
+    expect(sent?.guarded).toBe(false);
+  });
+
+  it("uses PANCAKE_REFERER and PANCAKE_BASE_URL from the configuration", async () => {
+    const upstream = new FakeUpstream().on("http://127.0.0.1:4200/api/v1/pages", { json: {} });
+    await pancakeDirectHandlers.pancakeDirectGet(
+      input("pages", "jwt=t"),
+      testDeps(upstream, {
+        PANCAKE_BASE_URL: "http://127.0.0.1:4200",
+        PANCAKE_REFERER: "https://pancake.vn/shop-n2store",
+      }),
+    );
+    expect(upstream.requests[0]?.headers.referer).toBe("https://pancake.vn/shop-n2store");
+    expect(upstream.requests[0]?.headers.origin).toBe("http://127.0.0.1:4200");
+  });
+
+  it("sends no cookie when the caller gives no jwt", async () => {
+    const upstream = new FakeUpstream().on(url, { json: {} });
+    await pancakeDirectHandlers.pancakeDirectGet(
+      input("pages/270136663390370/conversations", "page_id=1", { cookie: "jwt=from-browser" }),
+      testDeps(upstream),
+    );
+    expect(upstream.requests[0]?.headers.cookie).toBeUndefined();
+    expect(upstream.requests[0]?.url).toBe(url);
+  });
+
+  it("passes Pancake's answer back with its status, content headers and body, without cookies", async () => {
+    const upstream = new FakeUpstream().on(url, {
+      status: 404,
+      headers: { "content-type": "application/json", "set-cookie": "jwt=x", "x-powered-by": "Phoenix" },
+      body: '{"success":false}',
+    });
+    const result = await pancakeDirectHandlers.pancakeDirectGet(
+      input("pages/270136663390370/conversations", "jwt=t"),
+      testDeps(upstream),
+    );
+    expect(result.status).toBe(404);
+    expect(result.headers).toEqual({ "content-type": "application/json" });
+    expect(bodyText(result.raw)).toBe('{"success":false}');
+  });
+
+  it("forwards a POST body with its content type, and the query without jwt", async () => {
+    const target = "https://pancake.vn/api/v1/pages/1/conversations/2/messages";
+    const upstream = new FakeUpstream().on(target, { json: { success: true } });
+    await pancakeDirectHandlers.pancakeDirectPost(
+      postInput("pages/1/conversations/2/messages", rawBody('{"action":"reply_inbox"}'), "jwt=t&page_id=1", {
+        "content-type": "application/json",
+      }),
+      testDeps(upstream),
+    );
+    expect(upstream.requests[0]).toMatchObject({
+      url: target,
+      method: "POST",
+      body: '{"action":"reply_inbox"}',
+      headers: { "content-type": "application/json", cookie: "jwt=t; locale=vi" },
+    });
+  });
+});
+
+describe("pancakeOfficialGet", () => {
+  it("forwards to PANCAKE_PUBLIC_BASE_URL/api/public_api/v1 with the query unchanged", async () => {
+    const url = "https://pages.fm/api/public_api/v1/pages/1/conversations?page_access_token=pat&since=1";
+    const upstream = new FakeUpstream().on(url, { json: {} });
+    await pancakeOfficialHandlers.pancakeOfficialGet(
+      input("pages/1/conversations", "page_access_token=pat&since=1", { cookie: "x=1" }),
+      testDeps(upstream),
+    );
+    expect(upstream.requests[0]?.url).toBe(url);
+    expect(upstream.requests[0]?.headers).toEqual({
+      accept: "application/json, text/plain, */*",
+      origin: "https://pages.fm",
+      referer: "https://pages.fm/",
+    });
+  });
+});
+
+describe("tposRestGet", () => {
+  it("forwards to TPOS_BASE_URL/rest/{path} with only the allowed browser headers plus Origin, Referer and tposappversion", async () => {
+    const url = "https://tomato.tpos.vn/rest/v2.0/notification/not-read";
+    const upstream = new FakeUpstream().on(url, { json: { value: 0 } });
+    await tposRestHandlers.tposRestGet(
+      input("v2.0/notification/not-read", "", {
+        authorization: "Bearer eyJ.tpos",
+        cookie: "ASP.NET_SessionId=abc",
+        host: "gw.n2store.vn",
+        "user-agent": "Chrome",
+        "cf-connecting-ip": "203.0.113.9",
+        "sec-fetch-mode": "cors",
+        "x-forwarded-for": "203.0.113.9",
+        "if-none-match": 'W/"1"',
+        "x-tpos-lang": "vi",
+        "feature-version": "2",
+      }),
+      testDeps(upstream),
+    );
+    expect(upstream.requests[0]?.url).toBe(url);
+    expect(upstream.requests[0]?.headers).toEqual({
+      accept: "*/*",
+      tposappversion: "6.5.14.1",
+      authorization: "Bearer eyJ.tpos",
+      "if-none-match": 'W/"1"',
+      "x-tpos-lang": "vi",
+      "feature-version": "2",
+      origin: "https://tomato.tpos.vn",
+      referer: "https://tomato.tpos.vn/",
+    });
+  });
+
+  it("learns a new tposappversion from a response and sends it on the next request", async () => {
+    const url = "https://tomato.tpos.vn/rest/v2.0/a";
+    const upstream = new FakeUpstream().on(url, { json: {}, headers: { tposappversion: "6.7.0.1" } });
+    const deps = testDeps(upstream);
+    await tposRestHandlers.tposRestGet(input("v2.0/a"), deps);
+    expect(deps.tposAppVersion.value).toBe("6.7.0.1");
+    await tposRestHandlers.tposRestGet(input("v2.0/a"), deps);
+    expect(upstream.requests.map((request) => request.headers.tposappversion)).toEqual([
+      "6.5.14.1",
+      "6.7.0.1",
+    ]);
+  });
+
+  it("ignores a tposappversion response header that is not a version", async () => {
+    const url = "https://tomato.tpos.vn/rest/v2.0/a";
+    const upstream = new FakeUpstream().on(url, { json: {}, headers: { tposappversion: "latest" } });
+    const deps = testDeps(upstream);
+    await tposRestHandlers.tposRestGet(input("v2.0/a"), deps);
+    expect(deps.tposAppVersion.value).toBe("6.5.14.1");
+  });
+
+  it("passes tposappversion back to the caller", async () => {
+    const url = "https://tomato.tpos.vn/rest/v2.0/a";
+    const upstream = new FakeUpstream().on(url, { json: {}, headers: { tposappversion: "6.7.0.1" } });
+    const result = await tposRestHandlers.tposRestGet(input("v2.0/a"), testDeps(upstream));
+    expect(result.headers.tposappversion).toBe("6.7.0.1");
+  });
+
+  it("refuses a path that climbs out of /rest/ before any request", async () => {
+    const upstream = new FakeUpstream();
+    await expect(tposRestHandlers.tposRestGet(input("../token"), testDeps(upstream))).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+    });
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it("maps an unreachable TPOS to 502 UPSTREAM_UNREACHABLE", async () => {
+    const upstream = new FakeUpstream().on(
+      "https://tomato.tpos.vn/rest/v2.0/a",
+      new UpstreamFailure("unreachable", "ECONNREFUSED"),
+    );
+    await expect(tposRestHandlers.tposRestGet(input("v2.0/a"), testDeps(upstream))).rejects.toMatchObject({
+      code: "UPSTREAM_UNREACHABLE",
+      status: 502,
+    });
+  });
+});
+
+describe("tposRestPost", () => {
+  it("streams the body with the caller's content type", async () => {
+    const url = "https://tomato.tpos.vn/rest/v2.0/fastsaleorder";
+    const upstream = new FakeUpstream().on(url, { status: 201, json: { Id: 7 } });
+    const result = await tposRestHandlers.tposRestPost(
+      postInput("v2.0/fastsaleorder", rawBody('{"PartnerId":1}'), "", {
+        "content-type": "application/json;IEEE754Compatible=false;charset=utf-8",
+        "content-length": "15",
+      }),
+      testDeps(upstream),
+    );
+    expect(result.status).toBe(201);
+    expect(upstream.requests[0]).toMatchObject({
+      method: "POST",
+      body: '{"PartnerId":1}',
+      headers: { "content-type": "application/json;IEEE754Compatible=false;charset=utf-8" },
+    });
+    expect(upstream.requests[0]?.headers["content-length"]).toBeUndefined();
+  });
+
+  it("sends no content type when there is no body", async () => {
+    const url = "https://tomato.tpos.vn/rest/v2.0/x";
+    const upstream = new FakeUpstream().on(url, { json: {} });
+    await tposRestHandlers.tposRestPost(
+      postInput("v2.0/x", null, "", { "content-type": "application/json" }),
+      testDeps(upstream),
+    );
+    expect(upstream.requests[0]?.body).toBeNull();
+    expect(upstream.requests[0]?.headers["content-type"]).toBeUndefined();
+  });
+});
+
+describe("tposODataGet", () => {
+  it("forwards to TPOS_BASE_URL/odata/{path} keeping OData's characters and query", async () => {
+    const url =
+      "https://tomato.tpos.vn/odata/SaleOnline_Order(c2060000-5d17)/ODataService.GetView?$top=20&$count=true";
+    const upstream = new FakeUpstream().on(url, { json: { value: [] } });
+    await tposODataHandlers.tposODataGet(
+      input("SaleOnline_Order(c2060000-5d17)/ODataService.GetView", "$top=20&$count=true"),
+      testDeps(upstream),
+    );
+    expect(upstream.requests[0]?.url).toBe(url);
+  });
+
+  it("fetches $metadata as written", async () => {
+    const upstream = new FakeUpstream().on("https://tomato.tpos.vn/odata/$metadata", { body: "<edmx/>" });
+    await tposODataHandlers.tposODataGet(input("$metadata"), testDeps(upstream));
+    expect(upstream.requests[0]?.url).toBe("https://tomato.tpos.vn/odata/$metadata");
+  });
+});
