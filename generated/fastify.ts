@@ -14,10 +14,13 @@ export type FastifyHandlers<Ctx> = { readonly [Op in NodeHttpOperationId]: Handl
 
 /** How the server turns an operation and its handler into a Fastify route handler. */
 export interface FastifyAdapter<Ctx> {
-  /** Parses and validates the request, runs the handler and writes its result. */
-  serve(operation: OperationSpec, handler: AnyHandler<Ctx>): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  /**
+   * Parses and validates the request, runs the handler and writes its result. Resolves with the
+   * reply (Fastify's rule for async handlers, so that a streamed body is not ended early).
+   */
+  serve(operation: OperationSpec, handler: AnyHandler<Ctx>): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
   /** Answers an operation this runtime does not serve (501 NOT_SERVED_BY_RUNTIME). */
-  notServed(operation: OperationSpec): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  notServed(operation: OperationSpec): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
 }
 
 /**

@@ -39,7 +39,8 @@ export function loadNodeSettings(env: Env): NodeSettings {
     port: integer(env, "PORT", 3000, 0, 65535),
     host: env.HOST?.trim() || "0.0.0.0",
     databaseUrl,
-    dataDir: resolve(env.DATA_DIR?.trim() || ".data/pglite"),
+    // Relative to where `npm start` was typed (npm sets INIT_CWD), not to the workspace folder.
+    dataDir: resolve(env.INIT_CWD ?? process.cwd(), env.DATA_DIR?.trim() || ".data/pglite"),
     logLevel: env.LOG_LEVEL?.trim() || "info",
     instanceId: env.INSTANCE_ID?.trim() || `${hostname()}-${process.pid}`,
     leaderPollMs: integer(env, "REALTIME_LEADER_POLL_MS", 2000, 100, 60_000),

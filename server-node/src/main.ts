@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { ConfigError } from "@n2store/core";
 import { buildApp } from "./app.js";
 import { loadNodeSettings } from "./env.js";
@@ -6,6 +8,11 @@ import { loadNodeSettings } from "./env.js";
 const SHUTDOWN_GRACE_MS = 10_000;
 
 async function main(): Promise<void> {
+  // A .env beside where `npm start` was typed fills in what the environment does not set.
+  const envFile = resolve(process.env.INIT_CWD ?? process.cwd(), ".env");
+  if (existsSync(envFile)) {
+    process.loadEnvFile(envFile);
+  }
   const settings = loadNodeSettings(process.env);
   const app = await buildApp({ env: process.env });
   let closing = false;

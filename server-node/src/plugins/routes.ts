@@ -95,16 +95,16 @@ export const routesPlugin = fp(
         try {
           incoming = toIncomingRequest(operation, request);
         } catch (error) {
-          return void sendResult(reply, errorResult(error, context));
+          return sendResult(reply, errorResult(error, context));
         }
-        sendResult(reply, await execute(operation, handler, incoming, context));
+        // Returning the reply tells Fastify the answer is on its way (a stream may still be flowing).
+        return sendResult(reply, await execute(operation, handler, incoming, context));
       },
-      notServed: (operation) => async (request, reply) => {
+      notServed: (operation) => async (request, reply) =>
         sendResult(
           reply,
           notServedResult(operation, { log: request.log, requestId: request.id, runtime: "node" }),
-        );
-      },
+        ),
     };
     const handlers = { ...sharedHandlers, ...nodeOnlyHandlers, ...documents };
     const streamed = (operation: OperationSpec) => operation.body?.raw === true;

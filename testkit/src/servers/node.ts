@@ -36,7 +36,11 @@ export async function startNodeProcess(name: string, env: Record<string, string>
     exited = true;
   });
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${logs.join("")}`)), 60_000);
+    const timer = setTimeout(() => {
+      // Never leave a half-started server behind: nobody else holds a handle to kill it.
+      child.kill("SIGKILL");
+      reject(new Error(`${name} did not start:\n${logs.join("")}`));
+    }, 60_000);
     const onData = (chunk: Buffer) => {
       const text = chunk.toString();
       logs.push(text);
