@@ -1,0 +1,67 @@
+// Public types, checked by `tsc --noEmit -p sdk` (this file is never run).
+import { describe, expectTypeOf, it } from "vitest";
+import { WebSocket } from "ws";
+import {
+  type components,
+  createClient,
+  createRealtime,
+  type N2StoreNetworkError,
+  type RealtimeMessage,
+} from "../src/index.js";
+
+type Schemas = components["schemas"];
+const client = createClient({
+  servers: ["http://127.0.0.1:8787", { url: "http://127.0.0.1:3000", runtime: "node" }],
+});
+
+describe("client calls", () => {
+  it("types data and error from the spec", async () => {
+    const { data, error } = await client.GET("/health");
+    expectTypeOf(data).toEqualTypeOf<Schemas["Health"] | undefined>();
+    expectTypeOf(error).toEqualTypeOf<undefined>();
+
+    const sent = await client.POST("/api/facebook-send", {
+      body: { pageId: "1", psid: "2", message: "hi", pageToken: "t" },
+    });
+    expectTypeOf(sent.data).toEqualTypeOf<Schemas["FacebookSendResult"] | undefined>();
+    expectTypeOf(sent.error).toEqualTypeOf<Schemas["Error"] | undefined>();
+  });
+
+  it("requires what the spec requires and takes the SDK's call options", () => {
+    // @ts-expect-error the body is required
+    void client.POST("/api/facebook-send", {});
+    // @ts-expect-error the catch-all path parameter is required
+    void client.GET("/api/rest/{path}");
+    // @ts-expect-error not a path of the spec
+    void client.GET("/api/nope");
+    // @ts-expect-error timeoutMs is a number
+    void client.GET("/health", { timeoutMs: "1s" });
+    void client.GET("/api/odata/{path}", {
+      params: { path: { path: "a/b" }, query: { passthrough: { $top: "20" } } },
+      timeoutMs: 5_000,
+      signal: AbortSignal.timeout(10_000),
+    });
+    void client.POST("/api/customers", { body: { phone: "0912345678", name: "Lan" }, idempotencyKey: false });
+  });
+
+  it("offers state and disposable events", () => {
+    expectTypeOf(client.onFailover(() => {})).toEqualTypeOf<() => void>();
+    expectTypeOf(client.state().servers[0]?.runtime).toEqualTypeOf<"edge" | "node" | undefined>();
+    expectTypeOf<N2StoreNetworkError["maybeDelivered"]>().toEqualTypeOf<boolean>();
+    expectTypeOf<N2StoreNetworkError["attempts"]>().toEqualTypeOf<number>();
+  });
+});
+
+describe("realtime", () => {
+  it("types each handler's message by its type, and takes the ws package's WebSocket", () => {
+    const live = createRealtime(client, { apiKey: "k", WebSocket });
+    live.on("pages:update_conversation", (m) => {
+      expectTypeOf(m).toEqualTypeOf<Schemas["ConversationUpdatedMessage"]>();
+      expectTypeOf(m.payload.conversation.page_id).toEqualTypeOf<string>();
+    });
+    live.on("ready", (m) => expectTypeOf(m.instanceId).toEqualTypeOf<string>());
+    expectTypeOf<RealtimeMessage<"sepay:transaction">>().toEqualTypeOf<Schemas["SepayTransactionMessage"]>();
+    // @ts-expect-error not a message type of the spec
+    live.on("pages:nope", () => {});
+  });
+});
