@@ -3,7 +3,17 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 
-const projects = ["generated", "core", "scripts", "testkit", "server-node", "server-edge", "server-edge/test", "sdk", "bench"];
+const projects = [
+  "generated",
+  "core",
+  "scripts",
+  "testkit",
+  "server-node",
+  "server-edge",
+  "server-edge/test",
+  "sdk",
+  "bench",
+];
 let failed = 0;
 for (const project of projects) {
   if (!existsSync(`${project}/tsconfig.json`)) {

@@ -1,0 +1,387 @@
+/**
+ * `npm run bench`: the gateway against a direct upstream and an Express baseline, side by side in
+ * one run on loopback, with ratios. Every load is bounded (fixed duration or count) and stops by
+ * itself; everything listens on 127.0.0.1. Prints a table and writes .tmp/bench.json.
+ *
+ *   npm run bench                 all benchmarks
+ *   npm run bench -- --quick      shorter runs (for a smoke test)
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { conversationUpdate, FAKE_CREDENTIALS, startAllFakes } from "@n2store/testkit/fakes";
+import { API_KEY, gatewayEnv, startNodeProcess } from "@n2store/testkit/servers";
+import autocannon from "autocannon";
+import { Pool, request } from "undici";
+import WebSocket from "ws";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const quick = process.argv.includes("--quick");
+const DURATION_S = quick ? 2 : 8;
+const CONNECTIONS = 32;
+const LATENCY_REQUESTS = quick ? 1000 : 6000;
+
+interface Row {
+  readonly name: string;
+  readonly value: string;
+  readonly note?: string;
+}
+const rows: Row[] = [];
+const results: Record<string, unknown> = {};
+function report(name: string, value: string, note?: string): void {
+  rows.push(note === undefined ? { name, value } : { name, value, note });
+  console.log(`  ${name}: ${value}${note ? ` (${note})` : ""}`);
+}
+
+/** Starts a helper process and waits for the line that carries its URL. */
+async function service(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  marker: string,
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ["--import", "tsx", resolve(ROOT, script)], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start`)), 30_000);
+    child.stdout?.on("data", (chunk: Buffer) => {
+      const match = new RegExp(`${marker} (http://\\S+)`).exec(chunk.toString());
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolveUrl(match[1]);
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`${name} exited with ${code}`)));
+  });
+  return { url, child };
+}
+
+/** Requests per second and latency percentiles under CONNECTIONS concurrent keep-alive connections. */
+async function throughput(url: string): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, pipelining: 1 });
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+/** p50/p99 in microseconds of sequential requests on one keep-alive connection. */
+async function latency(
+  url: string,
+  init: { method?: "GET" | "POST"; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ p50: number; p99: number }> {
+  const target = new URL(url);
+  const pool = new Pool(target.origin, { connections: 1, pipelining: 1 });
+  const path = `${target.pathname}${target.search}`;
+  const once = async () => {
+    const response = await pool.request({
+      path,
+      method: init.method ?? "GET",
+      headers: init.headers ?? {},
+      body: init.body ?? null,
+    });
+    await response.body.dump();
+    if (response.statusCode >= 300) {
+      throw new Error(`${url} answered ${response.statusCode}`);
+    }
+  };
+  for (let i = 0; i < 300; i++) {
+    await once();
+  }
+  const samples: number[] = [];
+  for (let i = 0; i < LATENCY_REQUESTS; i++) {
+    const started = process.hrtime.bigint();
+    await once();
+    samples.push(Number(process.hrtime.bigint() - started) / 1000);
+  }
+  await pool.close();
+  samples.sort((a, b) => a - b);
+  const at = (q: number) =>
+    Math.round(samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0);
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb * 1024;
+}
+
+const fmt = (n: number) => n.toLocaleString("en-US");
+const ratio = (a: number, b: number) => (b === 0 ? "n/a" : `${(a / b).toFixed(2)}x`);
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  console.log(
+    `N2Store gateway benchmarks, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}`,
+  );
+  console.log(
+    `Throughput: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s each; latency: ${LATENCY_REQUESTS} sequential requests on one connection.\n`,
+  );
+
+  const upstream = await service("upstream", "bench/src/upstream-server.ts", {}, "UPSTREAM");
+  const express = await service(
+    "express",
+    "bench/src/express-baseline.ts",
+    { UPSTREAM_URL: upstream.url },
+    "EXPRESS",
+  );
+  const fakes = await startAllFakes({ tpos: { tokenDelayMs: 200 } });
+  const upstreamUrl = new URL(upstream.url);
+  const gateway = await startNodeProcess("bench-node", {
+    ...gatewayEnv(fakes, {
+      TPOS_BASE_URL: upstream.url,
+      PROXY_ALLOWED_HOSTS: `${upstreamUrl.host},${new URL(fakes.cdn.url).host}`,
+      UPSTREAM_TIMEOUT_MS: "15000",
+    }),
+    LOG_LEVEL: "warn",
+    DATA_DIR: resolve(ROOT, ".tmp/bench-pglite"),
+  });
+  const gatewayPid = gateway.process.pid ?? 0;
+  try {
+    // -- 1. Pass-through throughput and latency -----------------------------------------------
+    console.log("Pass-through (/api/rest/*) and generic proxy (/api/proxy):");
+    const direct = await throughput(`${upstream.url}/rest/v2.0/bench`);
+    const rest = await throughput(`${gateway.url}/api/rest/v2.0/bench`);
+    const expressRest = await throughput(`${express.url}/api/rest/v2.0/bench`);
+    const proxyTarget = encodeURIComponent(`${upstream.url}/bench`);
+    const proxy = await throughput(`${gateway.url}/api/proxy?url=${proxyTarget}`);
+    const expressProxy = await throughput(`${express.url}/api/proxy?url=${proxyTarget}`);
+    report(
+      "upstream alone (direct)",
+      `${fmt(direct.rps)} req/s`,
+      `p50 ${direct.p50} ms, p99 ${direct.p99} ms`,
+    );
+    report(
+      "gateway /api/rest/*",
+      `${fmt(rest.rps)} req/s`,
+      `p50 ${rest.p50} ms, p99 ${rest.p99} ms, ${rest.errors} errors`,
+    );
+    report(
+      "Express + http-proxy-middleware /api/rest/*",
+      `${fmt(expressRest.rps)} req/s`,
+      `p50 ${expressRest.p50} ms, p99 ${expressRest.p99} ms`,
+    );
+    report(
+      "gateway /api/proxy",
+      `${fmt(proxy.rps)} req/s`,
+      `p50 ${proxy.p50} ms, p99 ${proxy.p99} ms, ${proxy.errors} errors`,
+    );
+    report(
+      "Express + http-proxy-middleware /api/proxy",
+      `${fmt(expressProxy.rps)} req/s`,
+      `p50 ${expressProxy.p50} ms`,
+    );
+    report("ratio gateway / Express (rest)", ratio(rest.rps, expressRest.rps), "goal >= 3x");
+    report("ratio gateway / direct (rest)", ratio(rest.rps, direct.rps), "goal >= 0.50");
+    report("ratio gateway / Express (proxy)", ratio(proxy.rps, expressProxy.rps));
+    results.passThrough = { direct, rest, expressRest, proxy, expressProxy };
+
+    const directLatency = await latency(`${upstream.url}/rest/v2.0/bench`);
+    const restLatency = await latency(`${gateway.url}/api/rest/v2.0/bench`);
+    const expressLatency = await latency(`${express.url}/api/rest/v2.0/bench`);
+    const proxyLatency = await latency(`${gateway.url}/api/proxy?url=${proxyTarget}`);
+    report("latency at 1 connection, direct", `p50 ${directLatency.p50} us`, `p99 ${directLatency.p99} us`);
+    report(
+      "latency at 1 connection, gateway /api/rest",
+      `p50 ${restLatency.p50} us`,
+      `p99 ${restLatency.p99} us`,
+    );
+    report(
+      "latency at 1 connection, Express",
+      `p50 ${expressLatency.p50} us`,
+      `p99 ${expressLatency.p99} us`,
+    );
+    report("added p50, gateway /api/rest", `${restLatency.p50 - directLatency.p50} us`, "goal <= 100 us");
+    report("added p50, gateway /api/proxy", `${proxyLatency.p50 - directLatency.p50} us`);
+    report("added p50, Express", `${expressLatency.p50 - directLatency.p50} us`);
+    results.latency = { directLatency, restLatency, expressLatency, proxyLatency };
+
+    // -- 2. TPOS token: single flight and cache hits -------------------------------------------
+    console.log("\nTPOS token (/api/token):");
+    const tokenGateway = await startNodeProcess("bench-token", {
+      ...gatewayEnv(fakes),
+      LOG_LEVEL: "warn",
+      DATA_DIR: resolve(ROOT, ".tmp/bench-pglite-token"),
+    });
+    try {
+      const form = new URLSearchParams({
+        grant_type: "password",
+        username: FAKE_CREDENTIALS.tpos.username,
+        password: FAKE_CREDENTIALS.tpos.password,
+      }).toString();
+      const before = fakes.tpos.tokenHits;
+      const pool = new Pool(tokenGateway.url, { connections: 256 });
+      const answers = await Promise.all(
+        Array.from({ length: 1000 }, async () => {
+          const response = await pool.request({
+            path: "/api/token",
+            method: "POST",
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+            body: form,
+          });
+          await response.body.dump();
+          return response.statusCode;
+        }),
+      );
+      await pool.close();
+      const upstreamCalls = fakes.tpos.tokenHits - before;
+      report(
+        "1000 concurrent cold requests, one credential",
+        `${upstreamCalls} upstream call(s)`,
+        `${answers.filter((s) => s === 200).length}/1000 answered 200`,
+      );
+      const hit = await latency(`${tokenGateway.url}/api/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: form,
+      });
+      report("cache hit latency", `p50 ${hit.p50} us`, `p99 ${hit.p99} us`);
+      results.token = { upstreamCalls, hit };
+    } finally {
+      await tokenGateway.stop();
+    }
+
+    // -- 3. A 50 MB image through /api/image-proxy ------------------------------------------------
+    console.log("\nImage proxy (50 MB streamed):");
+    const size = 50_000_000;
+    const rssBefore = rssBytes(gatewayPid);
+    let peak = rssBefore;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssBytes(gatewayPid));
+    }, 10);
+    const imageStarted = performance.now();
+    const image = await request(
+      `${gateway.url}/api/image-proxy?url=${encodeURIComponent(fakes.cdn.bigUrl(size))}`,
+    );
+    let received = 0;
+    for await (const chunk of image.body) {
+      received += (chunk as Buffer).length;
+    }
+    clearInterval(sampler);
+    const seconds = (performance.now() - imageStarted) / 1000;
+    report(
+      "bytes received",
+      `${fmt(received)}`,
+      `status ${image.statusCode}, ${(received / 1e6 / seconds).toFixed(0)} MB/s`,
+    );
+    report(
+      "gateway RSS growth during the transfer",
+      `${((peak - rssBefore) / 1024 / 1024).toFixed(1)} MB`,
+      "goal < 10 MB",
+    );
+    results.image = { received, rssGrowthBytes: peak - rssBefore, seconds };
+
+    // -- 4. Realtime fan-out to 1000 browser sockets ---------------------------------------------
+    console.log("\nRealtime fan-out (one Pancake event to 1000 browser sockets):");
+    const started1 = await fetch(`${gateway.url}/api/realtime/start`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": API_KEY },
+      body: JSON.stringify({
+        token: FAKE_CREDENTIALS.pancake.jwt,
+        userId: FAKE_CREDENTIALS.pancake.userId,
+        pageIds: [...FAKE_CREDENTIALS.pageIds],
+      }),
+    });
+    if (!started1.ok) {
+      throw new Error(`realtime start answered ${started1.status}`);
+    }
+    const topic = `multiple_pages:${FAKE_CREDENTIALS.pancake.userId}`;
+    await fakes.phoenix.waitFor(() => fakes.phoenix.joins.some((join) => join.topic === topic), 10_000);
+    const sockets: WebSocket[] = [];
+    const delays: number[] = [];
+    let pushedAt = 0;
+    for (let i = 0; i < 1000; i++) {
+      const socket = new WebSocket(`${gateway.url.replace("http", "ws")}/ws`);
+      await new Promise<void>((ready, fail) => {
+        socket.once("error", fail);
+        socket.once("open", () => socket.send(JSON.stringify({ type: "auth", key: API_KEY })));
+        socket.once("message", () => ready());
+      });
+      socket.on("message", (data) => {
+        if (data.toString().includes("pages:update_conversation")) {
+          delays.push(performance.now() - pushedAt);
+        }
+      });
+      sockets.push(socket);
+    }
+    const events = quick ? 5 : 20;
+    for (let i = 0; i < events; i++) {
+      const expected = delays.length + sockets.length;
+      pushedAt = performance.now();
+      fakes.phoenix.push(
+        topic,
+        "pages:update_conversation",
+        conversationUpdate({
+          pageId: FAKE_CREDENTIALS.pageIds[0],
+          psid: String(100 + i),
+          snippet: `event ${i}`,
+        }),
+      );
+      const deadline = Date.now() + 10_000;
+      while (delays.length < expected && Date.now() < deadline) {
+        await new Promise((tick) => setTimeout(tick, 5));
+      }
+    }
+    for (const socket of sockets) {
+      socket.close();
+    }
+    delays.sort((a, b) => a - b);
+    const pick = (q: number) =>
+      (delays[Math.min(delays.length - 1, Math.floor(q * delays.length))] ?? 0).toFixed(1);
+    report("deliveries", `${fmt(delays.length)} of ${fmt(events * 1000)}`, `${events} events x 1000 sockets`);
+    report("delivery time from upstream push", `p50 ${pick(0.5)} ms`, `p99 ${pick(0.99)} ms`);
+    results.fanout = {
+      deliveries: delays.length,
+      expected: events * 1000,
+      p50: Number(pick(0.5)),
+      p99: Number(pick(0.99)),
+    };
+  } finally {
+    await gateway.stop();
+    upstream.child.kill("SIGTERM");
+    express.child.kill("SIGTERM");
+    await fakes.close();
+  }
+
+  // -- 5. Sizes --------------------------------------------------------------------------------
+  console.log("\nSizes:");
+  const out = resolve(ROOT, ".tmp/edge-bundle");
+  const dry = spawnSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", out], {
+    cwd: resolve(ROOT, "server-edge"),
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    encoding: "utf8",
+  });
+  if (dry.status === 0) {
+    const bundle = readFileSync(resolve(out, "index.js"));
+    report(
+      "Worker bundle (wrangler deploy --dry-run)",
+      `${(gzipSync(bundle, { level: 9 }).length / 1024).toFixed(1)} KB gzipped`,
+      `${(bundle.length / 1024).toFixed(0)} KB minified; goal <= 100 KB gzipped`,
+    );
+  } else {
+    report("Worker bundle", "wrangler deploy --dry-run failed", dry.stderr.slice(-200));
+  }
+
+  mkdirSync(resolve(ROOT, ".tmp"), { recursive: true });
+  writeFileSync(
+    resolve(ROOT, ".tmp/bench.json"),
+    `${JSON.stringify({ date: new Date().toISOString(), cores: cpus().length, results, rows }, null, 2)}\n`,
+  );
+  console.log(`\nDone in ${((Date.now() - started) / 1000).toFixed(0)} s. Figures in .tmp/bench.json.`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
