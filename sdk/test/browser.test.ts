@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, extname, join, resolve } from "node:path";
+import { extname, join, resolve } from "node:path";
 import { type AllFakes, conversationUpdate, FAKE_CREDENTIALS, startAllFakes } from "@n2store/testkit/fakes";
 import {
   API_KEY,
@@ -64,11 +64,13 @@ async function servePage(packageDir: string): Promise<{ url: string; server: Ser
     if (path === "/vendor/openapi-fetch.mjs") {
       file = openapiFetch;
     } else if (path.startsWith("/sdk/")) {
-      file = join(packageDir, path.slice("/sdk/".length));
+      // Serve only files inside the unpacked package.
+      const candidate = resolve(packageDir, `.${path.slice("/sdk".length)}`);
+      file = candidate.startsWith(`${packageDir}/`) ? candidate : null;
     }
     if (path === "/") {
       response.writeHead(200, { "content-type": "text/html" }).end(page);
-    } else if (file !== null && file.startsWith(dirname(file)) && existsSync(file)) {
+    } else if (file !== null && existsSync(file)) {
       response
         .writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" })
         .end(readFileSync(file));
