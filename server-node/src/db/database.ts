@@ -174,6 +174,12 @@ async function openPostgres(connectionString: string, log: Logger): Promise<Data
   });
   // An idle client that loses its connection emits here; without a listener the process would exit.
   pool.on("error", (error) => log.warn({ err: error }, "idle database connection lost"));
+  // So does a checked-out client between two queries (PostgreSQL shutting down sends 57P01 at any
+  // time). The listener keeps the process alive; pg-pool drops the broken client when it is released,
+  // and the query in progress fails as DATABASE_UNAVAILABLE.
+  pool.on("connect", (client) => {
+    client.on("error", (error) => log.warn({ err: error }, "database connection lost"));
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const listener = new PgListener(connectionString, log);
   return {
