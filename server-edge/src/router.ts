@@ -18,7 +18,7 @@ import type { Schema } from "@n2store/generated";
 import { type IttyAdapter, registerIttyRoutes } from "@n2store/generated/itty";
 import { type IRequest, IttyRouter } from "itty-router";
 import { toResponse } from "./adapter/reply.js";
-import { toIncomingRequest } from "./adapter/request.js";
+import { discardUnreadBody, toIncomingRequest } from "./adapter/request.js";
 import { HyperdriveIdempotencyStore } from "./idempotency.js";
 import { consoleLogger } from "./logger.js";
 import { FetchUpstream } from "./upstream/fetch-upstream.js";
@@ -84,12 +84,14 @@ const adapter: IttyAdapter<SharedDeps, Args> = {
     const deps = depsFor(request as unknown as Request, env, pending);
     const cors = corsHeaders(request.headers.get("origin") ?? undefined, deps.config);
     let result: Awaited<ReturnType<typeof execute>>;
+    let incoming: Awaited<ReturnType<typeof toIncomingRequest>> | undefined;
     try {
-      const incoming = await toIncomingRequest(operation, request);
+      incoming = await toIncomingRequest(operation, request);
       result = await execute(operation, handler, incoming, deps);
     } catch (error) {
       result = errorResult(error, deps);
     } finally {
+      await discardUnreadBody(request as unknown as Request, incoming);
       const store = deps.idempotency;
       // Deferred work runs after the response; the store's connection closes once it is done.
       ctx.waitUntil(

@@ -79,11 +79,60 @@ async function body(operation: OperationSpec, request: Request): Promise<Incomin
   throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json.", { nothingSent: true });
 }
 
+/**
+ * A path parameter, percent-decoded. A value that is not valid percent-encoding (`%E0%A4%A`) is
+ * refused as the Node server's router refuses it, rather than forwarded with its `%` re-escaped
+ * (the two runtimes used to disagree: 400 on Node, a request to a different upstream path here).
+ */
 function decode(value: string): string {
   try {
     return decodeURIComponent(value);
   } catch {
-    return value;
+    const message = "The path is not valid percent-encoding.";
+    throw new ApiError("VALIDATION_FAILED", message, {
+      details: [{ path: ["path"], message }],
+      nothingSent: true,
+    });
+  }
+}
+
+/** Bodies up to this size that nobody read are drained rather than cancelled (the largest we accept). */
+const DRAIN_LIMIT = RAW_BODY_LIMIT;
+
+/**
+ * Consumes what is left of a request body nobody read (a refused pass-through, a GET with a body).
+ * Left unread, or cancelled half-read, it stalls the next request on the same keep-alive connection
+ * in workerd; reading it to the end keeps the connection usable. Past the body limit (a request
+ * already refused with 413) it is cancelled.
+ */
+export async function discardUnreadBody(
+  request: Request,
+  incoming: IncomingRequest | undefined,
+): Promise<void> {
+  const raw =
+    incoming?.body.kind === "raw" ? (incoming.body.value as unknown as ReadableStream<Uint8Array>) : null;
+  const stream = raw ?? (request.bodyUsed ? null : request.body);
+  if (stream === null || stream.locked) {
+    return;
+  }
+  const reader = stream.getReader();
+  let drained = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        return;
+      }
+      drained += value.byteLength;
+      if (drained > DRAIN_LIMIT) {
+        await reader.cancel();
+        return;
+      }
+    }
+  } catch {
+    // The body failed (over the limit, or the client went away): nothing left to keep.
+  } finally {
+    reader.releaseLock();
   }
 }
 
