@@ -32,8 +32,12 @@ export async function startNodeProcess(name: string, env: Record<string, string>
   });
   const logs: string[] = [];
   let exited = false;
+  // If the test process ends without stopping it (a timeout, a crash), do not leave it running.
+  const reap = () => child.kill("SIGKILL");
+  process.once("exit", reap);
   child.once("exit", () => {
     exited = true;
+    process.removeListener("exit", reap);
   });
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => {

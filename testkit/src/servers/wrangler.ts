@@ -71,6 +71,15 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
+  // If the test process ends without calling close() (a timeout, a crash), take the group with it.
+  const reap = () => {
+    try {
+      process.kill(-(child.pid ?? 0), "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  };
+  process.once("exit", reap);
   const logs: string[] = [];
   child.stdout?.on("data", (chunk: Buffer) => logs.push(chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => logs.push(chunk.toString()));
@@ -104,21 +113,26 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
     logs,
     async close() {
       refuser?.close();
-      if (exited !== null || child.pid === undefined) {
+      if (child.pid === undefined) {
         return;
       }
-      const done = new Promise((resolveExit) => child.once("exit", resolveExit));
-      // wrangler starts workerd as a child: signal the whole process group.
-      process.kill(-child.pid, "SIGTERM");
-      const timer = setTimeout(() => {
+      const group = -child.pid;
+      const signal = (name: NodeJS.Signals) => {
         try {
-          process.kill(-(child.pid ?? 0), "SIGKILL");
+          process.kill(group, name);
         } catch {
-          // already gone
+          // The group is already gone.
         }
-      }, 5000);
-      await done;
-      clearTimeout(timer);
+      };
+      if (exited === null) {
+        const done = new Promise((resolveExit) => child.once("exit", resolveExit));
+        // wrangler starts workerd as a child in the same process group: signal the whole group.
+        signal("SIGTERM");
+        await Promise.race([done, new Promise((resolveWait) => setTimeout(resolveWait, 5000))]);
+      }
+      // workerd may outlive wrangler's exit; leave nothing of the group behind.
+      signal("SIGKILL");
+      process.removeListener("exit", reap);
     },
   };
 }
