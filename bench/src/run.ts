@@ -126,6 +126,8 @@ async function main(): Promise<void> {
     `Throughput: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s each; latency: ${LATENCY_REQUESTS} sequential requests on one connection.\n`,
   );
 
+  // The gateway runs as `npm start` runs it: built to plain JavaScript.
+  spawnSync(process.execPath, [resolve(ROOT, "server-node/scripts/build.mjs")], { stdio: "inherit" });
   const upstream = await service("upstream", "bench/src/upstream-server.ts", {}, "UPSTREAM");
   const express = await service(
     "express",
@@ -135,15 +137,19 @@ async function main(): Promise<void> {
   );
   const fakes = await startAllFakes({ tpos: { tokenDelayMs: 200 } });
   const upstreamUrl = new URL(upstream.url);
-  const gateway = await startNodeProcess("bench-node", {
-    ...gatewayEnv(fakes, {
-      TPOS_BASE_URL: upstream.url,
-      PROXY_ALLOWED_HOSTS: `${upstreamUrl.host},${new URL(fakes.cdn.url).host}`,
-      UPSTREAM_TIMEOUT_MS: "15000",
-    }),
-    LOG_LEVEL: "warn",
-    DATA_DIR: resolve(ROOT, ".tmp/bench-pglite"),
-  });
+  const gateway = await startNodeProcess(
+    "bench-node",
+    {
+      ...gatewayEnv(fakes, {
+        TPOS_BASE_URL: upstream.url,
+        PROXY_ALLOWED_HOSTS: `${upstreamUrl.host},${new URL(fakes.cdn.url).host}`,
+        UPSTREAM_TIMEOUT_MS: "15000",
+      }),
+      LOG_LEVEL: "warn",
+      DATA_DIR: resolve(ROOT, ".tmp/bench-pglite"),
+    },
+    { built: true },
+  );
   const gatewayPid = gateway.process.pid ?? 0;
   try {
     // -- 1. Pass-through throughput and latency -----------------------------------------------
@@ -206,11 +212,15 @@ async function main(): Promise<void> {
 
     // -- 2. TPOS token: single flight and cache hits -------------------------------------------
     console.log("\nTPOS token (/api/token):");
-    const tokenGateway = await startNodeProcess("bench-token", {
-      ...gatewayEnv(fakes),
-      LOG_LEVEL: "warn",
-      DATA_DIR: resolve(ROOT, ".tmp/bench-pglite-token"),
-    });
+    const tokenGateway = await startNodeProcess(
+      "bench-token",
+      {
+        ...gatewayEnv(fakes),
+        LOG_LEVEL: "warn",
+        DATA_DIR: resolve(ROOT, ".tmp/bench-pglite-token"),
+      },
+      { built: true },
+    );
     try {
       const form = new URLSearchParams({
         grant_type: "password",

@@ -9,6 +9,25 @@ export const PASSTHROUGH_MAX_BYTES = 100 * 1024 * 1024;
 // RFC 3986 pchar: unreserved, sub-delims, ":" and "@" stay as they are; everything else is escaped.
 const PCHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
 
+// RFC 3986 pchar: unreserved, sub-delims, ":" and "@" may stay as they are.
+const SAFE_SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]*$/;
+const encoder = new TextEncoder();
+
+function encodeSegment(segment: string): string {
+  if (SAFE_SEGMENT.test(segment)) {
+    return segment;
+  }
+  let out = "";
+  for (const char of segment) {
+    out += PCHAR.test(char)
+      ? char
+      : [...encoder.encode(char)]
+          .map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, "0")}`)
+          .join("");
+  }
+  return out;
+}
+
 /**
  * Re-encodes a decoded catch-all path for the upstream URL, one segment at a time, keeping the
  * characters a path segment may carry (so OData's `Set(1)` and `$metadata` arrive as written).
@@ -24,19 +43,7 @@ export function encodeCatchAll(path: string): string {
       });
     }
   }
-  return segments
-    .map((segment) =>
-      [...segment]
-        .map((char) =>
-          PCHAR.test(char)
-            ? char
-            : [...new TextEncoder().encode(char)]
-                .map((b) => `%${b.toString(16).toUpperCase().padStart(2, "0")}`)
-                .join(""),
-        )
-        .join(""),
-    )
-    .join("/");
+  return segments.map(encodeSegment).join("/");
 }
 
 /** The query string without the named parameters, every other pair kept byte for byte. */
@@ -59,12 +66,15 @@ export function withoutParams(rawQuery: string, names: ReadonlySet<string>): str
     .join("&");
 }
 
-/** The upstream URL: base + prefix + the re-encoded path + the query; it never leaves the prefix. */
+/**
+ * The upstream URL: base + prefix + the re-encoded path + the query; it never leaves the prefix.
+ * Parsed once: this runs on every pass-through request.
+ */
 export function targetUrl(base: URL, prefix: string, path: string, rawQuery: string): URL {
   const basePath = base.pathname.replace(/\/$/, "");
-  const url = new URL(base.origin);
-  url.pathname = `${basePath}${prefix}${encodeCatchAll(path)}`;
-  url.search = rawQuery === "" ? "" : `?${rawQuery}`;
+  const url = new URL(
+    `${base.origin}${basePath}${prefix}${encodeCatchAll(path)}${rawQuery === "" ? "" : `?${rawQuery}`}`,
+  );
   if (url.origin !== base.origin || !url.pathname.startsWith(`${basePath}${prefix}`)) {
     throw new ApiError("VALIDATION_FAILED", "path: leaves the upstream's prefix", { nothingSent: true });
   }

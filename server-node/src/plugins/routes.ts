@@ -17,7 +17,7 @@ import {
 import { SqlIdempotencyStore } from "@n2store/core/db";
 import type { OperationSpec } from "@n2store/generated";
 import { type FastifyAdapter, registerFastifyRoutes } from "@n2store/generated/fastify";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { CompiledQuery } from "kysely";
 import { sendResult } from "../adapter/reply.js";
@@ -59,14 +59,10 @@ export const routesPlugin = fp(
       };
     };
 
-    const deps = (request: FastifyRequest, reply: FastifyReply): NodeDeps => {
-      const controller = new AbortController();
-      // The caller went away before the answer: stop waiting on the upstream for it.
-      reply.raw.once("close", () => {
-        if (!reply.raw.writableFinished) {
-          controller.abort();
-        }
-      });
+    // No abort signal: a caller that goes away mid-request cuts the streamed answer (and so the
+    // upstream body) when Fastify destroys the reply, while a send already on its way to Graph
+    // finishes and its result is kept for an idempotent retry.
+    const deps = (request: FastifyRequest): NodeDeps => {
       return {
         config,
         upstream,
@@ -77,7 +73,6 @@ export const routesPlugin = fp(
         tokens,
         tposAppVersion,
         idempotency,
-        signal: controller.signal,
         describeRuntime,
         db: app.database.db,
         realtime: app.realtime,
@@ -90,7 +85,7 @@ export const routesPlugin = fp(
 
     const adapter: FastifyAdapter<NodeDeps> = {
       serve: (operation, handler) => async (request, reply) => {
-        const context = deps(request, reply);
+        const context = deps(request);
         let incoming: ReturnType<typeof toIncomingRequest>;
         try {
           incoming = toIncomingRequest(operation, request);

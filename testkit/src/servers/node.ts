@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../../server-node/src/main.ts");
+const SERVER = resolve(dirname(fileURLToPath(import.meta.url)), "../../../server-node");
 
 /** A Node server process, started as `npm start` starts it. */
 export interface NodeProcess {
@@ -16,9 +16,20 @@ export interface NodeProcess {
   kill(): void;
 }
 
-/** Starts `server-node/src/main.ts` on an ephemeral loopback port with `env`; resolves once it listens. */
-export async function startNodeProcess(name: string, env: Record<string, string>): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
+/**
+ * Starts the Node server on an ephemeral loopback port with `env`; resolves once it listens. By
+ * default from its TypeScript sources (through tsx); `built: true` runs dist/main.js as `npm start`
+ * does (benchmarks: no TypeScript loader on the request path; build it first).
+ */
+export async function startNodeProcess(
+  name: string,
+  env: Record<string, string>,
+  options: { built?: boolean } = {},
+): Promise<NodeProcess> {
+  const args = options.built
+    ? ["--enable-source-maps", resolve(SERVER, "dist/main.js")]
+    : ["--import", "tsx", resolve(SERVER, "src/main.ts")];
+  const child = spawn(process.execPath, args, {
     // Info level at least: the "Server listening at" line is how the port is learned.
     env: {
       ...process.env,
