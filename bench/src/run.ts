@@ -80,13 +80,16 @@ function ms(text: string | undefined): number {
  */
 async function throughput(url: string): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
   if (WRK) {
-    const run = spawnSync("wrk", ["-t1", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, "--latency", url], { encoding: "utf8" });
+    const run = spawnSync("wrk", ["-t1", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, "--latency", url], {
+      encoding: "utf8",
+    });
     const out = run.stdout;
-    const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? /Socket errors: .*?(\d+)/.exec(out)?.[1] ?? "0";
+    const errors =
+      /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? /Socket errors: .*?(\d+)/.exec(out)?.[1] ?? "0";
     return {
       rps: Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0)),
-      p50: ms(/50%\s+(\S+)/.exec(out)?.[1]),
-      p99: ms(/99%\s+(\S+)/.exec(out)?.[1]),
+      p50: ms(/^\s*50%\s+(\S+)/m.exec(out)?.[1]),
+      p99: ms(/^\s*99%\s+(\S+)/m.exec(out)?.[1]),
       errors: Number(errors),
     };
   }
@@ -150,7 +153,7 @@ async function main(): Promise<void> {
     `N2Store gateway benchmarks, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}`,
   );
   console.log(
-    `Throughput: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s each; latency: ${LATENCY_REQUESTS} sequential requests on one connection.\n`,
+    `Throughput: ${WRK ? "wrk (1 thread)" : "autocannon"}, ${CONNECTIONS} connections, ${DURATION_S} s each; latency: ${LATENCY_REQUESTS} sequential requests on one connection.\n`,
   );
 
   // The gateway runs as `npm start` runs it: built to plain JavaScript.
@@ -161,6 +164,12 @@ async function main(): Promise<void> {
     "bench/src/express-baseline.ts",
     { UPSTREAM_URL: upstream.url },
     "EXPRESS",
+  );
+  const minimal = await service(
+    "minimal",
+    "bench/src/minimal-proxy.ts",
+    { UPSTREAM_URL: upstream.url },
+    "MINIMAL",
   );
   const fakes = await startAllFakes({ tpos: { tokenDelayMs: 200 } });
   const upstreamUrl = new URL(upstream.url);
@@ -183,6 +192,7 @@ async function main(): Promise<void> {
     console.log("Pass-through (/api/rest/*) and generic proxy (/api/proxy):");
     const direct = await throughput(`${upstream.url}/rest/v2.0/bench`);
     const rest = await throughput(`${gateway.url}/api/rest/v2.0/bench`);
+    const floor = await throughput(`${minimal.url}/api/rest/v2.0/bench`);
     const expressRest = await throughput(`${express.url}/api/rest/v2.0/bench`);
     const proxyTarget = encodeURIComponent(`${upstream.url}/bench`);
     const proxy = await throughput(`${gateway.url}/api/proxy?url=${proxyTarget}`);
@@ -196,6 +206,11 @@ async function main(): Promise<void> {
       "gateway /api/rest/*",
       `${fmt(rest.rps)} req/s`,
       `p50 ${rest.p50} ms, p99 ${rest.p99} ms, ${rest.errors} errors`,
+    );
+    report(
+      "floor: minimal Fastify + undici /api/rest/*",
+      `${fmt(floor.rps)} req/s`,
+      `p50 ${floor.p50} ms, p99 ${floor.p99} ms`,
     );
     report(
       "Express + http-proxy-middleware /api/rest/*",
@@ -215,11 +230,18 @@ async function main(): Promise<void> {
     report("ratio gateway / Express (rest)", ratio(rest.rps, expressRest.rps), "goal >= 3x");
     report("ratio gateway / direct (rest)", ratio(rest.rps, direct.rps), "goal >= 0.50");
     report("ratio gateway / Express (proxy)", ratio(proxy.rps, expressProxy.rps));
-    results.passThrough = { direct, rest, expressRest, proxy, expressProxy };
+    report("ratio gateway / floor (rest)", ratio(rest.rps, floor.rps), "the gateway's own cost");
+    report(
+      "ratio floor / Express (rest)",
+      ratio(floor.rps, expressRest.rps),
+      "the most a Fastify + undici proxy gains here",
+    );
+    results.passThrough = { direct, rest, floor, expressRest, proxy, expressProxy };
 
     const directLatency = await latency(`${upstream.url}/rest/v2.0/bench`);
     const restLatency = await latency(`${gateway.url}/api/rest/v2.0/bench`);
     const expressLatency = await latency(`${express.url}/api/rest/v2.0/bench`);
+    const floorLatency = await latency(`${minimal.url}/api/rest/v2.0/bench`);
     const proxyLatency = await latency(`${gateway.url}/api/proxy?url=${proxyTarget}`);
     report("latency at 1 connection, direct", `p50 ${directLatency.p50} us`, `p99 ${directLatency.p99} us`);
     report(
@@ -234,8 +256,14 @@ async function main(): Promise<void> {
     );
     report("added p50, gateway /api/rest", `${restLatency.p50 - directLatency.p50} us`, "goal <= 100 us");
     report("added p50, gateway /api/proxy", `${proxyLatency.p50 - directLatency.p50} us`);
+    report(
+      "added p50, floor (minimal Fastify + undici)",
+      `${floorLatency.p50 - directLatency.p50} us`,
+      "the second hop alone",
+    );
+    report("gateway's own p50 over the floor", `${restLatency.p50 - floorLatency.p50} us`);
     report("added p50, Express", `${expressLatency.p50 - directLatency.p50} us`);
-    results.latency = { directLatency, restLatency, expressLatency, proxyLatency };
+    results.latency = { directLatency, restLatency, floorLatency, expressLatency, proxyLatency };
 
     // -- 2. TPOS token: single flight and cache hits -------------------------------------------
     console.log("\nTPOS token (/api/token):");
@@ -289,6 +317,10 @@ async function main(): Promise<void> {
     // -- 3. A 50 MB image through /api/image-proxy ------------------------------------------------
     console.log("\nImage proxy (50 MB streamed):");
     const size = 50_000_000;
+    // Warm the image route first (its pool, its code paths), so the figure is the transfer's alone.
+    const warm = await request(`${gateway.url}/api/image-proxy?url=${encodeURIComponent(fakes.cdn.bigUrl(5_000_000))}`);
+    await warm.body.dump();
+    await new Promise((settle) => setTimeout(settle, 500));
     const rssBefore = rssBytes(gatewayPid);
     let peak = rssBefore;
     const sampler = setInterval(() => {
@@ -385,6 +417,7 @@ async function main(): Promise<void> {
     await gateway.stop();
     upstream.child.kill("SIGTERM");
     express.child.kill("SIGTERM");
+    minimal.child.kill("SIGTERM");
     await fakes.close();
   }
 
