@@ -319,7 +319,9 @@ async function main(): Promise<void> {
     const size = 50_000_000;
     // One transfer first warms the route (its pool, code paths, the allocator's first large buffers),
     // so the figure is what a transfer costs in steady state.
-    const warm = await request(`${gateway.url}/api/image-proxy?url=${encodeURIComponent(fakes.cdn.bigUrl(size))}`);
+    const warm = await request(
+      `${gateway.url}/api/image-proxy?url=${encodeURIComponent(fakes.cdn.bigUrl(size))}`,
+    );
     await warm.body.dump();
     await new Promise((settle) => setTimeout(settle, 500));
     const rssBefore = rssBytes(gatewayPid);
