@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer, type Server } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -44,17 +44,10 @@ export interface EdgeServerOptions {
  */
 export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeServer> {
   const port = options.port ?? (await freePort());
-  // Without a database, Hyperdrive points at a listener that hangs up on every connection: the
-  // store "cannot be reached". (A closed port would not do: wrangler's local Hyperdrive proxy
-  // crashes the whole dev server on ECONNREFUSED.)
-  let refuser: Server | undefined;
-  let hyperdrive = options.hyperdrive;
-  if (hyperdrive === undefined) {
-    refuser = createServer((socket) => socket.destroy());
-    await new Promise<void>((listening) => refuser?.listen(0, "127.0.0.1", listening));
-    const address = refuser.address();
-    hyperdrive = `postgres://nobody:nopassword@127.0.0.1:${typeof address === "object" && address !== null ? address.port : 1}/none`;
-  }
+  // Without a database, Hyperdrive points at a PostgreSQL that refuses every session: the store
+  // "cannot be reached", and wrangler's proxy stays up (see startRefusingPostgres).
+  const refuser = options.hyperdrive === undefined ? await startRefusingPostgres() : undefined;
+  const hyperdrive = options.hyperdrive ?? (refuser as { url: string }).url;
   const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--log-level", "warn"];
   for (const [name, value] of Object.entries(options.vars)) {
     args.push("--var", `${name}:${value}`);
@@ -91,6 +84,7 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
   });
   for (;;) {
     if (exited !== null) {
+      await refuser?.close();
       throw new Error(`wrangler dev exited (${exited}):\n${logs.join("")}`);
     }
     try {
@@ -102,7 +96,8 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
       // not listening yet
     }
     if (Date.now() > deadline) {
-      process.kill(-(child.pid ?? 0), "SIGKILL");
+      reap();
+      await refuser?.close();
       throw new Error(`wrangler dev did not answer /health in time:\n${logs.join("")}`);
     }
     await new Promise((resolveWait) => setTimeout(resolveWait, 200));
@@ -112,7 +107,7 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
     process: child,
     logs,
     async close() {
-      refuser?.close();
+      await refuser?.close();
       if (child.pid === undefined) {
         return;
       }
@@ -133,6 +128,58 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
       // workerd may outlive wrangler's exit; leave nothing of the group behind.
       signal("SIGKILL");
       process.removeListener("exit", reap);
+    },
+  };
+}
+
+/**
+ * A PostgreSQL server that refuses every session the way a database that is starting up or shutting
+ * down does (an ErrorResponse with SQLSTATE 57P03; the client then hangs up), for a Worker that must
+ * find its idempotency store unreachable.
+ *
+ * Not a closed port, nor a listener that hangs up: wrangler's local Hyperdrive proxy does not handle
+ * ECONNREFUSED, or the ECONNRESET it reads from a socket destroyed after it wrote, and that error
+ * kills `wrangler dev` (seen in about one run in two: every later request is ECONNREFUSED).
+ */
+export async function startRefusingPostgres(): Promise<{ url: string; close(): Promise<void> }> {
+  const fields = Buffer.from("SFATAL\0VFATAL\0C57P03\0Mthe database system is not accepting connections\0\0");
+  const refusal = Buffer.alloc(5 + fields.length);
+  refusal.write("E", 0);
+  refusal.writeInt32BE(fields.length + 4, 1);
+  fields.copy(refusal, 5);
+  const sslRequest = 80877103;
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    let refused = false;
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    socket.on("data", (chunk: Buffer) => {
+      if (refused) {
+        return; // the client's Terminate: nothing more to say
+      }
+      if (chunk.length === 8 && chunk.readInt32BE(4) === sslRequest) {
+        socket.write("N"); // no TLS: the client goes on with its startup message
+        return;
+      }
+      // Answer once, and leave the closing to the client: a socket this side ends (or answers
+      // after the client hung up) can still be written to by the proxy, whose EPIPE would kill
+      // `wrangler dev` just as the ECONNRESET does.
+      refused = true;
+      socket.write(refusal);
+    });
+  });
+  await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  return {
+    // Hyperdrive's local mode wants a password even where the server would not ask for one.
+    url: `postgres://nobody:nopassword@127.0.0.1:${port}/none`,
+    async close() {
+      for (const socket of sockets) {
+        socket.destroy();
+      }
+      await new Promise<void>((closed) => server.close(() => closed()));
     },
   };
 }

@@ -1,0 +1,432 @@
+/**
+ * Case factories for what many operations share: the edge's 501 for Node-only operations, the
+ * refusals of a JSON body, oversized pass-through bodies, API keys, and Idempotency-Key replays.
+ */
+import { JSON_BODY_LIMIT, RAW_BODY_LIMIT } from "@n2store/core";
+import type { OperationId } from "@n2store/generated";
+import { expect } from "vitest";
+import { API_KEY } from "../../servers/index.js";
+import type { CallInit, CaseContext, CaseKind, ContractCase } from "../context.js";
+import { upstreamMark, upstreamMoved } from "../context.js";
+
+/** A request a case factory sends: built per run, so it can use unique values and tokens. */
+export type RequestFactory = (
+  ctx: CaseContext,
+) => Promise<{ path: string; init?: CallInit }> | { path: string; init?: CallInit };
+
+/** A count that must not change when a request is refused (rows, messages sent, upstream calls). */
+export type SideEffect = (ctx: CaseContext) => number | Promise<number>;
+
+/** Shorthand for one case. */
+export function contractCase(
+  operationId: OperationId,
+  kind: CaseKind,
+  name: string,
+  run: (ctx: CaseContext) => Promise<void>,
+  runtimes?: ContractCase["runtimes"],
+): ContractCase {
+  return { operationId, kind, name, run, ...(runtimes === undefined ? {} : { runtimes }) };
+}
+
+/**
+ * The Worker's answer to a Node-only operation: 501 NOT_SERVED_BY_RUNTIME in the Error shape, naming
+ * the operation and where it is served, even for a request that is valid in every other way.
+ */
+export function notServedOnEdge(
+  operationId: OperationId,
+  method: string,
+  request: RequestFactory,
+): ContractCase {
+  return contractCase(
+    operationId,
+    "not-served",
+    "answers 501 NOT_SERVED_BY_RUNTIME on the edge, naming the operation and the Node server",
+    async (ctx) => {
+      const { path, init } = await request(ctx);
+      const mark = upstreamMark(ctx.fakes);
+      const response = await ctx.call(method, path, init);
+      const body = await ctx.expectError(response, 501, "NOT_SERVED_BY_RUNTIME");
+      expect(body.message).toContain(operationId);
+      expect(body.details).toEqual([{ message: "served by: node", code: operationId }]);
+      expect(upstreamMoved(ctx.fakes, mark), "no upstream is reached").toBe(false);
+    },
+  );
+}
+
+/** Sends a request and asserts it is refused with `status code`, changing nothing. */
+export async function expectRefused(
+  ctx: CaseContext,
+  method: string,
+  request: { path: string; init?: CallInit },
+  status: number,
+  code: Parameters<CaseContext["expectError"]>[2],
+  untouched?: SideEffect,
+): Promise<Awaited<ReturnType<CaseContext["expectError"]>>> {
+  const before = untouched === undefined ? 0 : await untouched(ctx);
+  const response = await ctx.call(method, request.path, request.init);
+  const body = await ctx.expectError(response, status, code);
+  if (untouched !== undefined) {
+    expect(await untouched(ctx), "a refused request changes nothing").toBe(before);
+  }
+  return body;
+}
+
+/** What `jsonBodyNegatives` needs to know about an operation with a JSON body. */
+export interface JsonBodySpec {
+  readonly operationId: OperationId;
+  readonly method: string;
+  /** Path and headers (keys, tokens) of a request that would succeed with `valid`. */
+  readonly request: (ctx: CaseContext) => Promise<{ path: string; headers?: Record<string, string> }>;
+  /** A valid body. */
+  readonly valid: (ctx: CaseContext) => Record<string, unknown>;
+  /** A required field to leave out. */
+  readonly required: string;
+  /** A field and a value of the wrong type for it. */
+  readonly wrongType: readonly [string, unknown];
+  /** Whether the body schema refuses unknown fields (additionalProperties: false). */
+  readonly closed: boolean;
+  /** What must not change when the body is refused. */
+  readonly untouched: SideEffect;
+}
+
+function pad(body: Record<string, unknown>, bytes: number): string {
+  const text = JSON.stringify(body);
+  // Whitespace keeps the JSON valid: only its size is wrong.
+  return `${text.slice(0, -1)}${" ".repeat(Math.max(0, bytes - text.length))}}`;
+}
+
+/**
+ * The refusals every JSON-bodied operation makes, in the order both runtimes check them: a body over
+ * 1 MiB (413), a media type it does not take (415), malformed JSON (400 MALFORMED_BODY), no body, a
+ * missing or wrong-typed field and (for closed schemas) an unknown one (400 VALIDATION_FAILED).
+ */
+export function jsonBodyNegatives(spec: JsonBodySpec): ContractCase[] {
+  const { operationId, method } = spec;
+  const refuse = (
+    name: string,
+    status: number,
+    code: Parameters<CaseContext["expectError"]>[2],
+    body: (ctx: CaseContext) => { body?: string; contentType?: string },
+    detail?: readonly string[],
+  ): ContractCase =>
+    contractCase(operationId, "negative", name, async (ctx) => {
+      const { path, headers } = await spec.request(ctx);
+      const sent = body(ctx);
+      const error = await expectRefused(
+        ctx,
+        method,
+        {
+          path,
+          init: {
+            headers: {
+              ...headers,
+              ...(sent.contentType === undefined ? {} : { "content-type": sent.contentType }),
+            },
+            ...(sent.body === undefined ? {} : { body: sent.body }),
+          },
+        },
+        status,
+        code,
+        spec.untouched,
+      );
+      if (detail !== undefined) {
+        expect(error.details?.map((d) => d.path)).toContainEqual(detail);
+      }
+    });
+  const json = "application/json";
+  const cases = [
+    refuse("refuses malformed JSON with 400 MALFORMED_BODY", 400, "MALFORMED_BODY", (ctx) => ({
+      body: JSON.stringify(spec.valid(ctx)).slice(0, -1),
+      contentType: json,
+    })),
+    refuse("refuses a request without a body with 400 VALIDATION_FAILED", 400, "VALIDATION_FAILED", () => ({
+      contentType: json,
+    })),
+    refuse(
+      `refuses a body without ${spec.required} with 400 VALIDATION_FAILED naming the field`,
+      400,
+      "VALIDATION_FAILED",
+      (ctx) => {
+        const { [spec.required]: _left, ...rest } = spec.valid(ctx);
+        return { body: JSON.stringify(rest), contentType: json };
+      },
+      ["body", spec.required],
+    ),
+    refuse(
+      `refuses a ${spec.wrongType[0]} of the wrong type with 400 VALIDATION_FAILED naming the field`,
+      400,
+      "VALIDATION_FAILED",
+      (ctx) => ({
+        body: JSON.stringify({ ...spec.valid(ctx), [spec.wrongType[0]]: spec.wrongType[1] }),
+        contentType: json,
+      }),
+      ["body", spec.wrongType[0]],
+    ),
+    refuse("refuses a body over 1 MiB with 413 PAYLOAD_TOO_LARGE", 413, "PAYLOAD_TOO_LARGE", (ctx) => ({
+      body: pad(spec.valid(ctx), JSON_BODY_LIMIT + 16),
+      contentType: json,
+    })),
+    refuse(
+      "refuses a text/plain body with 415 UNSUPPORTED_MEDIA_TYPE",
+      415,
+      "UNSUPPORTED_MEDIA_TYPE",
+      (ctx) => ({
+        body: JSON.stringify(spec.valid(ctx)),
+        contentType: "text/plain",
+      }),
+    ),
+  ];
+  if (spec.closed) {
+    cases.push(
+      refuse(
+        "refuses an unknown field with 400 VALIDATION_FAILED naming it",
+        400,
+        "VALIDATION_FAILED",
+        (ctx) => ({ body: JSON.stringify({ ...spec.valid(ctx), surprise: true }), contentType: json }),
+        ["body", "surprise"],
+      ),
+    );
+  }
+  return cases;
+}
+
+let overLimit: Uint8Array | undefined;
+
+/** A pass-through body one byte over RAW_BODY_LIMIT (allocated once). */
+function overRawLimit(): Uint8Array {
+  overLimit ??= new Uint8Array(RAW_BODY_LIMIT + 1).fill(0x61);
+  return overLimit;
+}
+
+/** A pass-through body over 20 MiB: 413 PAYLOAD_TOO_LARGE before any upstream is reached. */
+export function rawBodyTooLarge(
+  operationId: OperationId,
+  method: string,
+  request: RequestFactory,
+): ContractCase {
+  return contractCase(
+    operationId,
+    "negative",
+    "refuses a body over 20 MiB with 413 PAYLOAD_TOO_LARGE before reaching the upstream",
+    async (ctx) => {
+      const { path, init } = await request(ctx);
+      const mark = upstreamMark(ctx.fakes);
+      const response = await ctx.call(method, path, {
+        ...init,
+        headers: { ...init?.headers, "content-type": "application/octet-stream" },
+        body: overRawLimit(),
+      });
+      await ctx.expectError(response, 413, "PAYLOAD_TOO_LARGE");
+      expect(upstreamMoved(ctx.fakes, mark), "no upstream is reached").toBe(false);
+    },
+  );
+}
+
+/**
+ * A chunked pass-through body (no Content-Length) that turns out over 20 MiB: 413 PAYLOAD_TOO_LARGE,
+ * no upstream ever receives it whole, and the server goes on answering.
+ */
+export function chunkedBodyTooLarge(
+  operationId: OperationId,
+  method: string,
+  request: RequestFactory,
+): ContractCase {
+  return contractCase(
+    operationId,
+    "negative",
+    "refuses a chunked body that grows past 20 MiB with 413, never delivering it cut short",
+    async (ctx) => {
+      const { path, init } = await request(ctx);
+      const chunk = new Uint8Array(1024 * 1024).fill(0x62);
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent > RAW_BODY_LIMIT) {
+            controller.close();
+            return;
+          }
+          sent += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      });
+      const mark = upstreamMark(ctx.fakes);
+      const response = await ctx.call(method, path, {
+        ...init,
+        headers: { ...init?.headers, "content-type": "application/octet-stream" },
+        body,
+      });
+      await ctx.expectError(response, 413, "PAYLOAD_TOO_LARGE");
+      expect(upstreamMoved(ctx.fakes, mark), "no upstream records the body").toBe(false);
+      expect((await ctx.call("GET", "/health")).status, "the server answers the next request").toBe(200);
+    },
+  );
+}
+
+/** An Idempotency-Key the spec does not allow (under 8 characters): 400 before anything is sent. */
+export function badIdempotencyKey(
+  operationId: OperationId,
+  method: string,
+  request: RequestFactory,
+): ContractCase {
+  return contractCase(
+    operationId,
+    "negative",
+    "refuses an Idempotency-Key shorter than 8 characters with 400 VALIDATION_FAILED",
+    async (ctx) => {
+      const { path, init } = await request(ctx);
+      const mark = upstreamMark(ctx.fakes);
+      const response = await ctx.call(method, path, {
+        ...init,
+        headers: { ...init?.headers, "idempotency-key": "short" },
+      });
+      const error = await ctx.expectError(response, 400, "VALIDATION_FAILED");
+      expect(error.details?.map((d) => d.path)).toContainEqual(["headers", "idempotency-key"]);
+      expect(upstreamMoved(ctx.fakes, mark), "no upstream is reached").toBe(false);
+    },
+  );
+}
+
+/** A missing API key and a wrong one (as x-api-key and as a Bearer token): 401 UNAUTHORIZED. */
+export function apiKeyNegatives(
+  operationId: OperationId,
+  method: string,
+  request: RequestFactory,
+  untouched?: SideEffect,
+): ContractCase[] {
+  const send = (headers: Record<string, string>) => async (ctx: CaseContext) => {
+    const { path, init } = await request(ctx);
+    const rest = Object.fromEntries(
+      Object.entries(init?.headers ?? {}).filter(
+        ([name]) => name !== "x-api-key" && name !== "authorization",
+      ),
+    );
+    const error = await expectRefused(
+      ctx,
+      method,
+      { path, init: { ...init, headers: { ...rest, ...headers } } },
+      401,
+      "UNAUTHORIZED",
+      untouched,
+    );
+    expect(JSON.stringify(error)).not.toContain(API_KEY);
+  };
+  return [
+    contractCase(
+      operationId,
+      "negative",
+      "refuses a request without an API key with 401 UNAUTHORIZED",
+      send({}),
+    ),
+    contractCase(
+      operationId,
+      "negative",
+      "refuses a wrong API key with 401 UNAUTHORIZED",
+      send({ "x-api-key": `${API_KEY}-wrong` }),
+    ),
+    contractCase(
+      operationId,
+      "negative",
+      "refuses a wrong Bearer key with 401 UNAUTHORIZED",
+      send({ authorization: "Bearer not-the-key-0000" }),
+    ),
+  ];
+}
+
+/** Accepts the API key as `Authorization: Bearer <key>` as well as `x-api-key`. */
+export function bearerKeyCase(
+  operationId: OperationId,
+  method: string,
+  request: RequestFactory,
+): ContractCase {
+  return contractCase(operationId, "happy", "accepts the API key as Authorization: Bearer", async (ctx) => {
+    const { path, init } = await request(ctx);
+    const rest = Object.fromEntries(
+      Object.entries(init?.headers ?? {}).filter(([name]) => name !== "x-api-key"),
+    );
+    const response = await ctx.call(method, path, {
+      ...init,
+      headers: { ...rest, authorization: `Bearer ${API_KEY}` },
+    });
+    expect(response.status).toBeLessThan(300);
+  });
+}
+
+/**
+ * The Idempotency-Key contract of a non-idempotent operation. With a reachable store: a repeat with
+ * the same key and request replays the first answer (`Idempotent-Replayed: true`) and the side effect
+ * happens once; the same key with another request is 422. Without one (the edge with no database),
+ * a keyed call is refused with 503 IDEMPOTENCY_STORE_UNAVAILABLE before anything is sent.
+ */
+export function idempotencyCases(
+  operationId: OperationId,
+  method: string,
+  request: (ctx: CaseContext, variant: number) => Promise<{ path: string; init?: CallInit }>,
+  sideEffect: SideEffect,
+): ContractCase[] {
+  return [
+    contractCase(
+      operationId,
+      "happy",
+      "replays a repeated Idempotency-Key without running again (503 before sending when the store is unreachable)",
+      async (ctx) => {
+        const key = ctx.unique("idem");
+        const before = await sideEffect(ctx);
+        const send = async () => {
+          const { path, init } = await request(ctx, 0);
+          return ctx.call(method, path, { ...init, headers: { ...init?.headers, "idempotency-key": key } });
+        };
+        const first = await send();
+        if (!ctx.idempotencyStore) {
+          await ctx.expectError(first, 503, "IDEMPOTENCY_STORE_UNAVAILABLE");
+          expect(first.headers.get("retry-after")).not.toBeNull();
+          expect(await sideEffect(ctx), "nothing is sent").toBe(before);
+          return;
+        }
+        expect(first.status, await first.clone().text()).toBeLessThan(500);
+        const firstBody = await first.text();
+        const second = await send();
+        expect(second.status).toBe(first.status);
+        expect(second.headers.get("idempotent-replayed")).toBe("true");
+        expect(second.headers.get("content-type")).toBe(first.headers.get("content-type"));
+        const secondBody = await second.text();
+        if (/json/.test(first.headers.get("content-type") ?? "")) {
+          // The store keeps JSON as jsonb, which orders keys its own way: the same JSON, maybe not the same bytes.
+          expect(JSON.parse(secondBody)).toEqual(JSON.parse(firstBody));
+        } else {
+          expect(secondBody).toBe(firstBody);
+        }
+        expect(await sideEffect(ctx), "the call ran once").toBe(before + 1);
+      },
+    ),
+    contractCase(
+      operationId,
+      "negative",
+      "refuses an Idempotency-Key reused with another request with 422 IDEMPOTENCY_KEY_REUSED",
+      async (ctx) => {
+        const key = ctx.unique("idem");
+        const send = async (variant: number) => {
+          const { path, init } = await request(ctx, variant);
+          return ctx.call(method, path, { ...init, headers: { ...init?.headers, "idempotency-key": key } });
+        };
+        const first = await send(0);
+        if (!ctx.idempotencyStore) {
+          await ctx.expectError(first, 503, "IDEMPOTENCY_STORE_UNAVAILABLE");
+          return;
+        }
+        expect(first.status).toBeLessThan(500);
+        const before = await sideEffect(ctx);
+        await ctx.expectError(await send(1), 422, "IDEMPOTENCY_KEY_REUSED");
+        expect(await sideEffect(ctx), "the other request does not run").toBe(before);
+      },
+    ),
+  ];
+}
+
+/** The recorded requests of a fake to a path prefix, with a method. */
+export function requestsTo(
+  fake: { readonly requests: readonly { method: string; path: string }[] },
+  method: string,
+  prefix: string,
+): number {
+  return fake.requests.filter((r) => r.method === method && r.path.startsWith(prefix)).length;
+}

@@ -1,0 +1,94 @@
+/** Contract cases of the `system` tag: health, the server clock and the API's own description. */
+import { API_VERSION } from "@n2store/generated";
+import { expect } from "vitest";
+import type { ContractCase } from "../context.js";
+import { openapi } from "../spec.js";
+import { contractCase, notServedOnEdge } from "./shared.js";
+
+const FIVE_MINUTES = 5 * 60 * 1000;
+
+export const systemCases: ContractCase[] = [
+  contractCase(
+    "getHealth",
+    "happy",
+    "reports ok, its own runtime, the API version and the time",
+    async (ctx) => {
+      const response = await ctx.call("GET", "/health");
+      expect(response.status).toBe(200);
+      expect(response.headers.get("cache-control")).toBe("no-store");
+      const body = await ctx.json(response);
+      expect(body).toMatchObject({ status: "ok", runtime: ctx.runtime, version: API_VERSION });
+      expect(Math.abs(Date.parse(body.time) - Date.now())).toBeLessThan(FIVE_MINUTES);
+      if (ctx.runtime === "node") {
+        expect(body.database).toMatchObject({ reachable: true });
+        expect(["pglite", "postgres"]).toContain(body.database.driver);
+        expect(body.realtime).toMatchObject({ isLeader: expect.any(Boolean) });
+        expect(body.instanceId).toBe("contract-node");
+      } else {
+        expect(body.idempotencyStore).toEqual({ configured: true });
+        expect(body.database).toBeUndefined();
+      }
+    },
+  ),
+  contractCase("getHealth", "happy", "ignores query parameters it does not declare", async (ctx) => {
+    const response = await ctx.call("GET", "/health?probe=1&runtime=other");
+    expect(response.status).toBe(200);
+    expect((await ctx.json(response)).runtime).toBe(ctx.runtime);
+  }),
+  contractCase(
+    "getHealth",
+    "negative",
+    "answers a method the path does not declare with 404 ROUTE_NOT_FOUND",
+    async (ctx) => {
+      const error = await ctx.expectError(await ctx.call("DELETE", "/health"), 404, "ROUTE_NOT_FOUND");
+      expect(error.message).toContain("DELETE /health");
+    },
+  ),
+  contractCase("getHealth", "negative", "answers an unknown path with 404 ROUTE_NOT_FOUND", async (ctx) => {
+    await ctx.expectError(await ctx.call("GET", "/api/no-such-operation"), 404, "ROUTE_NOT_FOUND");
+  }),
+
+  contractCase(
+    "getServerTime",
+    "happy",
+    "gives the clock in consistent fields, Vietnam at +07:00",
+    async (ctx) => {
+      const response = await ctx.call("GET", "/api/debug/time");
+      expect(response.status).toBe(200);
+      const body = await ctx.json(response);
+      expect(Math.abs(body.unix_timestamp - Date.now())).toBeLessThan(FIVE_MINUTES);
+      expect(body.unix_seconds).toBe(Math.floor(body.unix_timestamp / 1000));
+      expect(Date.parse(body.utc)).toBe(body.unix_timestamp);
+      expect(body.vietnam_time).toMatch(/\+07:00$/);
+      expect(Date.parse(body.vietnam_time)).toBe(body.unix_timestamp);
+    },
+  ),
+  notServedOnEdge("getServerTime", "GET", () => ({ path: "/api/debug/time" })),
+
+  contractCase("getOpenApiDocument", "happy", "serves the spec this suite was built from", async (ctx) => {
+    const response = await ctx.call("GET", "/openapi.json");
+    expect(response.status).toBe(200);
+    const body = await ctx.json(response);
+    expect(body.openapi).toBe(openapi.openapi);
+    expect(body.info.version).toBe(API_VERSION);
+    expect(Object.keys(body.paths).sort()).toEqual(Object.keys(openapi.paths).sort());
+  }),
+  notServedOnEdge("getOpenApiDocument", "GET", () => ({ path: "/openapi.json" })),
+
+  contractCase(
+    "getApiReference",
+    "happy",
+    "serves the Redoc page with its script from the same server",
+    async (ctx) => {
+      const response = await ctx.call("GET", "/docs");
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toMatch(/^text\/html/);
+      const page = await response.text();
+      expect(page).toMatch(/<html/i);
+      // The page must work offline: the script comes from this server, not from a CDN.
+      expect(page).toContain("redoc.standalone.js");
+      expect(page).not.toMatch(/<script[^>]+src="https?:/);
+    },
+  ),
+  notServedOnEdge("getApiReference", "GET", () => ({ path: "/docs" })),
+];
