@@ -137,6 +137,39 @@ function check(
   }
 }
 
+/**
+ * Numbers JavaScript cannot hold as the spec means them. Ajv's type coercion turns a query or path
+ * value such as "Infinity" or "1e400" into Infinity, which passes `type: integer` and skips every
+ * `minimum`/`maximum` check (they only run on finite numbers); and an integer past 2^53 - 1 (say a
+ * transferAmount of 1e300) is not the number that was sent. Both used to reach the database and end
+ * as 500 INTERNAL; they are the caller's mistake, so they are refused here with the field named.
+ */
+function numberProblems(
+  location: string,
+  value: unknown,
+  path: readonly string[],
+  problems: ErrorDetail[],
+): void {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) {
+      problems.push({ path: [location, ...path], message: "must be a finite number" });
+    } else if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+      problems.push({
+        path: [location, ...path],
+        message: `must be a whole number from ${Number.MIN_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}`,
+      });
+    }
+  } else if (Array.isArray(value)) {
+    value.forEach((item, index) => {
+      numberProblems(location, item, [...path, String(index)], problems);
+    });
+  } else if (typeof value === "object" && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      numberProblems(location, item, [...path, key], problems);
+    }
+  }
+}
+
 /** Validates every part of the request against the operation's generated validators. */
 function validateRequest(
   operation: OperationSpec,
@@ -161,6 +194,8 @@ function validateRequest(
   check(compiled.path, "path", path, problems);
   check(compiled.query, "query", query, problems);
   check(compiled.headers, "headers", headers, problems);
+  numberProblems("path", path, [], problems);
+  numberProblems("query", query, [], problems);
 
   let body: unknown;
   const spec = operation.body;
@@ -178,6 +213,7 @@ function validateRequest(
     } else {
       body = structuredClone(request.body.value);
       check(compiled.body?.[request.body.contentType], "body", body, problems);
+      numberProblems("body", body, [], problems);
     }
   }
   if (problems.length > 0) {

@@ -22,7 +22,8 @@ export async function callUpstream(
   try {
     return await upstream.request(request);
   } catch (error) {
-    throw upstreamError(error, service, request.timeoutMs);
+    // An ApiError is already the answer (a request body over its limit while it streamed up).
+    throw isApiError(error) ? error : upstreamError(error, service, request.timeoutMs);
   }
 }
 

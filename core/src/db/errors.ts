@@ -32,7 +32,19 @@ export function pgCode(error: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
-/** Runs a database call; an unreachable database becomes 503 DATABASE_UNAVAILABLE. */
+/**
+ * PostgreSQL's data exceptions for a value it cannot store: a NUL character in text (22021, "invalid
+ * byte sequence for encoding UTF8: 0x00") or in jsonb (22P05, "unsupported Unicode escape
+ * sequence"), and a number out of a column's range (22003; 22P02 when pg sends it as "1e+30").
+ * The spec lets these through (its strings allow any character, some integers have no maximum), so
+ * they come from the request: a 400, not the 500 INTERNAL they used to be.
+ */
+const UNSTORABLE_VALUE = new Set(["22021", "22P05", "22003", "22P02"]);
+
+/**
+ * Runs a database call; an unreachable database becomes 503 DATABASE_UNAVAILABLE, and a request
+ * value the database cannot store 400 VALIDATION_FAILED.
+ */
 export async function withDatabase<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
@@ -43,6 +55,13 @@ export async function withDatabase<T>(run: () => Promise<T>): Promise<T> {
         cause: error,
         nothingSent: true,
       });
+    }
+    if (UNSTORABLE_VALUE.has(pgCode(error) ?? "")) {
+      throw new ApiError(
+        "VALIDATION_FAILED",
+        "A value in the request cannot be stored: text must not contain NUL (\\u0000) characters, and numbers must fit in 64 bits.",
+        { cause: error, nothingSent: true },
+      );
     }
     throw error;
   }
