@@ -1,6 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { type Config, type Env, JSON_BODY_LIMIT, loadConfig } from "@n2store/core";
+import {
+  ApiError,
+  type Config,
+  corsHeaders,
+  type Env,
+  errorResult,
+  JSON_BODY_LIMIT,
+  loadConfig,
+} from "@n2store/core";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { sendResult } from "./adapter/reply.js";
 import { loadNodeSettings } from "./env.js";
 import { corsPlugin } from "./plugins/cors.js";
 import { databasePlugin } from "./plugins/database.js";
@@ -75,6 +84,28 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     forceCloseConnections: "idle",
     pluginTimeout: 60_000,
     routerOptions: { maxParamLength: 2048 },
+    // The router itself refuses a path it cannot percent-decode (FST_ERR_BAD_URL) or a parameter over
+    // maxParamLength, and by default answers in Fastify's own body, whose `code` is not an ErrorCode
+    // of the spec: answer with the one Error shape instead (400 VALIDATION_FAILED, as the edge does).
+    frameworkErrors: (error, request, reply) => {
+      const message =
+        error.code === "FST_ERR_BAD_URL"
+          ? "The path is not valid percent-encoding."
+          : "A path parameter is longer than this server accepts.";
+      // Routing failed before the onRequest hooks ran: add what they would have (CORS, request id).
+      reply.headers(corsHeaders(request.headers.origin, config));
+      reply.header("x-request-id", request.id);
+      sendResult(
+        reply,
+        errorResult(
+          new ApiError("VALIDATION_FAILED", message, {
+            details: [{ path: ["path"], message }],
+            nothingSent: true,
+          }),
+          { log: request.log, requestId: request.id },
+        ),
+      );
+    },
   });
   const upstream = new UndiciUpstream({
     allowedAddresses: config.proxyAllowedAddresses,

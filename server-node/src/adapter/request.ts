@@ -9,13 +9,34 @@ function mediaType(header: string | undefined): string | null {
   return type === undefined || type === "" ? null : type;
 }
 
-/** Fails a pass-through request body past RAW_BODY_LIMIT while it streams to the upstream. */
+/**
+ * Fails a pass-through request body past RAW_BODY_LIMIT while it streams to the upstream. The failure
+ * is the caller's 413 (the upstream saw an aborted request, never a complete one); a plain Error here
+ * used to surface as 502 UPSTREAM_UNREACHABLE for a chunked body over the limit.
+ *
+ * The rest of such a body is then read and dropped: Node does not drain a request body that someone
+ * started reading, so it stayed unread on the keep-alive connection and the client's next request on
+ * it hung (seen as a stall after two chunked uploads over the limit). Past twice the limit the
+ * connection is dropped instead.
+ */
 function limited(payload: Readable): Readable {
   let seen = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       seen += chunk.length;
-      callback(seen > RAW_BODY_LIMIT ? new Error(`request body over ${RAW_BODY_LIMIT} bytes`) : null, chunk);
+      if (seen <= RAW_BODY_LIMIT) {
+        callback(null, chunk);
+        return;
+      }
+      payload.unpipe(counter);
+      payload.on("data", (more: Buffer) => {
+        seen += more.length;
+        if (seen > 2 * RAW_BODY_LIMIT) {
+          payload.destroy();
+        }
+      });
+      payload.resume();
+      callback(new ApiError("PAYLOAD_TOO_LARGE", `The request body is larger than ${RAW_BODY_LIMIT} bytes.`));
     },
   });
   payload.on("error", (error) => counter.destroy(error));

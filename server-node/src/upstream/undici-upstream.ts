@@ -5,6 +5,7 @@ import {
   type AddressRule,
   checkAddress,
   classifyAddress,
+  isApiError,
   type Upstream,
   UpstreamFailure,
   type UpstreamRequest,
@@ -220,7 +221,8 @@ export class UndiciUpstream implements Upstream {
         ...(upstreamRequest.signal ? { signal: upstreamRequest.signal } : {}),
       });
     } catch (error) {
-      throw toUpstreamFailure(error);
+      // The request body's own failure (over its limit, see adapter/request.ts) is the caller's, as is.
+      throw isApiError(error) ? error : toUpstreamFailure(error);
     }
     const headers = normaliseHeaders(response.headers);
     const max = upstreamRequest.maxBodyBytes;
