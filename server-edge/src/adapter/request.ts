@@ -7,7 +7,7 @@ import {
 } from "@n2store/core";
 import type { OperationSpec, RawBody } from "@n2store/generated";
 import type { IRequest } from "itty-router";
-import { readStream } from "../upstream/fetch-upstream.js";
+import { byteLimit, readAll } from "../streams.js";
 
 function mediaType(header: string | null): string | null {
   const type = header?.split(";", 1)[0]?.trim().toLowerCase();
@@ -20,59 +20,8 @@ function tooLarge(limit: number): ApiError {
   });
 }
 
-/** Fails a pass-through body past RAW_BODY_LIMIT while it streams to the upstream. */
-function limited(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  let seen = 0;
-  return stream.pipeThrough(
-    new TransformStream({
-      transform(chunk, controller) {
-        seen += chunk.byteLength;
-        if (seen > RAW_BODY_LIMIT) {
-          controller.error(tooLarge(RAW_BODY_LIMIT));
-          return;
-        }
-        controller.enqueue(chunk);
-      },
-    }),
-  );
-}
-
-/**
- * A pass-through body whose request declares no size (chunked), read into memory up to the limit
- * before anything is sent. workerd's fetch() ends an upload cleanly when its source stream errors, so
- * such a body found too large half-way used to reach the upstream cut at the limit as if it were
- * complete (seen: a 21 MiB chunked POST delivered as exactly 20 MiB, and answered by the upstream).
- * Past the limit the rest is read and dropped (up to twice the limit), so that the connection stays
- * usable for the next request.
- */
-async function readUnsized(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) {
-      break;
-    }
-    size += value.byteLength;
-    if (size <= RAW_BODY_LIMIT) {
-      chunks.push(value);
-    } else if (size > 2 * RAW_BODY_LIMIT) {
-      await reader.cancel();
-      break;
-    }
-  }
-  if (size > RAW_BODY_LIMIT) {
-    throw tooLarge(RAW_BODY_LIMIT);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
-}
+/** The caller's 413 for a body over `limit` bytes. */
+const overLimit = (limit: number) => () => tooLarge(limit);
 
 /**
  * Reads the body the way Fastify does on the Node server, so both runtimes refuse the same input in
@@ -88,19 +37,31 @@ async function body(operation: OperationSpec, request: Request): Promise<Incomin
       throw tooLarge(RAW_BODY_LIMIT);
     }
     if (Number.isNaN(declared)) {
-      return { kind: "raw", value: (await readUnsized(request.body)) as unknown as RawBody };
+      // No declared size (chunked): read it before anything is sent. workerd's fetch() ends an
+      // upload cleanly when its source stream errors, so a body found too large half-way used to
+      // reach the upstream cut at the limit as if complete (a 21 MiB chunked POST delivered as
+      // exactly 20 MiB). Past the limit up to twice as much is read and dropped, so the connection
+      // stays usable for the next request.
+      const bytes = await readAll(
+        request.body,
+        RAW_BODY_LIMIT,
+        overLimit(RAW_BODY_LIMIT),
+        2 * RAW_BODY_LIMIT,
+      );
+      return { kind: "raw", value: bytes as unknown as RawBody };
     }
-    return { kind: "raw", value: limited(request.body) as unknown as RawBody };
+    // A declared size within the limit streams through, failing should it send more than it said.
+    return {
+      kind: "raw",
+      value: request.body.pipeThrough(
+        byteLimit(RAW_BODY_LIMIT, overLimit(RAW_BODY_LIMIT)),
+      ) as unknown as RawBody,
+    };
   }
   if (declared > JSON_BODY_LIMIT) {
     throw tooLarge(JSON_BODY_LIMIT);
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = await readStream(request.body, JSON_BODY_LIMIT);
-  } catch {
-    throw tooLarge(JSON_BODY_LIMIT);
-  }
+  const bytes = await readAll(request.body, JSON_BODY_LIMIT, overLimit(JSON_BODY_LIMIT));
   const contentType = mediaType(request.headers.get("content-type"));
   if (bytes.byteLength === 0) {
     return { kind: "none" };
@@ -149,7 +110,7 @@ export async function discardUnreadBody(
   request: Request,
   incoming: IncomingRequest | undefined,
 ): Promise<void> {
-  // A raw body is a stream, or bytes already read (readUnsized): those leave nothing to drain.
+  // A raw body is a stream, or bytes already read (readAll): those leave nothing to drain.
   const value: unknown = incoming?.body.kind === "raw" ? incoming.body.value : null;
   const raw = value instanceof ReadableStream ? (value as ReadableStream<Uint8Array>) : null;
   const stream = raw ?? (request.bodyUsed ? null : request.body);

@@ -1,49 +1,10 @@
 import { type Upstream, UpstreamFailure, type UpstreamRequest, type UpstreamResponse } from "@n2store/core";
 import type { RawBody } from "@n2store/generated";
+import { byteLimit, concat, readAll } from "../streams.js";
 
-/** Counts bytes through a stream and errors it past `maxBytes`. */
-function limit(maxBytes: number): TransformStream<Uint8Array, Uint8Array> {
-  let seen = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      seen += chunk.byteLength;
-      if (seen > maxBytes) {
-        controller.error(new UpstreamFailure("too-large", `body larger than ${maxBytes} bytes`));
-        return;
-      }
-      controller.enqueue(chunk);
-    },
-  });
-}
-
-/** Reads a whole stream, refusing more than `maxBytes`. */
-export async function readStream(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) {
-      break;
-    }
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new UpstreamFailure("too-large", `body larger than ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
-  return concat(chunks, size);
-}
-
-function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+/** The failure of an upstream body over what the route may take. */
+function overLimit(maxBytes: number): () => UpstreamFailure {
+  return () => new UpstreamFailure("too-large", `body larger than ${maxBytes} bytes`);
 }
 
 function headersOf(response: Response): Record<string, string> {
@@ -101,9 +62,11 @@ export class FetchUpstream implements Upstream {
       await response.body?.cancel();
       throw new UpstreamFailure("too-large", `declared body of ${declared} bytes is over ${max}`);
     }
-    const body = response.body === null ? null : response.body.pipeThrough(limit(max));
+    const body = response.body === null ? null : response.body.pipeThrough(byteLimit(max, overLimit(max)));
     const read = async (maxBytes: number) =>
-      body === null ? new Uint8Array() : readStream(body, Math.min(maxBytes, max));
+      body === null
+        ? new Uint8Array()
+        : readAll(body, Math.min(maxBytes, max), overLimit(Math.min(maxBytes, max)));
     return {
       status: response.status,
       headers: headersOf(response),
@@ -161,6 +124,6 @@ export class FetchUpstream implements Upstream {
     if (value instanceof Uint8Array) {
       return value;
     }
-    return readStream(value, maxBytes);
+    return readAll(value, maxBytes, overLimit(maxBytes));
   }
 }
