@@ -7,6 +7,7 @@ import {
   badIdempotencyKey,
   bearerKeyCase,
   contractCase,
+  expectQueryRefused,
   expectRefused,
   jsonBodyNegatives,
   notServedOnEdge,
@@ -97,28 +98,23 @@ export const customerCases: ContractCase[] = [
     "negative",
     "refuses page, limit, status and q out of their ranges with 400",
     async (ctx) => {
-      for (const [query, field] of [
-        ["limit=0", "limit"],
-        ["limit=101", "limit"],
-        ["limit=abc", "limit"],
-        ["limit=1.5", "limit"],
-        ["page=0", "page"],
-        ["page=100001", "page"],
-        ["page=Infinity", "page"],
-        ["status=gold", "status"],
-        ["q=", "q"],
-        [`q=${"9".repeat(101)}`, "q"],
-      ] as const) {
-        const error = await ctx.expectError(
-          await ctx.call("GET", `/api/customers?${query}`, { headers: withKey() }),
-          400,
-          "VALIDATION_FAILED",
-        );
-        expect(
-          error.details?.map((d) => d.path),
-          query,
-        ).toContainEqual(["query", field]);
-      }
+      await expectQueryRefused(
+        ctx,
+        "/api/customers",
+        [
+          ["limit=0", "limit"],
+          ["limit=101", "limit"],
+          ["limit=abc", "limit"],
+          ["limit=1.5", "limit"],
+          ["page=0", "page"],
+          ["page=100001", "page"],
+          ["page=Infinity", "page"],
+          ["status=gold", "status"],
+          ["q=", "q"],
+          [`q=${"9".repeat(101)}`, "q"],
+        ],
+        { headers: withKey() },
+      );
     },
   ),
   contractCase(

@@ -7,6 +7,7 @@ import type { CaseContext, ContractCase } from "../context.js";
 import { upstreamMark, upstreamMoved } from "../context.js";
 import {
   badIdempotencyKey,
+  brokenUpstream,
   chunkedBodyTooLarge,
   contractCase,
   idempotencyCases,
@@ -151,18 +152,12 @@ const directCases: ContractCase[] = [
       });
     },
   ),
-  contractCase(
+  brokenUpstream(
     "pancakeDirectGet",
-    "negative",
-    "answers 502 UPSTREAM_UNREACHABLE when Pancake drops the connection",
-    async (ctx) => {
-      ctx.fakes.pancake.fault.set({ mode: "reset" }, { times: 1, match: "/api/v1/pages" });
-      await ctx.expectError(
-        await ctx.call("GET", `/api/pancake-direct/pages?${direct()}`),
-        502,
-        "UPSTREAM_UNREACHABLE",
-      );
-    },
+    "GET",
+    "reset",
+    { name: "Pancake", fake: (fakes) => fakes.pancake, match: "/api/v1/pages" },
+    () => ({ path: `/api/pancake-direct/pages?${direct()}` }),
   ),
 
   contractCase(
@@ -299,18 +294,12 @@ const officialCases: ContractCase[] = [
       });
     },
   ),
-  contractCase(
+  brokenUpstream(
     "pancakeOfficialGet",
-    "negative",
-    "answers 502 UPSTREAM_UNREACHABLE when pages.fm drops the connection",
-    async (ctx) => {
-      ctx.fakes.pagesFm.fault.set({ mode: "reset" }, { times: 1 });
-      await ctx.expectError(
-        await ctx.call("GET", `/api/pancake-official/pages/${PAGE}/conversations?${official}`),
-        502,
-        "UPSTREAM_UNREACHABLE",
-      );
-    },
+    "GET",
+    "reset",
+    { name: "pages.fm", fake: (fakes) => fakes.pagesFm },
+    () => ({ path: `/api/pancake-official/pages/${PAGE}/conversations?${official}` }),
   ),
   contractCase(
     "pancakeOfficialPost",

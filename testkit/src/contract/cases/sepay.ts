@@ -8,6 +8,7 @@ import {
   apiKeyNegatives,
   bearerKeyCase,
   contractCase,
+  expectQueryRefused,
   expectRefused,
   jsonBodyNegatives,
   notServedOnEdge,
@@ -241,28 +242,23 @@ export const sepayCases: ContractCase[] = [
     "negative",
     "refuses filters out of their ranges, and a foreign cursor, with 400",
     async (ctx) => {
-      for (const [query, field] of [
-        ["limit=0", "limit"],
-        ["limit=201", "limit"],
-        ["from=2026-02-30", "from"],
-        ["to=yesterday", "to"],
-        ["minAmount=-1", "minAmount"],
-        ["maxAmount=abc", "maxAmount"],
-        ["minAmount=Infinity", "minAmount"],
-        ["transferType=sideways", "transferType"],
-        ["q=", "q"],
-        ["cursor=not-a-cursor", "cursor"],
-      ] as const) {
-        const error = await ctx.expectError(
-          await ctx.call("GET", `/api/sepay/transactions?${query}`, { headers: withKey() }),
-          400,
-          "VALIDATION_FAILED",
-        );
-        expect(
-          error.details?.map((d) => d.path),
-          query,
-        ).toContainEqual(["query", field]);
-      }
+      await expectQueryRefused(
+        ctx,
+        "/api/sepay/transactions",
+        [
+          ["limit=0", "limit"],
+          ["limit=201", "limit"],
+          ["from=2026-02-30", "from"],
+          ["to=yesterday", "to"],
+          ["minAmount=-1", "minAmount"],
+          ["maxAmount=abc", "maxAmount"],
+          ["minAmount=Infinity", "minAmount"],
+          ["transferType=sideways", "transferType"],
+          ["q=", "q"],
+          ["cursor=not-a-cursor", "cursor"],
+        ],
+        { headers: withKey() },
+      );
     },
   ),
   contractCase(

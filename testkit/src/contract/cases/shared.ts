@@ -5,6 +5,7 @@
 import { JSON_BODY_LIMIT, RAW_BODY_LIMIT } from "@n2store/core";
 import type { OperationId } from "@n2store/generated";
 import { expect } from "vitest";
+import type { AllFakes, FakeHandle, FaultOptions } from "../../fakes/index.js";
 import { API_KEY } from "../../servers/index.js";
 import type { CallInit, CaseContext, CaseKind, ContractCase } from "../context.js";
 import { upstreamMark, upstreamMoved } from "../context.js";
@@ -51,6 +52,67 @@ export function notServedOnEdge(
       expect(upstreamMoved(ctx.fakes, mark), "no upstream is reached").toBe(false);
     },
   );
+}
+
+/** Upstream failures every proxied operation answers alike, and that answer. */
+const BROKEN_UPSTREAM = {
+  reset: { fault: { mode: "reset" }, code: "UPSTREAM_UNREACHABLE", says: "drops the connection" },
+  garbage: { fault: { mode: "garbage" }, code: "UPSTREAM_BAD_RESPONSE", says: "answers HTML" },
+} as const;
+
+/** The upstream an operation reaches: its name in case titles, its fake, and its path there. */
+export interface UpstreamOf {
+  readonly name: string;
+  readonly fake: (fakes: AllFakes) => FakeHandle;
+  readonly match?: FaultOptions["match"];
+}
+
+/**
+ * The upstream fails once (drops the connection, or answers HTML where JSON is due): the gateway
+ * answers 502 in the Error shape with the code that says which, instead of passing garbage on.
+ */
+export function brokenUpstream(
+  operationId: OperationId,
+  method: string,
+  how: keyof typeof BROKEN_UPSTREAM,
+  upstream: UpstreamOf,
+  request: RequestFactory,
+): ContractCase {
+  const { fault, code, says } = BROKEN_UPSTREAM[how];
+  return contractCase(
+    operationId,
+    "negative",
+    `answers 502 ${code} when ${upstream.name} ${says}`,
+    async (ctx) => {
+      const { path, init } = await request(ctx);
+      const match = upstream.match === undefined ? {} : { match: upstream.match };
+      upstream.fake(ctx.fakes).fault.set(fault, { times: 1, ...match });
+      await ctx.expectError(await ctx.call(method, path, init), 502, code);
+    },
+  );
+}
+
+/**
+ * Sends `path?query` for each [query, field] pair and asserts each is refused with 400
+ * VALIDATION_FAILED, naming the query parameter `field` in its details.
+ */
+export async function expectQueryRefused(
+  ctx: CaseContext,
+  path: string,
+  pairs: readonly (readonly [query: string, field: string])[],
+  init?: CallInit,
+): Promise<void> {
+  for (const [query, field] of pairs) {
+    const error = await ctx.expectError(
+      await ctx.call("GET", `${path}?${query}`, init),
+      400,
+      "VALIDATION_FAILED",
+    );
+    expect(
+      error.details?.map((d) => d.path),
+      query,
+    ).toContainEqual(["query", field]);
+  }
 }
 
 /** Sends a request and asserts it is refused with `status code`, changing nothing. */
