@@ -188,6 +188,25 @@ export const operations = {
     websocket: false,
     responses: ["200","501"],
   },
+  getApiReferenceScript: {
+    operationId: "getApiReferenceScript",
+    method: "GET",
+    path: "/docs/redoc.standalone.js",
+    fastifyPath: "/docs/redoc.standalone.js",
+    ittyPath: "/docs/redoc.standalone.js",
+    runtimes: ["node"],
+    idempotent: true,
+    acceptsIdempotencyKey: false,
+    security: [],
+    tags: ["system"],
+    pathParams: [],
+    catchAll: null,
+    freeFormQuery: false,
+    headerParams: [],
+    body: null,
+    websocket: false,
+    responses: ["200","501"],
+  },
   createTposToken: {
     operationId: "createTposToken",
     method: "POST",
@@ -972,9 +991,9 @@ export const operations = {
 /** An operationId of the spec. */
 export type OperationId = keyof typeof operations;
 /** Every operationId, in spec order (the order the routers register them). */
-export const operationIds: readonly OperationId[] = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime", "openRealtimeSocket"];
+export const operationIds: readonly OperationId[] = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime", "openRealtimeSocket"];
 /** Operations served over plain HTTP (everything but WebSockets). */
-export const httpOperationIds = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime"] as const;
+export const httpOperationIds = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime"] as const;
 /** An operation served over plain HTTP. */
 export type HttpOperationId = (typeof httpOperationIds)[number];
 /** HTTP operations the edge Worker serves. */
@@ -982,7 +1001,7 @@ export const edgeHttpOperationIds = ["getHealth", "createTposToken", "tposRestGe
 /** An HTTP operation the edge Worker serves. */
 export type EdgeHttpOperationId = (typeof edgeHttpOperationIds)[number];
 /** HTTP operations the Node server serves. */
-export const nodeHttpOperationIds = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime"] as const;
+export const nodeHttpOperationIds = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime"] as const;
 /** An HTTP operation the Node server serves. */
 export type NodeHttpOperationId = (typeof nodeHttpOperationIds)[number];
 
@@ -1013,6 +1032,13 @@ export interface OperationTypes {
     result: JsonResult<200, SpecOperations["getOpenApiDocument"]["responses"][200]["content"]["application/json"]>;
   };
   getApiReference: {
+    path: Record<string, never>;
+    query: Record<string, never>;
+    headers: Record<string, never>;
+    body: undefined;
+    result: RawResult<200>;
+  };
+  getApiReferenceScript: {
     path: Record<string, never>;
     query: Record<string, never>;
     headers: Record<string, never>;

@@ -9,6 +9,7 @@ export const OPERATION_FLAGS: Readonly<Record<string, number>> = {
   "GET /api/debug/time": 6,
   "GET /openapi.json": 6,
   "GET /docs": 6,
+  "GET /docs/redoc.standalone.js": 6,
   "POST /api/token": 7,
   "GET /api/rest/{path}": 7,
   "POST /api/rest/{path}": 11,

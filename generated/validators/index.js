@@ -8,6 +8,7 @@ export const validators = {
   getServerTime: {  },
   getOpenApiDocument: {  },
   getApiReference: {  },
+  getApiReferenceScript: {  },
   createTposToken: { body: { "application/x-www-form-urlencoded": bodies.createTposToken_body0, "application/json": bodies.createTposToken_body0 } },
   tposRestGet: { path: params.tposRestGet_path },
   tposRestPost: { path: params.tposRestGet_path, headers: params.tposRestPost_header },

@@ -4,17 +4,19 @@ import type { NodeHandler } from "@n2store/core";
 
 const require = createRequire(import.meta.url);
 
-/** Where Redoc's standalone script is installed (served at /docs/redoc.standalone.js). */
-export const REDOC_SCRIPT = require.resolve("redoc/bundles/redoc.standalone.js");
-
-/** The two documents the Node server serves from generated/: the spec and its Redoc page. */
+/**
+ * The documents the Node server serves from its own files, read once at start: the spec and its
+ * Redoc page from generated/, and the Redoc script (about 1 MB) from the installed `redoc` package.
+ */
 export async function loadDocuments(): Promise<{
   getOpenApiDocument: NodeHandler<"getOpenApiDocument">;
   getApiReference: NodeHandler<"getApiReference">;
+  getApiReferenceScript: NodeHandler<"getApiReferenceScript">;
 }> {
-  const [json, html] = await Promise.all([
+  const [json, html, script] = await Promise.all([
     readFile(require.resolve("@n2store/generated/openapi.json"), "utf8"),
     readFile(require.resolve("@n2store/generated/redoc.html"), "utf8"),
+    readFile(require.resolve("redoc/bundles/redoc.standalone.js"), "utf8"),
   ]);
   const document = JSON.parse(json) as {
     openapi: string;
@@ -32,6 +34,12 @@ export async function loadDocuments(): Promise<{
       raw: html,
       contentType: "text/html; charset=utf-8",
       headers: { "cache-control": "public, max-age=300" },
+    }),
+    getApiReferenceScript: async () => ({
+      status: 200,
+      raw: script,
+      contentType: "application/javascript; charset=utf-8",
+      headers: { "cache-control": "public, max-age=86400" },
     }),
   };
 }

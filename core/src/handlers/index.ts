@@ -30,12 +30,12 @@ export const sharedHandlers: { readonly [Op in EdgeHttpOperationId]: Handler<Op,
 };
 
 /** Operations the Node server serves from its own files rather than through a shared handler. */
-export type NodeDocumentOperationId = "getOpenApiDocument" | "getApiReference";
+export type NodeDocumentOperationId = "getOpenApiDocument" | "getApiReference" | "getApiReferenceScript";
 
 /** Node-only operations with a handler here (database, realtime, diagnostics). */
 export type NodeOnlyOperationId = Exclude<NodeHttpOperationId, EdgeHttpOperationId | NodeDocumentOperationId>;
 
-/** The handlers only the Node server has; the server adds the two documents itself. */
+/** The handlers only the Node server has; the server adds its documents itself. */
 export const nodeOnlyHandlers: { readonly [Op in NodeOnlyOperationId]: Handler<Op, NodeDeps> } = {
   getServerTime,
   listCustomers,

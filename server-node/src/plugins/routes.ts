@@ -1,4 +1,3 @@
-import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import {
   type Config,
@@ -22,7 +21,7 @@ import fp from "fastify-plugin";
 import { CompiledQuery } from "kysely";
 import { sendResult } from "../adapter/reply.js";
 import { toIncomingRequest } from "../adapter/request.js";
-import { loadDocuments, REDOC_SCRIPT } from "../docs.js";
+import { loadDocuments } from "../docs.js";
 import type { UndiciUpstream } from "../upstream/undici-upstream.js";
 
 /** Options of the routes plugin. */
@@ -132,13 +131,6 @@ export const routesPlugin = fp(
       raw.addContentTypeParser("*", (_request, payload: Readable, done) => done(null, payload));
       registerFastifyRoutes(raw, handlers, adapter, streamed);
     });
-
-    app.get("/docs/redoc.standalone.js", async (_request, reply) =>
-      reply
-        .type("application/javascript; charset=utf-8")
-        .header("cache-control", "public, max-age=86400")
-        .send(createReadStream(REDOC_SCRIPT)),
-    );
   },
   { name: "n2store-routes", fastify: "5.x", dependencies: ["n2store-database", "n2store-realtime"] },
 );

@@ -91,4 +91,23 @@ export const systemCases: ContractCase[] = [
     },
   ),
   notServedOnEdge("getApiReference", "GET", () => ({ path: "/docs" })),
+
+  contractCase(
+    "getApiReferenceScript",
+    "happy",
+    "serves the Redoc script the page names, cacheable for a day",
+    async (ctx) => {
+      const page = await (await ctx.call("GET", "/docs")).text();
+      const src = /<script[^>]+src="([^"]+)"/.exec(page)?.[1];
+      expect(src, "the page loads a script").toBe("/docs/redoc.standalone.js");
+      const response = await ctx.call("GET", src as string);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toMatch(/^application\/javascript/);
+      expect(response.headers.get("cache-control")).toBe("public, max-age=86400");
+      const script = await response.text();
+      expect(script.length, "the whole bundle").toBeGreaterThan(500_000);
+      expect(script).toContain("Redoc");
+    },
+  ),
+  notServedOnEdge("getApiReferenceScript", "GET", () => ({ path: "/docs/redoc.standalone.js" })),
 ];
