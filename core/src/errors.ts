@@ -110,6 +110,20 @@ export class ApiError extends Error {
   }
 }
 
+/** 413 for a request body over `limit` bytes, in the same words on both runtimes. */
+export function payloadTooLarge(limit: number): ApiError {
+  return new ApiError("PAYLOAD_TOO_LARGE", `The request body is larger than ${limit} bytes.`, {
+    nothingSent: true,
+  });
+}
+
+/** 415 for a body in a media type the operation does not take, naming the ones it does. */
+export function unsupportedMediaType(accepted: readonly string[]): ApiError {
+  return new ApiError("UNSUPPORTED_MEDIA_TYPE", `Send the body as ${accepted.join(" or ")}.`, {
+    nothingSent: true,
+  });
+}
+
 /** True for an ApiError from any copy of this module. */
 export function isApiError(value: unknown): value is ApiError {
   return (

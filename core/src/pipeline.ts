@@ -10,7 +10,14 @@ import { type ValidateFunction, type ValidationError, validators } from "@n2stor
 import type { Config } from "./config.js";
 import { canonicalJson, secretIn, sha256Hex } from "./crypto.js";
 import type { SharedDeps } from "./deps.js";
-import { ApiError, asApiError, type ErrorDetail, isApiError, toErrorBody } from "./errors.js";
+import {
+  ApiError,
+  asApiError,
+  type ErrorDetail,
+  isApiError,
+  toErrorBody,
+  unsupportedMediaType,
+} from "./errors.js";
 import { runIdempotent } from "./idempotency/run.js";
 
 /** A request body as the adapter read it. */
@@ -207,9 +214,7 @@ function validateRequest(
         problems.push({ path: ["body"], message: `is required (${spec.contentTypes.join(" or ")})` });
       }
     } else if (!spec.contentTypes.includes(request.body.contentType)) {
-      throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `Send the body as ${spec.contentTypes.join(" or ")}.`, {
-        nothingSent: true,
-      });
+      throw unsupportedMediaType(spec.contentTypes);
     } else {
       body = structuredClone(request.body.value);
       check(compiled.body?.[request.body.contentType], "body", body, problems);

@@ -27,14 +27,21 @@ export async function callUpstream(
   }
 }
 
+/** `service` at the start of a sentence ("the target" -> "The target"; "TPOS" stays). */
+function capitalised(service: string): string {
+  return service.charAt(0).toUpperCase() + service.slice(1);
+}
+
 /** Maps an error thrown by an Upstream (or while reading its body) to an ApiError. */
 export function upstreamError(error: unknown, service: string, timeoutMs: number): ApiError {
   if (!isUpstreamFailure(error)) {
-    return new ApiError("UPSTREAM_UNREACHABLE", `${service} could not be reached.`, { cause: error });
+    return new ApiError("UPSTREAM_UNREACHABLE", `${capitalised(service)} could not be reached.`, {
+      cause: error,
+    });
   }
   switch (error.kind) {
     case "unreachable":
-      return new ApiError("UPSTREAM_UNREACHABLE", `${service} could not be reached.`, {
+      return new ApiError("UPSTREAM_UNREACHABLE", `${capitalised(service)} could not be reached.`, {
         cause: error,
         nothingSent: true,
       });
@@ -43,9 +50,13 @@ export function upstreamError(error: unknown, service: string, timeoutMs: number
         cause: error,
       });
     case "timeout":
-      return new ApiError("UPSTREAM_TIMEOUT", `${service} did not answer within ${timeoutMs} ms.`, {
-        cause: error,
-      });
+      return new ApiError(
+        "UPSTREAM_TIMEOUT",
+        `${capitalised(service)} did not answer within ${timeoutMs} ms.`,
+        {
+          cause: error,
+        },
+      );
     case "blocked":
       return new ApiError("TARGET_NOT_ALLOWED", "The target host is not allowed.", {
         cause: error,
@@ -54,7 +65,7 @@ export function upstreamError(error: unknown, service: string, timeoutMs: number
     case "too-large":
       return new ApiError(
         "UPSTREAM_RESPONSE_TOO_LARGE",
-        `${service} answered with a body larger than allowed.`,
+        `${capitalised(service)} answered with a body larger than allowed.`,
         {
           cause: error,
         },
@@ -86,7 +97,10 @@ export async function readJson(
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new ApiError("UPSTREAM_BAD_RESPONSE", `${service} answered with a body that is not JSON.`);
+    throw new ApiError(
+      "UPSTREAM_BAD_RESPONSE",
+      `${capitalised(service)} answered with a body that is not JSON.`,
+    );
   }
 }
 
@@ -119,7 +133,7 @@ export async function fetchGuarded(
   options: GuardedFetch,
 ): Promise<{ response: UpstreamResponse; url: URL }> {
   const maxRedirects = options.maxRedirects ?? 5;
-  const service = options.service ?? "The target";
+  const service = options.service ?? "the target";
   let current = checkTargetUrl(target, config);
   let method = options.method;
   let body = options.body ?? null;
@@ -149,7 +163,10 @@ export async function fetchGuarded(
     }
     await response.dump();
     if (hop >= maxRedirects) {
-      throw new ApiError("TOO_MANY_REDIRECTS", `${service} redirected more than ${maxRedirects} times.`);
+      throw new ApiError(
+        "TOO_MANY_REDIRECTS",
+        `${capitalised(service)} redirected more than ${maxRedirects} times.`,
+      );
     }
     try {
       current = checkTargetUrl(location, config, current.url);

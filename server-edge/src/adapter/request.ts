@@ -3,7 +3,9 @@ import {
   type IncomingBody,
   type IncomingRequest,
   JSON_BODY_LIMIT,
+  payloadTooLarge,
   RAW_BODY_LIMIT,
+  unsupportedMediaType,
 } from "@n2store/core";
 import type { OperationSpec, RawBody } from "@n2store/generated";
 import type { IRequest } from "itty-router";
@@ -14,14 +16,8 @@ function mediaType(header: string | null): string | null {
   return type === undefined || type === "" ? null : type;
 }
 
-function tooLarge(limit: number): ApiError {
-  return new ApiError("PAYLOAD_TOO_LARGE", `The request body is larger than ${limit} bytes.`, {
-    nothingSent: true,
-  });
-}
-
-/** The caller's 413 for a body over `limit` bytes. */
-const overLimit = (limit: number) => () => tooLarge(limit);
+/** The caller's 413 for a body over `limit` bytes, when a stream finds it. */
+const overLimit = (limit: number) => () => payloadTooLarge(limit);
 
 /**
  * Reads the body the way Fastify does on the Node server, so both runtimes refuse the same input in
@@ -34,7 +30,7 @@ async function body(operation: OperationSpec, request: Request): Promise<Incomin
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (operation.body?.raw === true) {
     if (declared > RAW_BODY_LIMIT) {
-      throw tooLarge(RAW_BODY_LIMIT);
+      throw payloadTooLarge(RAW_BODY_LIMIT);
     }
     if (Number.isNaN(declared)) {
       // No declared size (chunked): read it before anything is sent. workerd's fetch() ends an
@@ -59,7 +55,7 @@ async function body(operation: OperationSpec, request: Request): Promise<Incomin
     };
   }
   if (declared > JSON_BODY_LIMIT) {
-    throw tooLarge(JSON_BODY_LIMIT);
+    throw payloadTooLarge(JSON_BODY_LIMIT);
   }
   const bytes = await readAll(request.body, JSON_BODY_LIMIT, overLimit(JSON_BODY_LIMIT));
   const contentType = mediaType(request.headers.get("content-type"));
@@ -77,7 +73,7 @@ async function body(operation: OperationSpec, request: Request): Promise<Incomin
   if (contentType === "application/x-www-form-urlencoded") {
     return { kind: "parsed", contentType, value: Object.fromEntries(new URLSearchParams(text)) };
   }
-  throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json.", { nothingSent: true });
+  throw unsupportedMediaType(operation.body?.contentTypes ?? ["application/json"]);
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { Transform } from "node:stream";
-import { ApiError, type IncomingBody, type IncomingRequest, RAW_BODY_LIMIT } from "@n2store/core";
+import { type IncomingBody, type IncomingRequest, payloadTooLarge, RAW_BODY_LIMIT } from "@n2store/core";
 import type { OperationSpec, RawBody } from "@n2store/generated";
 import type { FastifyRequest } from "fastify";
 
@@ -36,7 +36,7 @@ function limited(payload: Readable): Readable {
         }
       });
       payload.resume();
-      callback(new ApiError("PAYLOAD_TOO_LARGE", `The request body is larger than ${RAW_BODY_LIMIT} bytes.`));
+      callback(payloadTooLarge(RAW_BODY_LIMIT));
     },
   });
   payload.on("error", (error) => counter.destroy(error));
@@ -50,9 +50,7 @@ function body(operation: OperationSpec, request: FastifyRequest): IncomingBody {
     }
     const declared = Number(request.headers["content-length"] ?? Number.NaN);
     if (declared > RAW_BODY_LIMIT) {
-      throw new ApiError("PAYLOAD_TOO_LARGE", `The request body is larger than ${RAW_BODY_LIMIT} bytes.`, {
-        nothingSent: true,
-      });
+      throw payloadTooLarge(RAW_BODY_LIMIT);
     }
     return { kind: "raw", value: limited(request.body as Readable) as unknown as RawBody };
   }

@@ -1,19 +1,25 @@
-import { ApiError, errorResult } from "@n2store/core";
-import type { FastifyError, FastifyInstance } from "fastify";
+import { ApiError, errorResult, JSON_BODY_LIMIT, payloadTooLarge, unsupportedMediaType } from "@n2store/core";
+import { type OperationId, operations } from "@n2store/generated";
+import type { FastifyError, FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { sendResult } from "../adapter/reply.js";
 
-/** Fastify's own errors (body parsing, limits) as the gateway's error codes. */
-function fromFastify(error: FastifyError): ApiError | FastifyError {
+/** The media types the request's operation takes (its route carries the operation id). */
+function acceptedTypes(request: FastifyRequest): readonly string[] {
+  const id = (request.routeOptions.config as { operationId?: OperationId } | undefined)?.operationId;
+  return (id === undefined ? undefined : operations[id]?.body?.contentTypes) ?? ["application/json"];
+}
+
+/**
+ * Fastify's own errors (body parsing, limits) as the gateway's error codes, in the words the edge
+ * uses for the same refusal. Parsed bodies (JSON, form) have Fastify's bodyLimit, JSON_BODY_LIMIT.
+ */
+function fromFastify(error: FastifyError, request: FastifyRequest): ApiError | FastifyError {
   switch (error.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return new ApiError("PAYLOAD_TOO_LARGE", "The request body is larger than this operation accepts.", {
-        nothingSent: true,
-      });
+      return payloadTooLarge(JSON_BODY_LIMIT);
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return new ApiError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json.", {
-        nothingSent: true,
-      });
+      return unsupportedMediaType(acceptedTypes(request));
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return new ApiError("MALFORMED_BODY", "The body is empty but Content-Type says JSON.", {
         nothingSent: true,
@@ -36,7 +42,10 @@ function fromFastify(error: FastifyError): ApiError | FastifyError {
 export const errorsPlugin = fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((error: FastifyError, request, reply) =>
-      sendResult(reply, errorResult(fromFastify(error), { log: request.log, requestId: request.id })),
+      sendResult(
+        reply,
+        errorResult(fromFastify(error, request), { log: request.log, requestId: request.id }),
+      ),
     );
     app.setNotFoundHandler((request, reply) =>
       sendResult(
