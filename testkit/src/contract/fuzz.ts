@@ -286,7 +286,9 @@ function build(operation: SpecOperation, parts: Parts, secrets: Secrets): FuzzRe
   const schemes = new Set(spec.security.flat());
   if (schemes.has("sepayApiKey")) {
     if (variant !== "no-key") {
-      headers.authorization = variant === "wrong-key" ? `Apikey ${parts.noise}x` : `Apikey ${SEPAY_KEY}`;
+      // A header value is bytes (fetch refuses characters past U+00FF): the noise goes percent-encoded.
+      headers.authorization =
+        variant === "wrong-key" ? `Apikey ${encodeURIComponent(parts.noise)}x` : `Apikey ${SEPAY_KEY}`;
     }
   } else if (schemes.size > 0 && variant !== "no-key") {
     if (variant === "wrong-key") {
