@@ -30,7 +30,7 @@ const CLAIM = `
 const READ =
   "SELECT operation_id, request_hash, state, response, locked_until FROM idempotency_keys WHERE key = $1";
 const COMPLETE =
-  "UPDATE idempotency_keys SET state = 'completed', response = $2::jsonb WHERE key = $1 AND state = 'in_flight'";
+  "UPDATE idempotency_keys SET state = 'completed', response = $2 WHERE key = $1 AND state = 'in_flight'";
 const RELEASE = "DELETE FROM idempotency_keys WHERE key = $1 AND state = 'in_flight'";
 const PURGE = "DELETE FROM idempotency_keys WHERE expires_at <= $1 RETURNING key";
 
@@ -38,11 +38,12 @@ interface KeyRow {
   operation_id: string;
   request_hash: string;
   state: "in_flight" | "completed";
+  /** JSON text; a parsed object from a database still on migration 003's jsonb column. */
   response: StoredResponse | string | null;
   locked_until: Date | string;
 }
 
-/** The shared idempotency-key table (migration 003), on any PostgreSQL connection. */
+/** The shared idempotency-key table (migrations 003 and 005), on any PostgreSQL connection. */
 export class SqlIdempotencyStore implements IdempotencyStore {
   constructor(private readonly run: SqlExecutor) {}
 

@@ -107,4 +107,18 @@ export const migrations: Record<string, Migration> = {
       await sql`DROP TABLE realtime_session`.execute(db);
     },
   },
+  "2026-11-26-005-idempotency-response-text": {
+    // A stored response is kept as the text it was written as: jsonb re-sorts object keys (by length,
+    // then bytes), so a replay's JSON body came back in another key order than the first answer's.
+    async up(db: Kysely<unknown>) {
+      await sql`ALTER TABLE idempotency_keys ALTER COLUMN response TYPE text USING response::text`.execute(
+        db,
+      );
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`ALTER TABLE idempotency_keys ALTER COLUMN response TYPE jsonb USING response::jsonb`.execute(
+        db,
+      );
+    },
+  },
 };

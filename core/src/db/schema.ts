@@ -44,7 +44,8 @@ export interface IdempotencyKeysTable {
   operation_id: string;
   request_hash: string;
   state: "in_flight" | "completed";
-  response: Json<unknown> | null;
+  /** The StoredResponse as JSON text (migration 005), in the key order it was written. */
+  response: string | null;
   created_at: Timestamp;
   locked_until: Timestamp;
   expires_at: Timestamp;
