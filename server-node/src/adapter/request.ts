@@ -61,15 +61,25 @@ function body(operation: OperationSpec, request: FastifyRequest): IncomingBody {
   return { kind: "parsed", contentType, value: request.body };
 }
 
-/** Lower-case header names with repeated headers joined, as the shared pipeline expects them. */
-function headers(request: FastifyRequest): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value !== undefined) {
-      out[name] = Array.isArray(value) ? value.join(", ") : value;
+/**
+ * Lower-case header names with repeated headers joined, as the shared pipeline expects them. Node
+ * already lower-cases names and joins repeats of every header but a few (set-cookie); only a request
+ * that carries one of those as an array needs a copy, every other one is used as it is (read-only).
+ */
+function headers(request: FastifyRequest): Readonly<Record<string, string>> {
+  const given = request.headers;
+  for (const name in given) {
+    if (typeof given[name] !== "string") {
+      const out: Record<string, string> = {};
+      for (const [key, value] of Object.entries(given)) {
+        if (value !== undefined) {
+          out[key] = Array.isArray(value) ? value.join(", ") : value;
+        }
+      }
+      return out;
     }
   }
-  return out;
+  return given as Record<string, string>;
 }
 
 /** A Fastify request as the shared pipeline's IncomingRequest (Fastify names the catch-all `*`). */

@@ -45,19 +45,24 @@ export const realtimePlugin = fp(
     app.decorate("hub", hub);
     app.decorate("realtime", realtime);
 
-    await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
-    app.route({
-      method: "GET",
-      url: "/ws",
-      handler: (request, reply) =>
-        sendResult(
-          reply,
-          errorResult(new ApiError("UPGRADE_REQUIRED", "Open this endpoint as a WebSocket."), {
-            log: request.log,
-            requestId: request.id,
-          }),
-        ),
-      wsHandler: (socket) => acceptBrowserSocket(socket, { hub, config, instanceId, log: app.log }),
+    // In its own context: @fastify/websocket wraps the handler of every route registered in its
+    // scope (to tell upgrades from plain requests), which only /ws needs. Registered app-wide it cost
+    // every pass-through request an extra wrapper call.
+    await app.register(async (scope) => {
+      await scope.register(websocket, { options: { maxPayload: 64 * 1024 } });
+      scope.route({
+        method: "GET",
+        url: "/ws",
+        handler: (request, reply) =>
+          sendResult(
+            reply,
+            errorResult(new ApiError("UPGRADE_REQUIRED", "Open this endpoint as a WebSocket."), {
+              log: request.log,
+              requestId: request.id,
+            }),
+          ),
+        wsHandler: (socket) => acceptBrowserSocket(socket, { hub, config, instanceId, log: app.log }),
+      });
     });
 
     const purge = setInterval(() => {

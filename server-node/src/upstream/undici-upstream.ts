@@ -12,7 +12,7 @@ import {
   type UpstreamResponse,
 } from "@n2store/core";
 import type { RawBody } from "@n2store/generated";
-import { Agent, buildConnector, type Dispatcher, request } from "undici";
+import { Agent, buildConnector, type Dispatcher } from "undici";
 
 /** `dns.lookup` with `all: true`, injectable so tests can make a name resolve to loopback. */
 export type LookupAll = (
@@ -211,11 +211,15 @@ export class UndiciUpstream implements Upstream {
     const body = upstreamRequest.body as Readable | Uint8Array | string | null | undefined;
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(upstreamRequest.url, {
+      // The dispatcher's own request(), given origin and path: undici's top-level request(url) would
+      // parse and re-serialise a URL we already hold (measurable on the hot pass-through routes).
+      const { url } = upstreamRequest;
+      response = await dispatcher.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method: upstreamRequest.method as Dispatcher.HttpMethod,
         headers: upstreamRequest.headers,
         body: body ?? null,
-        dispatcher,
         headersTimeout: upstreamRequest.timeoutMs,
         bodyTimeout: upstreamRequest.timeoutMs,
         ...(upstreamRequest.signal ? { signal: upstreamRequest.signal } : {}),
