@@ -75,12 +75,31 @@ function ms(text: string | undefined): number {
   return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
 }
 
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (100 on Linux unless configured). */
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/** CPU time (user + system) a process has used so far, in microseconds. */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces) in parentheses; utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS;
+}
+
 /**
  * Requests per second and latency percentiles under CONNECTIONS concurrent keep-alive connections:
  * with wrk (C, one thread) when installed, which leaves more of the two cores to the servers than
- * autocannon (Node) does; else with autocannon.
+ * autocannon (Node) does; else with autocannon. With `pid`, also the CPU time that server process
+ * spent per request: unlike the rate, it does not depend on how the load generator and the upstream
+ * share the cores, so it compares the proxies' own work most directly.
  */
-async function throughput(url: string): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+async function throughput(
+  url: string,
+  pid?: number,
+): Promise<{ rps: number; p50: number; p99: number; errors: number; cpuUs: number }> {
+  const cpuBefore = pid === undefined ? 0 : cpuMicros(pid);
+  const perRequest = (requests: number) =>
+    pid === undefined || requests === 0 ? Number.NaN : Math.round((cpuMicros(pid) - cpuBefore) / requests);
   if (WRK) {
     const run = spawnSync("wrk", ["-t1", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, "--latency", url], {
       encoding: "utf8",
@@ -93,6 +112,7 @@ async function throughput(url: string): Promise<{ rps: number; p50: number; p99:
       p50: ms(/^\s*50%\s+(\S+)/m.exec(out)?.[1]),
       p99: ms(/^\s*99%\s+(\S+)/m.exec(out)?.[1]),
       errors: Number(errors),
+      cpuUs: perRequest(Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)),
     };
   }
   const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, pipelining: 1 });
@@ -101,6 +121,7 @@ async function throughput(url: string): Promise<{ rps: number; p50: number; p99:
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
+    cpuUs: perRequest(result.requests.total),
   };
 }
 
@@ -193,7 +214,8 @@ async function main(): Promise<void> {
     `Throughput: ${WRK ? "wrk (1 thread)" : "autocannon"}, ${CONNECTIONS} connections, ${DURATION_S} s a run; latency: ${LATENCY_REQUESTS} sequential requests on one connection a run; each figure the median of ${ROUNDS} interleaved run(s).\n`,
   );
 
-  // The gateway runs as `npm start` runs it: built to plain JavaScript; the SDK as published (dist/).
+  // The gateway runs as `npm start` runs it (built to plain JavaScript), at LOG_LEVEL=warn: no log line
+  // per request, as the baselines write none. The SDK runs as published (dist/).
   spawnSync(process.execPath, [resolve(ROOT, "server-node/scripts/build.mjs")], { stdio: "inherit" });
   spawnSync("npm", ["run", "--silent", "build", "--workspace", "sdk"], { cwd: ROOT, stdio: "inherit" });
   const upstream = await service("upstream", "bench/src/upstream-server.ts", {}, "UPSTREAM");
@@ -219,10 +241,9 @@ async function main(): Promise<void> {
         PROXY_ALLOWED_HOSTS: `${upstreamUrl.host},${new URL(fakes.cdn.url).host}`,
         UPSTREAM_TIMEOUT_MS: "15000",
       }),
-      LOG_LEVEL: "warn",
       DATA_DIR: resolve(ROOT, ".tmp/bench-pglite"),
     },
-    { built: true },
+    { built: true, quiet: true },
   );
   const gatewayPid = gateway.process.pid ?? 0;
   try {
@@ -230,12 +251,12 @@ async function main(): Promise<void> {
     console.log("Pass-through (/api/rest/*) and generic proxy (/api/proxy):");
     const proxyTarget = encodeURIComponent(`${upstream.url}/bench`);
     const { direct, rest, floor, expressRest, proxy, expressProxy } = await interleaved({
-      direct: () => throughput(`${upstream.url}/rest/v2.0/bench`),
-      rest: () => throughput(`${gateway.url}/api/rest/v2.0/bench`),
-      floor: () => throughput(`${minimal.url}/api/rest/v2.0/bench`),
-      expressRest: () => throughput(`${express.url}/api/rest/v2.0/bench`),
-      proxy: () => throughput(`${gateway.url}/api/proxy?url=${proxyTarget}`),
-      expressProxy: () => throughput(`${express.url}/api/proxy?url=${proxyTarget}`),
+      direct: () => throughput(`${upstream.url}/rest/v2.0/bench`, upstream.child.pid),
+      rest: () => throughput(`${gateway.url}/api/rest/v2.0/bench`, gatewayPid),
+      floor: () => throughput(`${minimal.url}/api/rest/v2.0/bench`, minimal.child.pid),
+      expressRest: () => throughput(`${express.url}/api/rest/v2.0/bench`, express.child.pid),
+      proxy: () => throughput(`${gateway.url}/api/proxy?url=${proxyTarget}`, gatewayPid),
+      expressProxy: () => throughput(`${express.url}/api/proxy?url=${proxyTarget}`, express.child.pid),
     });
     report(
       "upstream alone (direct)",
@@ -266,6 +287,16 @@ async function main(): Promise<void> {
       "Express + http-proxy-middleware /api/proxy",
       `${fmt(expressProxy.rps)} req/s`,
       `p50 ${expressProxy.p50} ms`,
+    );
+    report(
+      "CPU per request, server process (rest)",
+      `gateway ${rest.cpuUs} us, floor ${floor.cpuUs} us, Express ${expressRest.cpuUs} us`,
+      `upstream alone ${direct.cpuUs} us; /api/proxy: gateway ${proxy.cpuUs} us, Express ${expressProxy.cpuUs} us`,
+    );
+    report(
+      "requests per CPU-second, gateway / Express (rest)",
+      ratio(expressRest.cpuUs, rest.cpuUs),
+      `proxy ${ratio(expressProxy.cpuUs, proxy.cpuUs)}; floor / Express ${ratio(expressRest.cpuUs, floor.cpuUs)}`,
     );
     report("ratio gateway / Express (rest)", ratio(rest.rps, expressRest.rps), "goal >= 3x");
     report("ratio gateway / direct (rest)", ratio(rest.rps, direct.rps), "goal >= 0.50");
@@ -319,10 +350,9 @@ async function main(): Promise<void> {
       "bench-token",
       {
         ...gatewayEnv(fakes),
-        LOG_LEVEL: "warn",
         DATA_DIR: resolve(ROOT, ".tmp/bench-pglite-token"),
       },
-      { built: true },
+      { built: true, quiet: true },
     );
     try {
       const form = new URLSearchParams({

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,23 +21,27 @@ export interface NodeProcess {
  * Starts the Node server on an ephemeral loopback port with `env`; resolves once it listens. By
  * default from its TypeScript sources (through tsx); `built: true` runs dist/main.js as `npm start`
  * does (benchmarks: no TypeScript loader on the request path; build it first).
+ *
+ * It logs at info (the "Server listening at" line is how the port is learned, and tests read the
+ * logs). `quiet: true` runs it at warn instead, with no line per request, for benchmarks: the port
+ * is then chosen here and readiness learned from /health.
  */
 export async function startNodeProcess(
   name: string,
   env: Record<string, string>,
-  options: { built?: boolean } = {},
+  options: { built?: boolean; quiet?: boolean } = {},
 ): Promise<NodeProcess> {
   const args = options.built
     ? ["--enable-source-maps", resolve(SERVER, "dist/main.js")]
     : ["--import", "tsx", resolve(SERVER, "src/main.ts")];
+  const quietPort = options.quiet ? (env.PORT ?? String(await freePort())) : null;
   const child = spawn(process.execPath, args, {
-    // Info level at least: the "Server listening at" line is how the port is learned.
     env: {
       ...process.env,
       ...env,
-      LOG_LEVEL: "info",
+      LOG_LEVEL: options.quiet ? "warn" : "info",
       INSTANCE_ID: name,
-      PORT: env.PORT ?? "0",
+      PORT: quietPort ?? env.PORT ?? "0",
       HOST: "127.0.0.1",
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -67,6 +72,15 @@ export async function startNodeProcess(
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);
+    if (quietPort !== null) {
+      const base = `http://127.0.0.1:${quietPort}`;
+      void waitForHealth(base, () => exited).then((ready) => {
+        if (ready) {
+          clearTimeout(timer);
+          resolveUrl(base);
+        }
+      });
+    }
     child.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`${name} exited with ${code}:\n${logs.join("")}`));
@@ -93,4 +107,30 @@ export async function startNodeProcess(
       }
     },
   };
+}
+
+/** A loopback port free at the time of asking (the server started next binds it). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const address = server.address();
+  await new Promise((done) => server.close(done));
+  return typeof address === "object" && address !== null ? address.port : 0;
+}
+
+/** Polls `base`/health until it answers 200 (true) or the process has exited (false). */
+async function waitForHealth(base: string, exited: () => boolean): Promise<boolean> {
+  while (!exited()) {
+    try {
+      const response = await fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) });
+      await response.body?.cancel();
+      if (response.ok) {
+        return true;
+      }
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  return false;
 }
