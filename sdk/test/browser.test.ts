@@ -19,6 +19,7 @@ import {
   type NodeProcess,
   startEdgeServer,
   startNodeProcess,
+  startTogether,
 } from "@n2store/testkit/servers";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,11 +99,14 @@ describe.skipIf(!existsSync(CHROMIUM))("the packed SDK in Chromium", () => {
     work = mkdtempSync(join(tmpdir(), "n2store-browser-"));
     fakes = await startAllFakes();
     const env = gatewayEnv(fakes);
-    [edge, node, page] = await Promise.all([
-      startEdgeServer({ vars: env }),
-      startNodeProcess("sdk-browser-node", { ...env, DATA_DIR: join(work, "pglite") }),
-      Promise.resolve(packSdk(work)).then(servePage),
-    ]);
+    [edge, node, page] = await startTogether(
+      [startEdgeServer({ vars: env }), (started) => started.close()],
+      [
+        startNodeProcess("sdk-browser-node", { ...env, DATA_DIR: join(work, "pglite") }),
+        (started) => started.stop(),
+      ],
+      [Promise.resolve(packSdk(work)).then(servePage), (started) => started.server.close()],
+    );
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [

@@ -1,5 +1,5 @@
 import { type AllFakes, conversationUpdate, FAKE_CREDENTIALS, startAllFakes } from "@n2store/testkit/fakes";
-import { type NodeProcess, startNodeProcess } from "@n2store/testkit/servers";
+import { type NodeProcess, startNodeProcess, startTogether } from "@n2store/testkit/servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { API_KEY, createTestDatabase, fakeEnv, json } from "./harness.js";
@@ -35,7 +35,10 @@ describe.skipIf(!process.env.DATABASE_URL)("two Node instances on one PostgreSQL
     database = await createTestDatabase();
     const env = { ...fakeEnv(fakes), DATABASE_URL: database.url, REALTIME_LEADER_POLL_MS: "250" };
     // A starts first and takes the lock; both run the migrations under the advisory lock.
-    [a, b] = await Promise.all([startNodeProcess("node-a", env), startNodeProcess("node-b", env)]);
+    [a, b] = await startTogether(
+      [startNodeProcess("node-a", env), (started) => started.stop()],
+      [startNodeProcess("node-b", env), (started) => started.stop()],
+    );
   }, 60_000);
 
   afterAll(async () => {

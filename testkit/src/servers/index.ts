@@ -1,3 +1,4 @@
 export * from "./env.js";
 export * from "./node.js";
+export * from "./together.js";
 export * from "./wrangler.js";

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./wrangler.js";
 
 const SERVER = resolve(dirname(fileURLToPath(import.meta.url)), "../../../server-node");
 
@@ -107,15 +107,6 @@ export async function startNodeProcess(
       }
     },
   };
-}
-
-/** A loopback port free at the time of asking (the server started next binds it). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const address = server.address();
-  await new Promise((done) => server.close(done));
-  return typeof address === "object" && address !== null ? address.port : 0;
 }
 
 /** Polls `base`/health until it answers 200 (true) or the process has exited (false). */
