@@ -1,4 +1,4 @@
-import { CATCH_ALL_PATHS, OPERATION_FLAGS } from "@n2store/generated/policy";
+import { CATCH_ALL_PATHS, OPERATION_FLAGS, POLICY_METHODS } from "@n2store/generated/policy";
 import { N2StoreNetworkError, type NetworkFailure } from "./errors.js";
 import { emitter, later } from "./util.js";
 
@@ -282,7 +282,7 @@ export function createFailover(o: FailoverOptions) {
     const operation = `${method} ${template}`;
     // An operation the spec does not have (reachable only through a cast): both runtimes, and
     // non-idempotent, the safe assumption.
-    const flags = OPERATION_FLAGS[operation] ?? 3;
+    const flags = parseInt(OPERATION_FLAGS[template]?.[POLICY_METHODS.indexOf(method)] as string, 16) || 3;
     // Served by one runtime only: a server of unknown runtime must be asked before it gets the call.
     const partial = (flags & 3) !== 3;
     const headers = new Headers(req.headers);
@@ -360,8 +360,11 @@ export function createFailover(o: FailoverOptions) {
       const c = new AbortController();
       const t = setTimeout(() => c.abort(), Math.min(attemptTimeoutMs, deadline - now()));
       // The caller's signal stays attached after the response, so aborting also aborts the body.
-      const r: Response | { e: unknown; timeout: boolean } = await (async () =>
-        fetchFn(
+      // A JSON body is read within the attempt: a server that dies or stalls mid-body is then a
+      // failed attempt that may move on, not a "terminated" TypeError out of openapi-fetch's parser.
+      // Other bodies (images) stream to the caller as they come.
+      const r: Response | { e: unknown; timeout: boolean } = await (async () => {
+        const x = await fetchFn(
           new Request(s.url + path, {
             ...init,
             method: req.method,
@@ -369,7 +372,11 @@ export function createFailover(o: FailoverOptions) {
             body,
             signal: AbortSignal.any([signal, c.signal]),
           }),
-        ))().catch((e: unknown) => ({ e, timeout: c.signal.aborted }));
+        );
+        return x.body && /json/.test(x.headers.get("content-type") as string)
+          ? new Response(await x.arrayBuffer(), x)
+          : x;
+      })().catch((e: unknown) => ({ e, timeout: c.signal.aborted }));
       clearTimeout(t);
       urls.push(s.url);
       marks.set(s, 1);

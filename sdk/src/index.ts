@@ -1,3 +1,4 @@
+import { POLICY_METHODS } from "@n2store/generated/policy";
 import createFetchClient, {
   type FetchResponse,
   type MaybeOptionalInit,
@@ -133,7 +134,7 @@ export function createClient(options: ClientOptions): N2StoreClient {
     pathSerializer,
   });
   const out: Record<string, unknown> = { ...api, use: client.use, eject: client.eject };
-  for (const name of ["GET", "PUT", "POST", "DELETE", "PATCH"] as const) {
+  for (const name of POLICY_METHODS as readonly ("GET" | "POST" | "PUT" | "PATCH" | "DELETE")[]) {
     // A per-call fetch, so that the engine learns the call's path template (its operation). The
     // CallOptions keys ride along in `init`: Request ignores them, openapi-fetch copies them as expandos.
     out[name] = (url: string, init: CallOptions = {}) =>

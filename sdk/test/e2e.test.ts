@@ -16,6 +16,7 @@ import {
   type NodeProcess,
   startEdgeServer,
   startNodeProcess,
+  startTogether,
 } from "@n2store/testkit/servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, isN2StoreNetworkError } from "../src/index.js";
@@ -42,13 +43,19 @@ describe("the SDK against the Worker and the Node server", () => {
     env = gatewayEnv(fakes);
     edgePort = await freePort();
     dataDir = database === undefined ? mkdtempSync(join(tmpdir(), "n2store-sdk-e2e-")) : undefined;
-    [edge, node] = await Promise.all([
-      startEdgeServer({ vars: env, port: edgePort, ...(database ? { hyperdrive: database.url } : {}) }),
-      startNodeProcess("sdk-e2e-node", {
-        ...env,
-        ...(database ? { DATABASE_URL: database.url } : { DATA_DIR: dataDir ?? "" }),
-      }),
-    ]);
+    [edge, node] = await startTogether(
+      [
+        startEdgeServer({ vars: env, port: edgePort, ...(database ? { hyperdrive: database.url } : {}) }),
+        (started) => started.close(),
+      ],
+      [
+        startNodeProcess("sdk-e2e-node", {
+          ...env,
+          ...(database ? { DATABASE_URL: database.url } : { DATA_DIR: dataDir ?? "" }),
+        }),
+        (started) => started.stop(),
+      ],
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -83,6 +90,7 @@ describe("the SDK against the Worker and the Node server", () => {
 
     let idempotentFailures = 0;
     let idempotentCalls = 0;
+    const failureReasons: string[] = [];
     const sent: string[] = [];
     let sendFailures = 0;
     let seq = 0;
@@ -95,9 +103,11 @@ describe("the SDK against the Worker and the Node server", () => {
         });
         if (response.status !== 200) {
           idempotentFailures += 1;
+          failureReasons.push(`${response.status} from ${response.url}: ${await response.clone().text()}`);
         }
-      } catch {
+      } catch (error) {
         idempotentFailures += 1;
+        failureReasons.push(String(error));
       }
     };
     const send = async () => {
@@ -119,7 +129,7 @@ describe("the SDK against the Worker and the Node server", () => {
         }
       } catch (error) {
         // A send may fail (never twice); it must say whether it may have gone out.
-        expect(isN2StoreNetworkError(error)).toBe(true);
+        expect(isN2StoreNetworkError(error), String(error)).toBe(true);
         sendFailures += 1;
       }
     };
@@ -136,7 +146,7 @@ describe("the SDK against the Worker and the Node server", () => {
     await Promise.all(workers);
 
     expect(idempotentCalls).toBeGreaterThan(20);
-    expect(idempotentFailures).toBe(0);
+    expect(idempotentFailures, failureReasons.join("\n")).toBe(0);
     expect(client.state().active).toBe(node.url);
     // No duplicate sends: every message Graph received, it received once.
     const texts = fakes.graph.sent.map((entry) => (entry.message as { text?: string }).text);
@@ -196,7 +206,7 @@ describe("the SDK against the Worker and the Node server", () => {
     console.log(
       `sdk e2e: back on the primary ${returnMs.toFixed(0)} ms after it answered again (probe interval 250 ms)`,
     );
-    expect(idempotentFailures).toBe(0);
+    expect(idempotentFailures, failureReasons.join("\n")).toBe(0);
     client.close();
   }, 90_000);
 });

@@ -19,6 +19,18 @@ import {
 const send = { pageId: "111", psid: "222", message: "Xin chào", pageToken: "EAAB" };
 const restPath = { params: { path: { path: "v2.0/x" } } } as const;
 
+/** A JSON answer whose connection breaks after `sent` of its body, as undici reports it ("terminated"). */
+const cutOff = (status: number, sent: string): Response =>
+  new Response(
+    new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(sent));
+        controller.error(new TypeError("terminated", { cause: new Error("other side closed") }));
+      },
+    }),
+    { status, headers: { "content-type": "application/json" } },
+  );
+
 let client: N2StoreClient | undefined;
 /** A client over scripted servers; closed after each test. */
 const setup = (handler: (call: Call) => Reply | Promise<Reply>, options: Partial<ClientOptions> = {}) => {
@@ -239,6 +251,34 @@ describe("failover rules", () => {
     const { response } = await client.GET("/api/rest/{path}", restPath);
     expect(response.status).toBe(200);
     expect(sent()).toEqual([`${EDGE} GET /api/rest/v2.0/x`, `${NODE} GET /api/rest/v2.0/x`]);
+  });
+
+  it("moves an idempotent GET and a keyed POST on when the server dies in the middle of a JSON body", async () => {
+    const { client, sent, calls } = setup(({ base }) =>
+      base === EDGE ? cutOff(200, '{"value":[{"Id":1},') : json(200, { message_id: "m" }),
+    );
+    const get = await client.GET("/api/rest/{path}", restPath);
+    expect(get.response.status).toBe(200);
+    const post = await client.POST("/api/facebook-send", { body: send });
+    expect(post.data?.message_id).toBe("m");
+    expect(sent()).toEqual([
+      `${EDGE} GET /api/rest/v2.0/x`,
+      `${NODE} GET /api/rest/v2.0/x`,
+      `${EDGE} POST /api/facebook-send`,
+      `${NODE} POST /api/facebook-send`,
+    ]);
+    const [, , first, second] = calls.filter((c) => c.path !== "/health");
+    expect(second?.headers.get("idempotency-key")).toBe(first?.headers.get("idempotency-key"));
+  });
+
+  it("throws a branded error, not the body's TypeError, for a keyless POST whose answer was cut off", async () => {
+    const { client, sent } = setup(({ base }) =>
+      base === EDGE ? cutOff(200, '{"message_id":') : json(200, { message_id: "m" }),
+    );
+    const e = await rejection(client.POST("/api/facebook-send", { body: send, idempotencyKey: false }));
+    expect(isN2StoreNetworkError(e)).toBe(true);
+    expect(e).toMatchObject({ reason: "network", maybeDelivered: true, attempts: 1 });
+    expect(sent()).toEqual([`${EDGE} POST /api/facebook-send`]);
   });
 
   it.each([502, 503, 504])(
