@@ -160,7 +160,7 @@ const retryAfter = (r: Response): number | undefined => {
 /** The failover engine: it is the `fetch` that openapi-fetch calls once per logical call (anchors §12). */
 export function createFailover(o: FailoverOptions) {
   const {
-    fetch: fetchFn = (r: Request) => globalThis.fetch(r),
+    fetch: given = (r: Request) => globalThis.fetch(r),
     timeoutMs = 30_000,
     attemptTimeoutMs = 10_000,
     maxAttempts = 3,
@@ -171,6 +171,14 @@ export function createFailover(o: FailoverOptions) {
     keepWarmMs = 600_000,
     retryBudget: { maxTokens = 10, tokenRatio = 0.1 } = {},
   } = o;
+  /**
+   * Sends a Request, keeping it reachable until it settles. Node's fetch (undici) makes a Request's
+   * signal follow the given one through weak references: once the Request is garbage, an abort (the
+   * attempt timeout, a probe's timeout, the caller's signal) no longer reaches the connection, and
+   * a call to a black-holed server hangs for undici's 300 s headers timeout instead of moving on
+   * (nodejs/undici#3644; seen in the failover benchmark, reproduced by a test under forced GC).
+   */
+  const fetchFn = (r: Request) => given(r).finally(() => r);
   const { on, emit } = emitter();
   const probes = new Map<ServerState, Promise<boolean>>();
   // The engine's bookkeeping is the public ServerState itself, so state() is a plain copy.

@@ -3,6 +3,8 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { afterEach, describe, expect, it } from "vitest";
 import { createClient, isN2StoreNetworkError, type N2StoreClient } from "../src/index.js";
 
@@ -95,5 +97,25 @@ describe("with Node's fetch on loopback", () => {
       .POST("/api/facebook-send", { body: send, idempotencyKey: false })
       .catch((x: unknown) => x);
     expect(e).toMatchObject({ reason: "network", maybeDelivered: false, attempts: 3 });
+  });
+
+  it("still times an attempt out when garbage collection runs while it waits (undici's weak signal links)", async () => {
+    // Node's fetch follows a Request's signal through weak references; a Request nobody holds is
+    // collected, and the attempt timeout used to never reach a black-holed server (300 s hang).
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const hole = await listen(hang);
+    const good = await listen(ok);
+    const api = client([hole.url, good.url]);
+    const collecting = setInterval(gc, 10);
+    cleanup.push(() => clearInterval(collecting));
+    const calls = Array.from({ length: 10 }, () =>
+      api.GET("/api/rest/{path}", { params: { path: { path: "x" } }, timeoutMs: 4_000 }),
+    );
+    const statuses = (await Promise.allSettled(calls)).map((result) =>
+      result.status === "fulfilled" ? result.value.response.status : String(result.reason),
+    );
+    expect(statuses).toEqual(Array(10).fill(200));
+    expect(hole.seen.length).toBeGreaterThan(0);
   });
 });
