@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { freePort } from "./servers/wrangler.js";
+import { freePort } from "./servers/net.js";
 
 /**
  * A fresh database on the DATABASE_URL server, for one test file; `drop()` removes it. The URL

@@ -1,4 +1,5 @@
 export * from "./env.js";
+export * from "./net.js";
 export * from "./node.js";
 export * from "./together.js";
 export * from "./wrangler.js";

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "./wrangler.js";
+import { freePort, untilHealthy } from "./net.js";
 
 const SERVER = resolve(dirname(fileURLToPath(import.meta.url)), "../../../server-node");
 
@@ -74,7 +74,7 @@ export async function startNodeProcess(
     child.stderr?.on("data", onData);
     if (quietPort !== null) {
       const base = `http://127.0.0.1:${quietPort}`;
-      void waitForHealth(base, () => exited).then((ready) => {
+      void untilHealthy(base, () => exited, 100).then((ready) => {
         if (ready) {
           clearTimeout(timer);
           resolveUrl(base);
@@ -107,21 +107,4 @@ export async function startNodeProcess(
       }
     },
   };
-}
-
-/** Polls `base`/health until it answers 200 (true) or the process has exited (false). */
-async function waitForHealth(base: string, exited: () => boolean): Promise<boolean> {
-  while (!exited()) {
-    try {
-      const response = await fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) });
-      await response.body?.cancel();
-      if (response.ok) {
-        return true;
-      }
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  return false;
 }

@@ -2,21 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createServer, type Socket } from "node:net";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, untilHealthy } from "./net.js";
 
 const EDGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../../server-edge");
-
-/** A free TCP port on 127.0.0.1 (asked of the OS, then released for the child to bind). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
-}
 
 /** The Worker running in workerd under `wrangler dev`. */
 export interface EdgeServer {
@@ -82,25 +70,13 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
   child.once("exit", (code) => {
     exited = code ?? -1;
   });
-  for (;;) {
+  if (!(await untilHealthy(url, () => exited !== null || Date.now() > deadline))) {
+    await refuser?.close();
     if (exited !== null) {
-      await refuser?.close();
       throw new Error(`wrangler dev exited (${exited}):\n${logs.join("")}`);
     }
-    try {
-      const response = await fetch(`${url}/health`);
-      if (response.ok) {
-        break;
-      }
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      reap();
-      await refuser?.close();
-      throw new Error(`wrangler dev did not answer /health in time:\n${logs.join("")}`);
-    }
-    await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+    reap();
+    throw new Error(`wrangler dev did not answer /health in time:\n${logs.join("")}`);
   }
   return {
     url,
