@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
+import { expect } from "vitest";
 
 /**
  * Loopback listeners that must never be reached: they count every TCP connection (not only HTTP
@@ -79,4 +80,33 @@ export function loopbackTargets(port4: number, port6: number | null): string[] {
     targets.push(`http://[::1]:${port6}/`);
   }
   return targets;
+}
+
+/** A proxying route of the gateway: method and path, the target going in `?url=`. */
+export type ProxyRoute = readonly [method: string, path: string];
+
+/**
+ * Sends every target to every route of the gateway at `base`, and expects each to be refused in
+ * the error shape: 400 INVALID_TARGET_URL or 403 TARGET_NOT_ALLOWED. Returns how many were refused.
+ */
+export async function expectEveryTargetRefused(
+  base: string,
+  targets: readonly string[],
+  routes: readonly ProxyRoute[],
+): Promise<number> {
+  let refused = 0;
+  for (const target of targets) {
+    for (const [method, path] of routes) {
+      const response = await fetch(`${base}${path}?url=${encodeURIComponent(target)}`, {
+        method,
+        signal: AbortSignal.timeout(10_000),
+        ...(method === "POST" ? { body: "x", headers: { "content-type": "text/plain" } } : {}),
+      });
+      const body = (await response.json()) as { code?: string };
+      expect([400, 403], `${method} ${path} ${target}`).toContain(response.status);
+      expect(body.code, target).toMatch(/^(TARGET_NOT_ALLOWED|INVALID_TARGET_URL)$/);
+      refused += 1;
+    }
+  }
+  return refused;
 }
