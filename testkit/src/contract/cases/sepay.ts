@@ -16,6 +16,20 @@ import {
 
 const sepay = { authorization: `Apikey ${SEPAY_KEY}` };
 
+/** Delivers a transfer marked `marker` with `override` applied; expects 400 VALIDATION_FAILED. */
+function refusedDelivery(ctx: CaseContext, marker: string, override: Record<string, unknown>) {
+  return expectRefused(
+    ctx,
+    "POST",
+    {
+      path: "/api/sepay/webhook",
+      init: { headers: sepay, json: { ...sepayTransaction({ content: marker }), ...override } },
+    },
+    400,
+    "VALIDATION_FAILED",
+  );
+}
+
 /** Delivers a transfer as SePay does; returns the payload. */
 async function deliver(
   ctx: CaseContext,
@@ -113,16 +127,7 @@ export const sepayCases: ContractCase[] = [
         [{ transferAmount: 1.5 }, "transferAmount"],
         [{ id: 0 }, "id"],
       ] as const) {
-        const error = await expectRefused(
-          ctx,
-          "POST",
-          {
-            path: "/api/sepay/webhook",
-            init: { headers: sepay, json: { ...sepayTransaction({ content: marker }), ...override } },
-          },
-          400,
-          "VALIDATION_FAILED",
-        );
+        const error = await refusedDelivery(ctx, marker, override);
         expect(
           error.details?.map((d) => d.path),
           field,
@@ -142,16 +147,7 @@ export const sepayCases: ContractCase[] = [
         { description: "\u0000" },
         { transferAmount: 1e300 },
       ]) {
-        await expectRefused(
-          ctx,
-          "POST",
-          {
-            path: "/api/sepay/webhook",
-            init: { headers: sepay, json: { ...sepayTransaction({ content: marker }), ...override } },
-          },
-          400,
-          "VALIDATION_FAILED",
-        );
+        await refusedDelivery(ctx, marker, override);
       }
       expect(await find(ctx, marker)).toHaveLength(0);
     },
