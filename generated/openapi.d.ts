@@ -683,8 +683,16 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description The one error shape of both runtimes (Fastify's default error body plus a stable `code`). */
+        /**
+         * @description The one error shape of both runtimes (Fastify's default error body plus a stable `code`), with
+         *     `success: false` as the original proxy answered, since the shop's pages branch on `data.success`.
+         */
         Error: {
+            /**
+             * @description Always `false`; the pages test `data.success` before anything else.
+             * @constant
+             */
+            success: false;
             /** @description The HTTP status, repeated. */
             statusCode: number;
             code: components["schemas"]["ErrorCode"];
@@ -943,6 +951,13 @@ export interface components {
          */
         RealtimeState: "stopped" | "connecting" | "connected" | "reconnecting";
         RealtimeStatus: {
+            /**
+             * @description Always `true` (the original's start and stop answers carried it; the pages test it).
+             * @constant
+             */
+            success: true;
+            /** @description Whether the upstream socket is connected now (`state` is `connected`), as the original reported it. */
+            connected: boolean;
             /** @enum {string} */
             desired: "running" | "stopped";
             state: components["schemas"]["RealtimeState"];

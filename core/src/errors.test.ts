@@ -19,6 +19,7 @@ describe("ApiError", () => {
   it("renders the one error body with the code's status and reason", () => {
     const error = new ApiError("CUSTOMER_NOT_FOUND", "Customer 4 does not exist.");
     expect(toErrorBody(error, "req-1")).toEqual({
+      success: false,
       statusCode: 404,
       code: "CUSTOMER_NOT_FOUND",
       error: "Not Found",

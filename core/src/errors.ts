@@ -134,6 +134,7 @@ export function isApiError(value: unknown): value is ApiError {
 /** The error body for an ApiError. */
 export function toErrorBody(error: ApiError, requestId?: string): ErrorBody {
   const body: ErrorBody = {
+    success: false,
     statusCode: error.status,
     code: error.code,
     error: reasonPhrase(error.status),

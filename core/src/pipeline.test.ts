@@ -276,6 +276,7 @@ describe("execute", () => {
         status: 401,
         headers: {},
         body: {
+          success: false,
           statusCode: 401,
           code: "UNAUTHORIZED",
           error: "Unauthorized",
@@ -505,6 +506,7 @@ describe("execute", () => {
       );
       expect(result.status).toBe(500);
       expect(errorOf(result)).toEqual({
+        success: false,
         statusCode: 500,
         code: "INTERNAL",
         error: "Internal Server Error",
@@ -533,6 +535,7 @@ describe("execute", () => {
         status: 429,
         headers: { "retry-after": "60" },
         body: {
+          success: false,
           statusCode: 429,
           code: "FB_RATE_LIMITED",
           error: "Too Many Requests",

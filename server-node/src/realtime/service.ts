@@ -303,9 +303,12 @@ export class RealtimeService implements RealtimeControl {
       .executeTakeFirst();
     const iso = (value: Date | string | null | undefined) =>
       value == null ? null : new Date(value).toISOString();
+    const state = row?.state ?? "stopped";
     return {
+      success: true,
+      connected: state === "connected",
       desired: row?.desired ?? "stopped",
-      state: row?.state ?? "stopped",
+      state,
       userId: row?.user_id ?? null,
       pageIds: row?.page_ids ?? [],
       leaderInstanceId: row?.leader_instance_id ?? null,

@@ -36,6 +36,7 @@ function check(
 }
 
 const error = (statusCode: number, code: string, extra: Record<string, unknown> = {}) => ({
+  success: false,
   statusCode,
   code,
   error: "x",
@@ -133,6 +134,12 @@ describe("ResponseValidator", () => {
   it("requires the gateway's 4xx Error for a path no operation has", () => {
     expect(check("GET", "/nope", 404, error(404, "ROUTE_NOT_FOUND")).violations).toEqual([]);
     expect(check("GET", "/nope", 200, { ok: true }).violations.join()).toContain("not a 4xx");
+  });
+
+  it("accepts a CORS preflight's empty 204 on any path, and flags one with a body", () => {
+    expect(check("OPTIONS", "/api/rest/x", 204, "", { type: null }).violations).toEqual([]);
+    expect(check("OPTIONS", "/api/rest/x", 204, "{}").violations.join()).toContain("preflight");
+    expect(check("OPTIONS", "/api/rest/x", 200, { ok: true }).violations.join()).toContain("not a 4xx");
   });
 });
 

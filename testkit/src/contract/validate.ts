@@ -167,6 +167,13 @@ export class ResponseValidator {
       }
     }
     const violations: string[] = [];
+    if (response.method === "OPTIONS" && status === 204) {
+      // A CORS preflight: answered by the gateway for every path (README, CORS), never an operation.
+      if (response.body.byteLength > 0) {
+        violations.push("a CORS preflight's 204 has a body");
+      }
+      return this.verdict(null, null, false, undefined, null, violations, where, status, text);
+    }
     const match = matchOperation(response.method, url.pathname);
 
     if (match === null) {

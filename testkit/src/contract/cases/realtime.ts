@@ -154,7 +154,15 @@ export const realtimeCases: ContractCase[] = [
       try {
         await startAndConnect(ctx);
         const body = await status(ctx);
-        expect(body).toMatchObject({ desired: "running", state: "connected", userId, isLeader: true });
+        // The fields the shop's inbox-debug page reads: success, connected, userId.
+        expect(body).toMatchObject({
+          success: true,
+          connected: true,
+          desired: "running",
+          state: "connected",
+          userId,
+          isLeader: true,
+        });
         expect(body.leaderInstanceId).toBe("contract-node");
         expect(Date.parse(body.connectedAt)).not.toBeNaN();
       } finally {

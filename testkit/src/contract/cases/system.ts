@@ -7,6 +7,33 @@ import { contractCase, notServedOnEdge } from "./shared.js";
 
 const FIVE_MINUTES = 5 * 60 * 1000;
 
+/**
+ * Request headers the shop's pages send across origins (notes/pages-calls.md; the original's
+ * `shared/universal/cors-headers.js`): a preflight that leaves one out fails the page's call.
+ */
+const PAGE_HEADERS = [
+  "Content-Type",
+  "Authorization",
+  "Accept",
+  "Cache-Control",
+  "Pragma",
+  "If-None-Match",
+  "If-Modified-Since",
+  "If-Match",
+  "If-Unmodified-Since",
+  "tposappversion",
+  "x-tpos-lang",
+  "feature-version",
+  "X-Page-Access-Token",
+  "X-Auth-Data",
+  "X-User-Id",
+  "X-Idempotency-Key",
+  "X-Web2-Token",
+  "X-Web2-Zalo-Owner",
+  "Idempotency-Key",
+  "Range",
+];
+
 export const systemCases: ContractCase[] = [
   contractCase(
     "getHealth",
@@ -42,6 +69,27 @@ export const systemCases: ContractCase[] = [
     async (ctx) => {
       const error = await ctx.expectError(await ctx.call("DELETE", "/health"), 404, "ROUTE_NOT_FOUND");
       expect(error.message).toContain("DELETE /health");
+    },
+  ),
+  contractCase(
+    "getHealth",
+    "happy",
+    "answers the CORS preflight for every header the shop's pages send (the original's list)",
+    async (ctx) => {
+      const response = await ctx.call("OPTIONS", "/api/odata/SaleOnline_Order", {
+        headers: {
+          origin: "https://nhijudyshop.github.io",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": PAGE_HEADERS.join(","),
+        },
+      });
+      expect(response.status).toBe(204);
+      expect(response.headers.get("access-control-allow-origin")).toBe("*");
+      const allowed = (response.headers.get("access-control-allow-headers") ?? "")
+        .split(",")
+        .map((name) => name.trim().toLowerCase());
+      expect(allowed).toEqual(expect.arrayContaining(PAGE_HEADERS.map((name) => name.toLowerCase())));
+      expect(response.headers.get("access-control-allow-methods")).toContain("PATCH");
     },
   ),
   contractCase("getHealth", "negative", "answers an unknown path with 404 ROUTE_NOT_FOUND", async (ctx) => {
