@@ -118,6 +118,16 @@ export interface paths {
          *     wrong password, an expired refresh token) is passed on as 401 `TPOS_TOKEN_REJECTED` with TPOS's
          *     reason in `details`, and is never cached.
          *     On a cache hit `expires_in` is the number of seconds the token has left.
+         *
+         *     **The shop's own accounts.** A JSON body `{"companyId": n}` (a number or a numeric string;
+         *     `{}` means company 1) logs in with the account the server holds for that company, as the
+         *     original Worker did: `TPOS_USERNAME` / `TPOS_PASSWORD` for company 1, `TPOS_USERNAME_2` /
+         *     `TPOS_PASSWORD_2` for company 2 (the password falls back to `TPOS_PASSWORD`), and
+         *     `TPOS_CLIENT_ID` (default `tmtWebApp`); Worker secrets on the edge, the environment on Node.
+         *     The same per-credential cache and single flight apply, and the answer is the same. Because this
+         *     mints a token for the shop's own account, it needs an N2Store API key (`x-api-key` or
+         *     `Authorization: Bearer`): without one the answer is 401 `UNAUTHORIZED`; with no account
+         *     configured for the company, 503 `TPOS_ACCOUNT_NOT_CONFIGURED`. The form grants need no key.
          */
         post: operations["createTposToken"];
         delete?: never;
@@ -339,6 +349,76 @@ export interface paths {
          *     retried or failed-over call never reaches the upstream twice.
          */
         patch: operations["pancakeOfficialPatch"];
+        trace?: never;
+    };
+    "/api/pancake/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
+                path: components["parameters"]["CatchAllPath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * GET through to the Pancake internal API (generic)
+         * @description Pancake's internal web API, `PANCAKE_BASE_URL/api/v1/{path}`, as the shop's inbox and live-chat
+         *     pages call it (`/api/pancake/pages?access_token=...`, `conversations`, `conversations/search`,
+         *     messages). The query is passed on as given; when it has `access_token` (the caller's Pancake user
+         *     token), that token stays in the query and is also sent as `Cookie: jwt=...; locale=vi`, with the
+         *     Referer from `PANCAKE_GENERIC_REFERER` (`https://pancake.vn/multi_pages` by default). The caller's
+         *     other headers, cookies included, are not passed on.
+         */
+        get: operations["pancakeGenericGet"];
+        /**
+         * PUT through to the Pancake internal API (generic)
+         * @description Pancake's internal web API, `PANCAKE_BASE_URL/api/v1/{path}`, as the shop's inbox and live-chat
+         *     pages call it (`/api/pancake/pages?access_token=...`, `conversations`, `conversations/search`,
+         *     messages). The query is passed on as given; when it has `access_token` (the caller's Pancake user
+         *     token), that token stays in the query and is also sent as `Cookie: jwt=...; locale=vi`, with the
+         *     Referer from `PANCAKE_GENERIC_REFERER` (`https://pancake.vn/multi_pages` by default). The caller's
+         *     other headers, cookies included, are not passed on.
+         */
+        put: operations["pancakeGenericPut"];
+        /**
+         * POST through to the Pancake internal API (generic)
+         * @description Pancake's internal web API, `PANCAKE_BASE_URL/api/v1/{path}`, as the shop's inbox and live-chat
+         *     pages call it (`/api/pancake/pages?access_token=...`, `conversations`, `conversations/search`,
+         *     messages). The query is passed on as given; when it has `access_token` (the caller's Pancake user
+         *     token), that token stays in the query and is also sent as `Cookie: jwt=...; locale=vi`, with the
+         *     Referer from `PANCAKE_GENERIC_REFERER` (`https://pancake.vn/multi_pages` by default). The caller's
+         *     other headers, cookies included, are not passed on.
+         *
+         *     Not idempotent: with an `Idempotency-Key` the first result is stored and replayed, so a
+         *     retried or failed-over call never reaches the upstream twice.
+         */
+        post: operations["pancakeGenericPost"];
+        /**
+         * DELETE through to the Pancake internal API (generic)
+         * @description Pancake's internal web API, `PANCAKE_BASE_URL/api/v1/{path}`, as the shop's inbox and live-chat
+         *     pages call it (`/api/pancake/pages?access_token=...`, `conversations`, `conversations/search`,
+         *     messages). The query is passed on as given; when it has `access_token` (the caller's Pancake user
+         *     token), that token stays in the query and is also sent as `Cookie: jwt=...; locale=vi`, with the
+         *     Referer from `PANCAKE_GENERIC_REFERER` (`https://pancake.vn/multi_pages` by default). The caller's
+         *     other headers, cookies included, are not passed on.
+         */
+        delete: operations["pancakeGenericDelete"];
+        options?: never;
+        head?: never;
+        /**
+         * PATCH through to the Pancake internal API (generic)
+         * @description Pancake's internal web API, `PANCAKE_BASE_URL/api/v1/{path}`, as the shop's inbox and live-chat
+         *     pages call it (`/api/pancake/pages?access_token=...`, `conversations`, `conversations/search`,
+         *     messages). The query is passed on as given; when it has `access_token` (the caller's Pancake user
+         *     token), that token stays in the query and is also sent as `Cookie: jwt=...; locale=vi`, with the
+         *     Referer from `PANCAKE_GENERIC_REFERER` (`https://pancake.vn/multi_pages` by default). The caller's
+         *     other headers, cookies included, are not passed on.
+         *
+         *     Not idempotent: with an `Idempotency-Key` the first result is stored and replayed, so a
+         *     retried or failed-over call never reaches the upstream twice.
+         */
+        patch: operations["pancakeGenericPatch"];
         trace?: never;
     };
     "/api/proxy": {
@@ -679,6 +759,81 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
+                path: components["parameters"]["CatchAllPath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * GET through to TPOS (any other /api path)
+         * @description Every `/api/{path}` that no other operation answers goes to TPOS, `TPOS_BASE_URL/{path}`, as the
+         *     original proxy's `/api/*` route did: bill printing (`/api/fastsaleorder/print1?ids=...`, JSON with the
+         *     bill's HTML) and the Excel exports (`/api/Product/ExportProductV2`, `/api/FastSaleOrder/ExportFile`,
+         *     `/api/SaleOnline_Order/ExportFile`, ...), streamed. The headers are those of `/api/rest` (the
+         *     caller's `Authorization` is passed on). Paths under this gateway's own prefixes (`/api/token`,
+         *     `/api/customers`, `/api/rest`, ...) are never sent to TPOS: a method those paths do not have is
+         *     404 `ROUTE_NOT_FOUND`. Matched after every other operation.
+         */
+        get: operations["tposApiGet"];
+        /**
+         * PUT through to TPOS (any other /api path)
+         * @description Every `/api/{path}` that no other operation answers goes to TPOS, `TPOS_BASE_URL/{path}`, as the
+         *     original proxy's `/api/*` route did: bill printing (`/api/fastsaleorder/print1?ids=...`, JSON with the
+         *     bill's HTML) and the Excel exports (`/api/Product/ExportProductV2`, `/api/FastSaleOrder/ExportFile`,
+         *     `/api/SaleOnline_Order/ExportFile`, ...), streamed. The headers are those of `/api/rest` (the
+         *     caller's `Authorization` is passed on). Paths under this gateway's own prefixes (`/api/token`,
+         *     `/api/customers`, `/api/rest`, ...) are never sent to TPOS: a method those paths do not have is
+         *     404 `ROUTE_NOT_FOUND`. Matched after every other operation.
+         */
+        put: operations["tposApiPut"];
+        /**
+         * POST through to TPOS (any other /api path)
+         * @description Every `/api/{path}` that no other operation answers goes to TPOS, `TPOS_BASE_URL/{path}`, as the
+         *     original proxy's `/api/*` route did: bill printing (`/api/fastsaleorder/print1?ids=...`, JSON with the
+         *     bill's HTML) and the Excel exports (`/api/Product/ExportProductV2`, `/api/FastSaleOrder/ExportFile`,
+         *     `/api/SaleOnline_Order/ExportFile`, ...), streamed. The headers are those of `/api/rest` (the
+         *     caller's `Authorization` is passed on). Paths under this gateway's own prefixes (`/api/token`,
+         *     `/api/customers`, `/api/rest`, ...) are never sent to TPOS: a method those paths do not have is
+         *     404 `ROUTE_NOT_FOUND`. Matched after every other operation.
+         *
+         *     Not idempotent: with an `Idempotency-Key` the first result is stored and replayed, so a
+         *     retried or failed-over call never reaches the upstream twice.
+         */
+        post: operations["tposApiPost"];
+        /**
+         * DELETE through to TPOS (any other /api path)
+         * @description Every `/api/{path}` that no other operation answers goes to TPOS, `TPOS_BASE_URL/{path}`, as the
+         *     original proxy's `/api/*` route did: bill printing (`/api/fastsaleorder/print1?ids=...`, JSON with the
+         *     bill's HTML) and the Excel exports (`/api/Product/ExportProductV2`, `/api/FastSaleOrder/ExportFile`,
+         *     `/api/SaleOnline_Order/ExportFile`, ...), streamed. The headers are those of `/api/rest` (the
+         *     caller's `Authorization` is passed on). Paths under this gateway's own prefixes (`/api/token`,
+         *     `/api/customers`, `/api/rest`, ...) are never sent to TPOS: a method those paths do not have is
+         *     404 `ROUTE_NOT_FOUND`. Matched after every other operation.
+         */
+        delete: operations["tposApiDelete"];
+        options?: never;
+        head?: never;
+        /**
+         * PATCH through to TPOS (any other /api path)
+         * @description Every `/api/{path}` that no other operation answers goes to TPOS, `TPOS_BASE_URL/{path}`, as the
+         *     original proxy's `/api/*` route did: bill printing (`/api/fastsaleorder/print1?ids=...`, JSON with the
+         *     bill's HTML) and the Excel exports (`/api/Product/ExportProductV2`, `/api/FastSaleOrder/ExportFile`,
+         *     `/api/SaleOnline_Order/ExportFile`, ...), streamed. The headers are those of `/api/rest` (the
+         *     caller's `Authorization` is passed on). Paths under this gateway's own prefixes (`/api/token`,
+         *     `/api/customers`, `/api/rest`, ...) are never sent to TPOS: a method those paths do not have is
+         *     404 `ROUTE_NOT_FOUND`. Matched after every other operation.
+         *
+         *     Not idempotent: with an `Idempotency-Key` the first result is stored and replayed, so a
+         *     retried or failed-over call never reaches the upstream twice.
+         */
+        patch: operations["tposApiPatch"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -719,7 +874,7 @@ export interface components {
          *     HTTP status.
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "MALFORMED_BODY" | "INVALID_TARGET_URL" | "UNAUTHORIZED" | "TPOS_TOKEN_REJECTED" | "TARGET_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "CUSTOMER_PHONE_EXISTS" | "IDEMPOTENCY_KEY_IN_USE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "UPGRADE_REQUIRED" | "FB_INVALID_REQUEST" | "FB_PAGE_TOKEN_INVALID" | "FB_PERMISSION_DENIED" | "FB_OUTSIDE_WINDOW" | "FB_RECIPIENT_UNAVAILABLE" | "FB_RATE_LIMITED" | "FB_UPSTREAM_ERROR" | "INTERNAL" | "NOT_SERVED_BY_RUNTIME" | "UPSTREAM_UNREACHABLE" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_ERROR" | "UPSTREAM_RESPONSE_TOO_LARGE" | "TOO_MANY_REDIRECTS" | "DATABASE_UNAVAILABLE" | "IDEMPOTENCY_STORE_UNAVAILABLE" | "SEPAY_NOT_CONFIGURED" | "UPSTREAM_TIMEOUT";
+        ErrorCode: "VALIDATION_FAILED" | "MALFORMED_BODY" | "INVALID_TARGET_URL" | "UNAUTHORIZED" | "TPOS_TOKEN_REJECTED" | "TARGET_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "CUSTOMER_PHONE_EXISTS" | "IDEMPOTENCY_KEY_IN_USE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "UPGRADE_REQUIRED" | "FB_INVALID_REQUEST" | "FB_PAGE_TOKEN_INVALID" | "FB_PERMISSION_DENIED" | "FB_OUTSIDE_WINDOW" | "FB_RECIPIENT_UNAVAILABLE" | "FB_RATE_LIMITED" | "FB_UPSTREAM_ERROR" | "INTERNAL" | "NOT_SERVED_BY_RUNTIME" | "UPSTREAM_UNREACHABLE" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_ERROR" | "UPSTREAM_RESPONSE_TOO_LARGE" | "TOO_MANY_REDIRECTS" | "DATABASE_UNAVAILABLE" | "IDEMPOTENCY_STORE_UNAVAILABLE" | "SEPAY_NOT_CONFIGURED" | "TPOS_ACCOUNT_NOT_CONFIGURED" | "UPSTREAM_TIMEOUT";
         Health: {
             /**
              * @description `degraded` when a dependency (the database) is down but the server still answers.
@@ -765,6 +920,16 @@ export interface components {
         };
         /** @description An OAuth2 grant for TPOS, form-encoded (as TPOS itself takes it) or JSON. */
         TokenRequest: components["schemas"]["PasswordGrant"] | components["schemas"]["RefreshTokenGrant"];
+        /**
+         * @description A JSON body of `POST /api/token`: an OAuth2 grant, as in the form, or `{"companyId": n}` for
+         *     the shop's own account of company `n` (needs an N2Store API key).
+         */
+        TokenJsonRequest: components["schemas"]["PasswordGrant"] | components["schemas"]["RefreshTokenGrant"] | components["schemas"]["CompanyTokenRequest"];
+        /** @description The shop's own TPOS account for a company, with the credentials the server holds. */
+        CompanyTokenRequest: {
+            /** @description The company (1 or 2 in the shop's set-up; 1 when absent), a number or a numeric string, as the pages send it. */
+            companyId?: number | string;
+        };
         PasswordGrant: {
             /**
              * @description discriminator enum property added by openapi-typescript
@@ -773,7 +938,7 @@ export interface components {
             grant_type: "password";
             username: string;
             password: string;
-            /** @default tmtWebApp */
+            /** @description The OAuth2 client; `tmtWebApp` (TPOS's web app) when absent. */
             client_id?: string;
             scope?: string;
         };
@@ -784,7 +949,7 @@ export interface components {
              */
             grant_type: "refresh_token";
             refresh_token: string;
-            /** @default tmtWebApp */
+            /** @description The OAuth2 client; `tmtWebApp` (TPOS's web app) when absent. */
             client_id?: string;
         };
         /** @description TPOS's token response, passed on (other fields TPOS adds are kept). */
@@ -1198,8 +1363,21 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description TPOS refused the credentials (a wrong username or password, or an expired refresh token). Never cached. */
+        /**
+         * @description TPOS refused the credentials (a wrong username or password, or an expired refresh token),
+         *     `TPOS_TOKEN_REJECTED`, never cached; or a `{"companyId"}` login came without a valid N2Store
+         *     API key, `UNAUTHORIZED`.
+         */
         TposTokenRejected: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description No TPOS account is configured on this server for the company asked for (`TPOS_USERNAME`, `TPOS_USERNAME_2`, ...). */
+        TposAccountNotConfigured: {
             headers: {
                 [name: string]: unknown;
             };
@@ -1209,6 +1387,15 @@ export interface components {
         };
         /** @description The target's host is not allowed, or it resolves to a private, loopback, link-local or metadata address. */
         TargetNotAllowed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description No operation answers this method and path (`ROUTE_NOT_FOUND`). */
+        RouteNotFound: {
             headers: {
                 [name: string]: unknown;
             };
@@ -1378,6 +1565,8 @@ export interface components {
         };
         /** @description The caller's Pancake user token; sent upstream as `Cookie: jwt=...; locale=vi`, not in the query. */
         PancakeJwt: string;
+        /** @description The caller's Pancake user token: kept in the query and also sent as `Cookie: jwt=...; locale=vi`. */
+        PancakeAccessToken: string;
         /** @description The page the call is about (accepted for compatibility; not forwarded). */
         PancakePageId: string;
         /**
@@ -1545,7 +1734,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
-                "application/json": components["schemas"]["TokenRequest"];
+                "application/json": components["schemas"]["TokenJsonRequest"];
             };
         };
         responses: {
@@ -1563,6 +1752,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["BadGateway"];
+            503: components["responses"]["TposAccountNotConfigured"];
             504: components["responses"]["GatewayTimeout"];
         };
     };
@@ -2097,6 +2287,151 @@ export interface operations {
             query?: {
                 /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
                 passthrough?: components["parameters"]["PassthroughQuery"];
+            };
+            header?: {
+                /**
+                 * @description A unique key (a UUID is best) for this logical request. The first result is stored for 24 hours
+                 *     in a store both runtimes share: a retry with the same key and body replays it (with
+                 *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
+                 *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
+                path: components["parameters"]["CatchAllPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: components["requestBodies"]["Passthrough"];
+        responses: {
+            400: components["responses"]["BadRequest"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+            "2XX": components["responses"]["Passthrough"];
+            default: components["responses"]["PassthroughOther"];
+        };
+    };
+    pancakeGenericGet: {
+        parameters: {
+            query?: {
+                /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
+                passthrough?: components["parameters"]["PassthroughQuery"];
+                /** @description The caller's Pancake user token: kept in the query and also sent as `Cookie: jwt=...; locale=vi`. */
+                access_token?: components["parameters"]["PancakeAccessToken"];
+            };
+            header?: never;
+            path: {
+                /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
+                path: components["parameters"]["CatchAllPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            400: components["responses"]["BadRequest"];
+            502: components["responses"]["BadGateway"];
+            504: components["responses"]["GatewayTimeout"];
+            "2XX": components["responses"]["Passthrough"];
+            default: components["responses"]["PassthroughOther"];
+        };
+    };
+    pancakeGenericPut: {
+        parameters: {
+            query?: {
+                /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
+                passthrough?: components["parameters"]["PassthroughQuery"];
+                /** @description The caller's Pancake user token: kept in the query and also sent as `Cookie: jwt=...; locale=vi`. */
+                access_token?: components["parameters"]["PancakeAccessToken"];
+            };
+            header?: never;
+            path: {
+                /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
+                path: components["parameters"]["CatchAllPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: components["requestBodies"]["Passthrough"];
+        responses: {
+            400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            502: components["responses"]["BadGateway"];
+            504: components["responses"]["GatewayTimeout"];
+            "2XX": components["responses"]["Passthrough"];
+            default: components["responses"]["PassthroughOther"];
+        };
+    };
+    pancakeGenericPost: {
+        parameters: {
+            query?: {
+                /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
+                passthrough?: components["parameters"]["PassthroughQuery"];
+                /** @description The caller's Pancake user token: kept in the query and also sent as `Cookie: jwt=...; locale=vi`. */
+                access_token?: components["parameters"]["PancakeAccessToken"];
+            };
+            header?: {
+                /**
+                 * @description A unique key (a UUID is best) for this logical request. The first result is stored for 24 hours
+                 *     in a store both runtimes share: a retry with the same key and body replays it (with
+                 *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
+                 *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
+                path: components["parameters"]["CatchAllPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: components["requestBodies"]["Passthrough"];
+        responses: {
+            400: components["responses"]["BadRequest"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+            "2XX": components["responses"]["Passthrough"];
+            default: components["responses"]["PassthroughOther"];
+        };
+    };
+    pancakeGenericDelete: {
+        parameters: {
+            query?: {
+                /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
+                passthrough?: components["parameters"]["PassthroughQuery"];
+                /** @description The caller's Pancake user token: kept in the query and also sent as `Cookie: jwt=...; locale=vi`. */
+                access_token?: components["parameters"]["PancakeAccessToken"];
+            };
+            header?: never;
+            path: {
+                /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
+                path: components["parameters"]["CatchAllPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            400: components["responses"]["BadRequest"];
+            502: components["responses"]["BadGateway"];
+            504: components["responses"]["GatewayTimeout"];
+            "2XX": components["responses"]["Passthrough"];
+            default: components["responses"]["PassthroughOther"];
+        };
+    };
+    pancakeGenericPatch: {
+        parameters: {
+            query?: {
+                /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
+                passthrough?: components["parameters"]["PassthroughQuery"];
+                /** @description The caller's Pancake user token: kept in the query and also sent as `Cookie: jwt=...; locale=vi`. */
+                access_token?: components["parameters"]["PancakeAccessToken"];
             };
             header?: {
                 /**
@@ -2695,6 +3030,146 @@ export interface operations {
             };
             426: components["responses"]["UpgradeRequired"];
             501: components["responses"]["NotServedByRuntime"];
+        };
+    };
+    tposApiGet: {
+        parameters: {
+            query?: {
+                /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
+                passthrough?: components["parameters"]["PassthroughQuery"];
+            };
+            header?: never;
+            path: {
+                /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
+                path: components["parameters"]["CatchAllPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["RouteNotFound"];
+            502: components["responses"]["BadGateway"];
+            504: components["responses"]["GatewayTimeout"];
+            "2XX": components["responses"]["Passthrough"];
+            default: components["responses"]["PassthroughOther"];
+        };
+    };
+    tposApiPut: {
+        parameters: {
+            query?: {
+                /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
+                passthrough?: components["parameters"]["PassthroughQuery"];
+            };
+            header?: never;
+            path: {
+                /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
+                path: components["parameters"]["CatchAllPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: components["requestBodies"]["Passthrough"];
+        responses: {
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["RouteNotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            502: components["responses"]["BadGateway"];
+            504: components["responses"]["GatewayTimeout"];
+            "2XX": components["responses"]["Passthrough"];
+            default: components["responses"]["PassthroughOther"];
+        };
+    };
+    tposApiPost: {
+        parameters: {
+            query?: {
+                /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
+                passthrough?: components["parameters"]["PassthroughQuery"];
+            };
+            header?: {
+                /**
+                 * @description A unique key (a UUID is best) for this logical request. The first result is stored for 24 hours
+                 *     in a store both runtimes share: a retry with the same key and body replays it (with
+                 *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
+                 *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
+                path: components["parameters"]["CatchAllPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: components["requestBodies"]["Passthrough"];
+        responses: {
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["RouteNotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+            "2XX": components["responses"]["Passthrough"];
+            default: components["responses"]["PassthroughOther"];
+        };
+    };
+    tposApiDelete: {
+        parameters: {
+            query?: {
+                /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
+                passthrough?: components["parameters"]["PassthroughQuery"];
+            };
+            header?: never;
+            path: {
+                /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
+                path: components["parameters"]["CatchAllPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["RouteNotFound"];
+            502: components["responses"]["BadGateway"];
+            504: components["responses"]["GatewayTimeout"];
+            "2XX": components["responses"]["Passthrough"];
+            default: components["responses"]["PassthroughOther"];
+        };
+    };
+    tposApiPatch: {
+        parameters: {
+            query?: {
+                /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
+                passthrough?: components["parameters"]["PassthroughQuery"];
+            };
+            header?: {
+                /**
+                 * @description A unique key (a UUID is best) for this logical request. The first result is stored for 24 hours
+                 *     in a store both runtimes share: a retry with the same key and body replays it (with
+                 *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
+                 *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
+                path: components["parameters"]["CatchAllPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: components["requestBodies"]["Passthrough"];
+        responses: {
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["RouteNotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+            "2XX": components["responses"]["Passthrough"];
+            default: components["responses"]["PassthroughOther"];
         };
     };
 }

@@ -224,7 +224,7 @@ export const operations = {
     headerParams: [],
     body: {"required":true,"contentTypes":["application/x-www-form-urlencoded","application/json"],"raw":false},
     websocket: false,
-    responses: ["200","400","401","413","415","502","504"],
+    responses: ["200","400","401","413","415","502","503","504"],
   },
   tposRestGet: {
     operationId: "tposRestGet",
@@ -593,6 +593,101 @@ export const operations = {
     path: "/api/pancake-official/{path}",
     fastifyPath: "/api/pancake-official/*",
     ittyPath: "/api/pancake-official/:path+",
+    runtimes: ["edge","node"],
+    idempotent: true,
+    acceptsIdempotencyKey: false,
+    security: [],
+    tags: ["pancake"],
+    pathParams: ["path"],
+    catchAll: "path",
+    freeFormQuery: true,
+    headerParams: [],
+    body: null,
+    websocket: false,
+    responses: ["400","502","504","2XX","default"],
+  },
+  pancakeGenericGet: {
+    operationId: "pancakeGenericGet",
+    method: "GET",
+    path: "/api/pancake/{path}",
+    fastifyPath: "/api/pancake/*",
+    ittyPath: "/api/pancake/:path+",
+    runtimes: ["edge","node"],
+    idempotent: true,
+    acceptsIdempotencyKey: false,
+    security: [],
+    tags: ["pancake"],
+    pathParams: ["path"],
+    catchAll: "path",
+    freeFormQuery: true,
+    headerParams: [],
+    body: null,
+    websocket: false,
+    responses: ["400","502","504","2XX","default"],
+  },
+  pancakeGenericPost: {
+    operationId: "pancakeGenericPost",
+    method: "POST",
+    path: "/api/pancake/{path}",
+    fastifyPath: "/api/pancake/*",
+    ittyPath: "/api/pancake/:path+",
+    runtimes: ["edge","node"],
+    idempotent: false,
+    acceptsIdempotencyKey: true,
+    security: [],
+    tags: ["pancake"],
+    pathParams: ["path"],
+    catchAll: "path",
+    freeFormQuery: true,
+    headerParams: ["idempotency-key"],
+    body: {"required":false,"contentTypes":["*/*"],"raw":true},
+    websocket: false,
+    responses: ["400","409","413","422","502","503","504","2XX","default"],
+  },
+  pancakeGenericPut: {
+    operationId: "pancakeGenericPut",
+    method: "PUT",
+    path: "/api/pancake/{path}",
+    fastifyPath: "/api/pancake/*",
+    ittyPath: "/api/pancake/:path+",
+    runtimes: ["edge","node"],
+    idempotent: true,
+    acceptsIdempotencyKey: false,
+    security: [],
+    tags: ["pancake"],
+    pathParams: ["path"],
+    catchAll: "path",
+    freeFormQuery: true,
+    headerParams: [],
+    body: {"required":false,"contentTypes":["*/*"],"raw":true},
+    websocket: false,
+    responses: ["400","413","502","504","2XX","default"],
+  },
+  pancakeGenericPatch: {
+    operationId: "pancakeGenericPatch",
+    method: "PATCH",
+    path: "/api/pancake/{path}",
+    fastifyPath: "/api/pancake/*",
+    ittyPath: "/api/pancake/:path+",
+    runtimes: ["edge","node"],
+    idempotent: false,
+    acceptsIdempotencyKey: true,
+    security: [],
+    tags: ["pancake"],
+    pathParams: ["path"],
+    catchAll: "path",
+    freeFormQuery: true,
+    headerParams: ["idempotency-key"],
+    body: {"required":false,"contentTypes":["*/*"],"raw":true},
+    websocket: false,
+    responses: ["400","409","413","422","502","503","504","2XX","default"],
+  },
+  pancakeGenericDelete: {
+    operationId: "pancakeGenericDelete",
+    method: "DELETE",
+    path: "/api/pancake/{path}",
+    fastifyPath: "/api/pancake/*",
+    ittyPath: "/api/pancake/:path+",
     runtimes: ["edge","node"],
     idempotent: true,
     acceptsIdempotencyKey: false,
@@ -986,27 +1081,122 @@ export const operations = {
     websocket: true,
     responses: ["101","426","501"],
   },
+  tposApiGet: {
+    operationId: "tposApiGet",
+    method: "GET",
+    path: "/api/{path}",
+    fastifyPath: "/api/*",
+    ittyPath: "/api/:path+",
+    runtimes: ["edge","node"],
+    idempotent: true,
+    acceptsIdempotencyKey: false,
+    security: [],
+    tags: ["tpos"],
+    pathParams: ["path"],
+    catchAll: "path",
+    freeFormQuery: true,
+    headerParams: [],
+    body: null,
+    websocket: false,
+    responses: ["400","404","502","504","2XX","default"],
+  },
+  tposApiPost: {
+    operationId: "tposApiPost",
+    method: "POST",
+    path: "/api/{path}",
+    fastifyPath: "/api/*",
+    ittyPath: "/api/:path+",
+    runtimes: ["edge","node"],
+    idempotent: false,
+    acceptsIdempotencyKey: true,
+    security: [],
+    tags: ["tpos"],
+    pathParams: ["path"],
+    catchAll: "path",
+    freeFormQuery: true,
+    headerParams: ["idempotency-key"],
+    body: {"required":false,"contentTypes":["*/*"],"raw":true},
+    websocket: false,
+    responses: ["400","404","409","413","422","502","503","504","2XX","default"],
+  },
+  tposApiPut: {
+    operationId: "tposApiPut",
+    method: "PUT",
+    path: "/api/{path}",
+    fastifyPath: "/api/*",
+    ittyPath: "/api/:path+",
+    runtimes: ["edge","node"],
+    idempotent: true,
+    acceptsIdempotencyKey: false,
+    security: [],
+    tags: ["tpos"],
+    pathParams: ["path"],
+    catchAll: "path",
+    freeFormQuery: true,
+    headerParams: [],
+    body: {"required":false,"contentTypes":["*/*"],"raw":true},
+    websocket: false,
+    responses: ["400","404","413","502","504","2XX","default"],
+  },
+  tposApiPatch: {
+    operationId: "tposApiPatch",
+    method: "PATCH",
+    path: "/api/{path}",
+    fastifyPath: "/api/*",
+    ittyPath: "/api/:path+",
+    runtimes: ["edge","node"],
+    idempotent: false,
+    acceptsIdempotencyKey: true,
+    security: [],
+    tags: ["tpos"],
+    pathParams: ["path"],
+    catchAll: "path",
+    freeFormQuery: true,
+    headerParams: ["idempotency-key"],
+    body: {"required":false,"contentTypes":["*/*"],"raw":true},
+    websocket: false,
+    responses: ["400","404","409","413","422","502","503","504","2XX","default"],
+  },
+  tposApiDelete: {
+    operationId: "tposApiDelete",
+    method: "DELETE",
+    path: "/api/{path}",
+    fastifyPath: "/api/*",
+    ittyPath: "/api/:path+",
+    runtimes: ["edge","node"],
+    idempotent: true,
+    acceptsIdempotencyKey: false,
+    security: [],
+    tags: ["tpos"],
+    pathParams: ["path"],
+    catchAll: "path",
+    freeFormQuery: true,
+    headerParams: [],
+    body: null,
+    websocket: false,
+    responses: ["400","404","502","504","2XX","default"],
+  },
 } as const satisfies Record<string, OperationSpec>;
 
 /** An operationId of the spec. */
 export type OperationId = keyof typeof operations;
 /** Every operationId, in spec order (the order the routers register them). */
-export const operationIds: readonly OperationId[] = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime", "openRealtimeSocket"];
+export const operationIds: readonly OperationId[] = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "pancakeGenericGet", "pancakeGenericPost", "pancakeGenericPut", "pancakeGenericPatch", "pancakeGenericDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime", "openRealtimeSocket", "tposApiGet", "tposApiPost", "tposApiPut", "tposApiPatch", "tposApiDelete"];
 /** Operations served over plain HTTP (everything but WebSockets). */
-export const httpOperationIds = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime"] as const;
+export const httpOperationIds = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "pancakeGenericGet", "pancakeGenericPost", "pancakeGenericPut", "pancakeGenericPatch", "pancakeGenericDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime", "tposApiGet", "tposApiPost", "tposApiPut", "tposApiPatch", "tposApiDelete"] as const;
 /** An operation served over plain HTTP. */
 export type HttpOperationId = (typeof httpOperationIds)[number];
 /** HTTP operations the edge Worker serves. */
-export const edgeHttpOperationIds = ["getHealth", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage"] as const;
+export const edgeHttpOperationIds = ["getHealth", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "pancakeGenericGet", "pancakeGenericPost", "pancakeGenericPut", "pancakeGenericPatch", "pancakeGenericDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "tposApiGet", "tposApiPost", "tposApiPut", "tposApiPatch", "tposApiDelete"] as const;
 /** An HTTP operation the edge Worker serves. */
 export type EdgeHttpOperationId = (typeof edgeHttpOperationIds)[number];
 /** HTTP operations the Node server serves. */
-export const nodeHttpOperationIds = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime"] as const;
+export const nodeHttpOperationIds = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "pancakeGenericGet", "pancakeGenericPost", "pancakeGenericPut", "pancakeGenericPatch", "pancakeGenericDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime", "tposApiGet", "tposApiPost", "tposApiPut", "tposApiPatch", "tposApiDelete"] as const;
 /** An HTTP operation the Node server serves. */
 export type NodeHttpOperationId = (typeof nodeHttpOperationIds)[number];
 
 /** The values of the spec's `ErrorCode` enum, in spec order. */
-export const ERROR_CODE_VALUES = ["VALIDATION_FAILED","MALFORMED_BODY","INVALID_TARGET_URL","UNAUTHORIZED","TPOS_TOKEN_REJECTED","TARGET_NOT_ALLOWED","ROUTE_NOT_FOUND","CUSTOMER_NOT_FOUND","CUSTOMER_PHONE_EXISTS","IDEMPOTENCY_KEY_IN_USE","PAYLOAD_TOO_LARGE","UNSUPPORTED_MEDIA_TYPE","IDEMPOTENCY_KEY_REUSED","UPGRADE_REQUIRED","FB_INVALID_REQUEST","FB_PAGE_TOKEN_INVALID","FB_PERMISSION_DENIED","FB_OUTSIDE_WINDOW","FB_RECIPIENT_UNAVAILABLE","FB_RATE_LIMITED","FB_UPSTREAM_ERROR","INTERNAL","NOT_SERVED_BY_RUNTIME","UPSTREAM_UNREACHABLE","UPSTREAM_BAD_RESPONSE","UPSTREAM_ERROR","UPSTREAM_RESPONSE_TOO_LARGE","TOO_MANY_REDIRECTS","DATABASE_UNAVAILABLE","IDEMPOTENCY_STORE_UNAVAILABLE","SEPAY_NOT_CONFIGURED","UPSTREAM_TIMEOUT"] as const satisfies readonly ErrorCode[];
+export const ERROR_CODE_VALUES = ["VALIDATION_FAILED","MALFORMED_BODY","INVALID_TARGET_URL","UNAUTHORIZED","TPOS_TOKEN_REJECTED","TARGET_NOT_ALLOWED","ROUTE_NOT_FOUND","CUSTOMER_NOT_FOUND","CUSTOMER_PHONE_EXISTS","IDEMPOTENCY_KEY_IN_USE","PAYLOAD_TOO_LARGE","UNSUPPORTED_MEDIA_TYPE","IDEMPOTENCY_KEY_REUSED","UPGRADE_REQUIRED","FB_INVALID_REQUEST","FB_PAGE_TOKEN_INVALID","FB_PERMISSION_DENIED","FB_OUTSIDE_WINDOW","FB_RECIPIENT_UNAVAILABLE","FB_RATE_LIMITED","FB_UPSTREAM_ERROR","INTERNAL","NOT_SERVED_BY_RUNTIME","UPSTREAM_UNREACHABLE","UPSTREAM_BAD_RESPONSE","UPSTREAM_ERROR","UPSTREAM_RESPONSE_TOO_LARGE","TOO_MANY_REDIRECTS","DATABASE_UNAVAILABLE","IDEMPOTENCY_STORE_UNAVAILABLE","SEPAY_NOT_CONFIGURED","TPOS_ACCOUNT_NOT_CONFIGURED","UPSTREAM_TIMEOUT"] as const satisfies readonly ErrorCode[];
 
 /** The validated input and the allowed results of every operation, by operationId. */
 export interface OperationTypes {
@@ -1049,7 +1239,7 @@ export interface OperationTypes {
     path: Record<string, never>;
     query: Record<string, never>;
     headers: Record<string, never>;
-    body: NonNullable<SpecOperations["createTposToken"]["requestBody"]>["content"]["application/x-www-form-urlencoded"];
+    body: NonNullable<SpecOperations["createTposToken"]["requestBody"]>["content"]["application/x-www-form-urlencoded"] | NonNullable<SpecOperations["createTposToken"]["requestBody"]>["content"]["application/json"];
     result: JsonResult<200, SpecOperations["createTposToken"]["responses"][200]["content"]["application/json"]>;
   };
   tposRestGet: {
@@ -1188,6 +1378,41 @@ export interface OperationTypes {
   pancakeOfficialDelete: {
     path: NonNullable<SpecOperations["pancakeOfficialDelete"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["pancakeOfficialDelete"]["parameters"]["query"]>, "passthrough">;
+    headers: Record<string, never>;
+    body: undefined;
+    result: PassthroughResult;
+  };
+  pancakeGenericGet: {
+    path: NonNullable<SpecOperations["pancakeGenericGet"]["parameters"]["path"]>;
+    query: Omit<NonNullable<SpecOperations["pancakeGenericGet"]["parameters"]["query"]>, "passthrough">;
+    headers: Record<string, never>;
+    body: undefined;
+    result: PassthroughResult;
+  };
+  pancakeGenericPost: {
+    path: NonNullable<SpecOperations["pancakeGenericPost"]["parameters"]["path"]>;
+    query: Omit<NonNullable<SpecOperations["pancakeGenericPost"]["parameters"]["query"]>, "passthrough">;
+    headers: { readonly "idempotency-key"?: string };
+    body: RawBody | null;
+    result: PassthroughResult;
+  };
+  pancakeGenericPut: {
+    path: NonNullable<SpecOperations["pancakeGenericPut"]["parameters"]["path"]>;
+    query: Omit<NonNullable<SpecOperations["pancakeGenericPut"]["parameters"]["query"]>, "passthrough">;
+    headers: Record<string, never>;
+    body: RawBody | null;
+    result: PassthroughResult;
+  };
+  pancakeGenericPatch: {
+    path: NonNullable<SpecOperations["pancakeGenericPatch"]["parameters"]["path"]>;
+    query: Omit<NonNullable<SpecOperations["pancakeGenericPatch"]["parameters"]["query"]>, "passthrough">;
+    headers: { readonly "idempotency-key"?: string };
+    body: RawBody | null;
+    result: PassthroughResult;
+  };
+  pancakeGenericDelete: {
+    path: NonNullable<SpecOperations["pancakeGenericDelete"]["parameters"]["path"]>;
+    query: Omit<NonNullable<SpecOperations["pancakeGenericDelete"]["parameters"]["query"]>, "passthrough">;
     headers: Record<string, never>;
     body: undefined;
     result: PassthroughResult;
@@ -1331,5 +1556,40 @@ export interface OperationTypes {
     headers: Record<string, never>;
     body: undefined;
     result: never;
+  };
+  tposApiGet: {
+    path: NonNullable<SpecOperations["tposApiGet"]["parameters"]["path"]>;
+    query: Omit<NonNullable<SpecOperations["tposApiGet"]["parameters"]["query"]>, "passthrough">;
+    headers: Record<string, never>;
+    body: undefined;
+    result: PassthroughResult;
+  };
+  tposApiPost: {
+    path: NonNullable<SpecOperations["tposApiPost"]["parameters"]["path"]>;
+    query: Omit<NonNullable<SpecOperations["tposApiPost"]["parameters"]["query"]>, "passthrough">;
+    headers: { readonly "idempotency-key"?: string };
+    body: RawBody | null;
+    result: PassthroughResult;
+  };
+  tposApiPut: {
+    path: NonNullable<SpecOperations["tposApiPut"]["parameters"]["path"]>;
+    query: Omit<NonNullable<SpecOperations["tposApiPut"]["parameters"]["query"]>, "passthrough">;
+    headers: Record<string, never>;
+    body: RawBody | null;
+    result: PassthroughResult;
+  };
+  tposApiPatch: {
+    path: NonNullable<SpecOperations["tposApiPatch"]["parameters"]["path"]>;
+    query: Omit<NonNullable<SpecOperations["tposApiPatch"]["parameters"]["query"]>, "passthrough">;
+    headers: { readonly "idempotency-key"?: string };
+    body: RawBody | null;
+    result: PassthroughResult;
+  };
+  tposApiDelete: {
+    path: NonNullable<SpecOperations["tposApiDelete"]["parameters"]["path"]>;
+    query: Omit<NonNullable<SpecOperations["tposApiDelete"]["parameters"]["query"]>, "passthrough">;
+    headers: Record<string, never>;
+    body: undefined;
+    result: PassthroughResult;
   };
 }

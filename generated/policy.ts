@@ -19,6 +19,7 @@ export const OPERATION_FLAGS: Readonly<Record<string, string>> = {
   "/api/odata/{path}": "7b7b7",
   "/api/pancake-direct/{path}": "7b7b7",
   "/api/pancake-official/{path}": "7b7b7",
+  "/api/pancake/{path}": "7b7b7",
   "/api/proxy": "7b7b7",
   "/api/image-proxy": "7",
   "/api/fb-avatar": "7",
@@ -32,7 +33,8 @@ export const OPERATION_FLAGS: Readonly<Record<string, string>> = {
   "/api/realtime/status": "6",
   "/api/realtime/stop": "06",
   "/ws": "6",
+  "/api/{path}": "7b7b7",
 };
 
 /** Path templates whose last parameter is a catch-all: its value keeps its slashes. */
-export const CATCH_ALL_PATHS: readonly string[] = ["/api/rest/{path}","/api/odata/{path}","/api/pancake-direct/{path}","/api/pancake-official/{path}"];
+export const CATCH_ALL_PATHS: readonly string[] = ["/api/rest/{path}","/api/odata/{path}","/api/pancake-direct/{path}","/api/pancake-official/{path}","/api/pancake/{path}","/api/{path}"];

@@ -402,11 +402,15 @@ function operationTypes(spec: JsonObject, rows: OperationRow[]): string {
         : "Record<string, never>";
     let body = "undefined";
     if (row.body !== null) {
-      const typed = row.body.contentTypes.find((t) => t !== "*/*");
+      // A body the spec declares in several media types is any one of them (a JSON body of
+      // /api/token may be a company request, which its form cannot).
+      const typed = row.body.contentTypes.filter((t) => t !== "*/*");
       if (row.body.raw) {
         body = "RawBody | null";
-      } else if (typed !== undefined) {
-        body = jsonBodyType(row.operationId, typed, row.body.required);
+      } else if (typed.length > 0) {
+        body = typed
+          .map((type) => jsonBodyType(row.operationId, type, row.body?.required === true))
+          .join(" | ");
         if (!row.body.required) {
           body = `${body} | undefined`;
         }

@@ -287,4 +287,39 @@ describe("loadConfig", () => {
       expect(loadConfig({ SEPAY_API_KEY: "  sepay-secret " }).sepayApiKey).toBe("sepay-secret");
     });
   });
+
+  describe("the shop's TPOS accounts", () => {
+    it("has none unless TPOS_USERNAME is set", () => {
+      expect(loadConfig({}).tposAccounts.size).toBe(0);
+    });
+
+    it("reads company 1 and 2 under the original Worker's names, with TPOS_CLIENT_ID", () => {
+      const accounts = loadConfig({
+        TPOS_USERNAME: "main",
+        TPOS_PASSWORD: "pw-1",
+        TPOS_USERNAME_2: "second",
+        TPOS_PASSWORD_2: "pw-2",
+        TPOS_CLIENT_ID: "otherApp",
+      }).tposAccounts;
+      expect(accounts.get(1)).toEqual({ username: "main", password: "pw-1", clientId: "otherApp" });
+      expect(accounts.get(2)).toEqual({ username: "second", password: "pw-2", clientId: "otherApp" });
+    });
+
+    it("falls back to TPOS_PASSWORD for company 2, and to tmtWebApp for the client", () => {
+      const accounts = loadConfig({
+        TPOS_USERNAME: "main",
+        TPOS_PASSWORD: "pw-1",
+        TPOS_USERNAME_2: "second",
+      }).tposAccounts;
+      expect(accounts.get(2)).toEqual({ username: "second", password: "pw-1", clientId: "tmtWebApp" });
+    });
+
+    it.each<[Record<string, string>, string]>([
+      [{ TPOS_USERNAME: "main" }, "TPOS_USERNAME is set but TPOS_PASSWORD is not"],
+      [{ TPOS_USERNAME_2: "second" }, "TPOS_USERNAME_2 is set but TPOS_PASSWORD_2 (or TPOS_PASSWORD) is not"],
+      [{ TPOS_PASSWORD_2: "pw-2" }, "TPOS_PASSWORD_2 is set but TPOS_USERNAME_2 is not"],
+    ])("refuses %j naming what is missing", (env, message) => {
+      expect(() => loadConfig(env)).toThrow(new ConfigError(message));
+    });
+  });
 });

@@ -19,6 +19,13 @@ export interface AddressRule {
   readonly port: number;
 }
 
+/** One of the shop's own TPOS accounts, for `POST /api/token` with `{"companyId": n}`. */
+export interface TposAccount {
+  readonly username: string;
+  readonly password: string;
+  readonly clientId: string;
+}
+
 /** Everything the shared code needs to know. */
 export interface Config {
   readonly tposBaseUrl: URL;
@@ -26,10 +33,14 @@ export interface Config {
   readonly pancakePublicBaseUrl: URL;
   readonly pancakeContentBaseUrl: URL;
   readonly pancakeReferer: string;
+  /** Referer of the generic `/api/pancake/*` calls (the original sent its multi-page inbox). */
+  readonly pancakeGenericReferer: string;
   readonly pancakeWsUrl: URL;
   readonly graphBaseUrl: URL;
   readonly graphVersion: string;
   readonly tposAppVersion: string;
+  /** The shop's TPOS accounts by company id (1: TPOS_USERNAME, 2: TPOS_USERNAME_2); secrets. */
+  readonly tposAccounts: ReadonlyMap<number, TposAccount>;
   readonly sepayApiKey: string | null;
   readonly apiKeys: readonly string[];
   /** `null` means any origin (`*`). */
@@ -52,6 +63,8 @@ export const CONFIG_DEFAULTS = {
   PANCAKE_PUBLIC_BASE_URL: "https://pages.fm",
   PANCAKE_CONTENT_BASE_URL: "https://content.pancake.vn",
   PANCAKE_REFERER: "https://pancake.vn/",
+  PANCAKE_GENERIC_REFERER: "https://pancake.vn/multi_pages",
+  TPOS_CLIENT_ID: "tmtWebApp",
   PANCAKE_WS_URL: "wss://pancake.vn/socket/websocket?vsn=2.0.0",
   FACEBOOK_GRAPH_BASE_URL: "https://graph.facebook.com",
   FACEBOOK_GRAPH_VERSION: "v26.0",
@@ -172,6 +185,38 @@ function upstreamRule(target: URL): { host: HostRule; address?: AddressRule } {
   return isIp ? { host: rule, address: { address: bare, port } } : { host: rule };
 }
 
+/**
+ * The shop's own TPOS accounts, under the names the original Worker's secrets had, so a deployment's
+ * settings carry over: company 1 is TPOS_USERNAME / TPOS_PASSWORD; company 2 is TPOS_USERNAME_2 with
+ * TPOS_PASSWORD_2, or TPOS_PASSWORD when that is unset. A name without its password is an error.
+ */
+function tposAccounts(env: Env): Map<number, TposAccount> {
+  const clientId = value(env, "TPOS_CLIENT_ID");
+  const accounts = new Map<number, TposAccount>();
+  const companies: readonly [number, string, readonly string[]][] = [
+    [1, "TPOS_USERNAME", ["TPOS_PASSWORD"]],
+    [2, "TPOS_USERNAME_2", ["TPOS_PASSWORD_2", "TPOS_PASSWORD"]],
+  ];
+  for (const [company, userName, passwordNames] of companies) {
+    const username = optional(env, userName);
+    const ownPassword = passwordNames[0] as string;
+    if (username === null) {
+      if (company !== 1 && optional(env, ownPassword) !== null) {
+        throw new ConfigError(`${ownPassword} is set but ${userName} is not`);
+      }
+      continue;
+    }
+    const password = passwordNames.map((name) => optional(env, name)).find((found) => found !== null);
+    if (password === undefined || password === null) {
+      throw new ConfigError(
+        `${userName} is set but ${passwordNames.join(" (or ")}${passwordNames.length > 1 ? ")" : ""} is not`,
+      );
+    }
+    accounts.set(company, { username, password, clientId });
+  }
+  return accounts;
+}
+
 /** Reads and checks the configuration; throws a ConfigError naming the variable at fault. */
 export function loadConfig(env: Env): Config {
   const tposBaseUrl = url(env, "TPOS_BASE_URL", ["https:", "http:"]);
@@ -217,10 +262,12 @@ export function loadConfig(env: Env): Config {
     pancakePublicBaseUrl,
     pancakeContentBaseUrl,
     pancakeReferer: value(env, "PANCAKE_REFERER"),
+    pancakeGenericReferer: value(env, "PANCAKE_GENERIC_REFERER"),
     pancakeWsUrl,
     graphBaseUrl,
     graphVersion,
     tposAppVersion: value(env, "TPOS_APP_VERSION"),
+    tposAccounts: tposAccounts(env),
     sepayApiKey: optional(env, "SEPAY_API_KEY"),
     apiKeys: list(optional(env, "N2STORE_API_KEYS") ?? ""),
     corsAllowedOrigins: origins.includes("*") ? null : origins,

@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   DATABASE_UNAVAILABLE: { status: 503 },
   IDEMPOTENCY_STORE_UNAVAILABLE: { status: 503 },
   SEPAY_NOT_CONFIGURED: { status: 503 },
+  TPOS_ACCOUNT_NOT_CONFIGURED: { status: 503 },
   UPSTREAM_TIMEOUT: { status: 504 },
 } as const satisfies Record<ErrorCode, { status: number }>;
 
@@ -108,6 +109,11 @@ export class ApiError extends Error {
     }
     return new ApiError(this.code, this.message, { ...this.options, nothingSent });
   }
+}
+
+/** 404 for a method and path no operation answers, in the same words on both runtimes. */
+export function routeNotFound(method: string, path: string): ApiError {
+  return new ApiError("ROUTE_NOT_FOUND", `No operation answers ${method} ${path}.`, { nothingSent: true });
 }
 
 /** 413 for a request body over `limit` bytes, in the same words on both runtimes. */

@@ -8,6 +8,7 @@ import {
 } from "@n2store/generated";
 import openapi from "@n2store/generated/openapi.json" with { type: "json" };
 import { describe, expect, it, vi } from "vitest";
+import { authorize } from "./auth.js";
 import { type Env, loadConfig } from "./config.js";
 import type { SharedDeps } from "./deps.js";
 import { ApiError } from "./errors.js";
@@ -19,14 +20,7 @@ import type {
   IdempotencyStore,
   StoredResponse,
 } from "./idempotency/store.js";
-import {
-  authorize,
-  errorResult,
-  execute,
-  type IncomingRequest,
-  notServedResult,
-  RAW_BODY_LIMIT,
-} from "./pipeline.js";
+import { errorResult, execute, type IncomingRequest, notServedResult, RAW_BODY_LIMIT } from "./pipeline.js";
 import type { Logger } from "./ports/runtime.js";
 import type { Upstream } from "./ports/upstream.js";
 import { bodyText, FakeUpstream, rawBody } from "./testing/fake-upstream.js";
@@ -377,7 +371,7 @@ describe("execute", () => {
       });
     });
 
-    it("accepts a form-encoded token request and applies the default client_id", async () => {
+    it("accepts a form-encoded token request as sent (the handler supplies client_id)", async () => {
       const handler = okHandler();
       await execute(
         createTposToken,
@@ -394,11 +388,10 @@ describe("execute", () => {
         grant_type: "password",
         username: "u",
         password: "p",
-        client_id: "tmtWebApp",
       });
     });
 
-    it("names the missing password of a password grant", async () => {
+    it("names the missing password of a JSON password grant, not the company form's unknown fields", async () => {
       const result = await execute(
         createTposToken,
         okHandler(),
@@ -406,6 +399,34 @@ describe("execute", () => {
         testDeps(),
       );
       expect(errorOf(result).details).toEqual([{ path: ["body", "password"], message: "is required" }]);
+    });
+
+    it("takes a JSON company request as the pages send it, and names what is wrong with one", async () => {
+      const handler = okHandler();
+      for (const body of [{ companyId: 1 }, { companyId: "2" }, {}]) {
+        await execute(createTposToken, handler, request({ body: json(body) }), testDeps());
+      }
+      expect(handler.mock.calls.map((call) => call[0].body)).toEqual([
+        { companyId: 1 },
+        { companyId: "2" },
+        {},
+      ]);
+      const zero = await execute(
+        createTposToken,
+        okHandler(),
+        request({ body: json({ companyId: 0 }) }),
+        testDeps(),
+      );
+      expect(errorOf(zero).details).toEqual([{ path: ["body", "companyId"], message: "must be >= 1" }]);
+      const extra = await execute(
+        createTposToken,
+        okHandler(),
+        request({ body: json({ companyId: "1", username: "u" }) }),
+        testDeps(),
+      );
+      expect(errorOf(extra).details).toEqual([
+        { path: ["body", "username"], message: "is not a known field" },
+      ]);
     });
 
     it("coerces query strings to the declared types and applies query defaults", async () => {

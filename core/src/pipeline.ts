@@ -7,8 +7,8 @@ import type {
   RawBody,
 } from "@n2store/generated";
 import { type ValidateFunction, type ValidationError, validators } from "@n2store/generated/validators";
-import type { Config } from "./config.js";
-import { canonicalJson, secretIn, sha256Hex } from "./crypto.js";
+import { authorize } from "./auth.js";
+import { canonicalJson, sha256Hex } from "./crypto.js";
 import type { SharedDeps } from "./deps.js";
 import {
   ApiError,
@@ -45,52 +45,6 @@ export const JSON_BODY_LIMIT = 1024 * 1024;
 /** The largest pass-through request body. */
 export const RAW_BODY_LIMIT = 20 * 1024 * 1024;
 
-function unauthorized(message: string): ApiError {
-  return new ApiError("UNAUTHORIZED", message, { nothingSent: true });
-}
-
-/** Checks the operation's security requirements (OR of alternatives) against the request headers. */
-export async function authorize(
-  operation: OperationSpec,
-  headers: Readonly<Record<string, string>>,
-  config: Config,
-): Promise<void> {
-  if (operation.security.length === 0) {
-    return;
-  }
-  const schemes = new Set(operation.security.flat());
-  if (schemes.has("sepayApiKey")) {
-    if (config.sepayApiKey === null) {
-      throw new ApiError(
-        "SEPAY_NOT_CONFIGURED",
-        "SEPAY_API_KEY is not configured; the webhook refuses every call until it is.",
-        { headers: { "retry-after": "60" }, nothingSent: true },
-      );
-    }
-    const match = /^apikey\s+(.+)$/i.exec(headers.authorization ?? "");
-    if (match?.[1] === undefined) {
-      throw unauthorized("SePay must send Authorization: Apikey <key>.");
-    }
-    if (!(await secretIn(match[1].trim(), [config.sepayApiKey]))) {
-      throw unauthorized("The SePay API key is wrong.");
-    }
-    return;
-  }
-  if (config.apiKeys.length === 0) {
-    throw unauthorized(
-      "No API keys are configured on this server (N2STORE_API_KEYS), so this operation refuses every call.",
-    );
-  }
-  const bearer = /^bearer\s+(.+)$/i.exec(headers.authorization ?? "")?.[1]?.trim();
-  const given = headers["x-api-key"]?.trim() || bearer;
-  if (given === undefined || given === "") {
-    throw unauthorized("This operation needs an API key: send it as x-api-key or Authorization: Bearer.");
-  }
-  if (!(await secretIn(given, config.apiKeys))) {
-    throw unauthorized("The API key is not valid.");
-  }
-}
-
 function pointer(instancePath: string): string[] {
   return instancePath
     .split("/")
@@ -98,10 +52,52 @@ function pointer(instancePath: string): string[] {
     .map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"));
 }
 
+/** The named schema (`$defs/<Name>`) an Ajv error comes from, when it comes from one. */
+function branchOf(error: ValidationError): string | undefined {
+  return /#\/\$defs\/([^/]+)/.exec(error.schemaPath)?.[1];
+}
+
+/**
+ * A `oneOf` without a discriminator reports the errors of every branch it tried. The branch with the
+ * fewest errors is the one the caller meant (a body with `grant_type: "password"` is a password
+ * grant missing its password, not a company request with two unknown fields), so only its errors
+ * are kept for each such `oneOf`.
+ */
+function closestBranches(errors: readonly ValidationError[]): readonly ValidationError[] {
+  const dropped = new Set<ValidationError>();
+  for (const failed of errors) {
+    if (failed.keyword !== "oneOf") {
+      continue;
+    }
+    const groups = new Map<string, ValidationError[]>();
+    for (const error of errors) {
+      const branch = branchOf(error);
+      if (error !== failed && branch !== undefined && error.instancePath.startsWith(failed.instancePath)) {
+        groups.set(branch, [...(groups.get(branch) ?? []), error]);
+      }
+    }
+    let best: ValidationError[] | undefined;
+    for (const group of groups.values()) {
+      if (best === undefined || group.length < best.length) {
+        best = group;
+      }
+    }
+    for (const group of groups.values()) {
+      if (group !== best) {
+        for (const error of group) {
+          dropped.add(error);
+        }
+      }
+    }
+  }
+  return dropped.size === 0 ? errors : errors.filter((error) => !dropped.has(error));
+}
+
 /** Turns Ajv's errors into `details`, one per problem, in words a person reads. */
-function describe(location: string, errors: readonly ValidationError[]): ErrorDetail[] {
+function describe(location: string, all: readonly ValidationError[]): ErrorDetail[] {
   const details: ErrorDetail[] = [];
   const seen = new Set<string>();
+  const errors = closestBranches(all);
   for (const error of errors) {
     // A failing `oneOf` or discriminator also reports the branches; the branch errors say more.
     if (error.keyword === "oneOf" && errors.length > 1) {

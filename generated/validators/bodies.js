@@ -10,8 +10,8 @@ const runtime0 = cjs(runtime0Namespace);
 export const createTposToken_body0 = validate20;
 const schema31 = {"$ref":"n2store#/$defs/TokenRequest"};
 const schema33 = {"type":"object","description":"An OAuth2 grant for TPOS, form-encoded (as TPOS itself takes it) or JSON.","oneOf":[{"$ref":"n2store#/$defs/PasswordGrant"},{"$ref":"n2store#/$defs/RefreshTokenGrant"}],"discriminator":{"propertyName":"grant_type"}};
-const schema34 = {"type":"object","required":["grant_type","username","password"],"additionalProperties":false,"properties":{"grant_type":{"type":"string","const":"password"},"username":{"type":"string","minLength":1,"maxLength":200},"password":{"type":"string","minLength":1,"maxLength":200,"writeOnly":true},"client_id":{"type":"string","minLength":1,"maxLength":100,"default":"tmtWebApp"},"scope":{"type":"string","maxLength":200}}};
-const schema35 = {"type":"object","required":["grant_type","refresh_token"],"additionalProperties":false,"properties":{"grant_type":{"type":"string","const":"refresh_token"},"refresh_token":{"type":"string","minLength":1,"maxLength":4096,"writeOnly":true},"client_id":{"type":"string","minLength":1,"maxLength":100,"default":"tmtWebApp"}}};
+const schema34 = {"type":"object","required":["grant_type","username","password"],"additionalProperties":false,"properties":{"grant_type":{"type":"string","const":"password"},"username":{"type":"string","minLength":1,"maxLength":200},"password":{"type":"string","minLength":1,"maxLength":200,"writeOnly":true},"client_id":{"type":"string","minLength":1,"maxLength":100,"description":"The OAuth2 client; `tmtWebApp` (TPOS's web app) when absent."},"scope":{"type":"string","maxLength":200}}};
+const schema35 = {"type":"object","required":["grant_type","refresh_token"],"additionalProperties":false,"properties":{"grant_type":{"type":"string","const":"refresh_token"},"refresh_token":{"type":"string","minLength":1,"maxLength":4096,"writeOnly":true},"client_id":{"type":"string","minLength":1,"maxLength":100,"description":"The OAuth2 client; `tmtWebApp` (TPOS's web app) when absent."}}};
 const func1 = runtime0.default;
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -29,9 +29,6 @@ const tag0 = data.grant_type;
 if(typeof tag0 == "string"){
 if(tag0 === "password"){
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.client_id === undefined){
-data.client_id = "tmtWebApp";
-}
 if(data.grant_type === undefined){
 const err0 = {instancePath,schemaPath:"n2store#/$defs/PasswordGrant/required",keyword:"required",params:{missingProperty: "grant_type"},message:"must have required property '"+"grant_type"+"'"};
 if(vErrors === null){
@@ -167,6 +164,7 @@ vErrors.push(err11);
 errors++;
 }
 }
+if(data.client_id !== undefined){
 let data3 = data.client_id;
 if(typeof data3 === "string"){
 if(func1(data3) > 100){
@@ -199,6 +197,7 @@ else {
 vErrors.push(err14);
 }
 errors++;
+}
 }
 if(data.scope !== undefined){
 let data4 = data.scope;
@@ -240,9 +239,6 @@ var props0 = true;
 }
 else if(tag0 === "refresh_token"){
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.client_id === undefined){
-data.client_id = "tmtWebApp";
-}
 if(data.grant_type === undefined){
 const err18 = {instancePath,schemaPath:"n2store#/$defs/RefreshTokenGrant/required",keyword:"required",params:{missingProperty: "grant_type"},message:"must have required property '"+"grant_type"+"'"};
 if(vErrors === null){
@@ -333,6 +329,7 @@ vErrors.push(err25);
 errors++;
 }
 }
+if(data.client_id !== undefined){
 let data7 = data.client_id;
 if(typeof data7 === "string"){
 if(func1(data7) > 100){
@@ -365,6 +362,7 @@ else {
 vErrors.push(err28);
 }
 errors++;
+}
 }
 }
 else {
@@ -443,16 +441,538 @@ return errors === 0;
 }
 validate20.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-export const sendFacebookMessage_body0 = validate24;
-const schema36 = {"$ref":"n2store#/$defs/FacebookSendRequest"};
-const schema37 = {"type":"object","required":["pageId","psid","message","pageToken"],"additionalProperties":false,"properties":{"pageId":{"type":"string","pattern":"^[0-9]{1,30}$","description":"The Facebook page that sends."},"psid":{"type":"string","pattern":"^[0-9]{1,30}$","description":"The customer's page-scoped id."},"message":{"type":"string","minLength":1,"maxLength":2000,"description":"The text to send (Messenger's limit is 2000 characters)."},"pageToken":{"type":"string","minLength":1,"maxLength":1024,"writeOnly":true,"description":"The page access token; sent to Graph only, never logged."},"useTag":{"type":"boolean","default":false,"description":"Send as `MESSAGE_TAG` with `tag` instead of `RESPONSE`."},"tag":{"$ref":"n2store#/$defs/MessageTag"}}};
-const schema38 = {"type":"string","description":"A Messenger message tag. `HUMAN_AGENT` (a human reply up to 7 days after the customer's last\nmessage) is the one Graph still accepts for this shop; the others were deprecated on 2026-04-27\nand are passed to Graph only so its refusal can be reported clearly.\n","enum":["HUMAN_AGENT","POST_PURCHASE_UPDATE","CONFIRMED_EVENT_UPDATE","ACCOUNT_UPDATE","CUSTOMER_FEEDBACK"]};
-const pattern4 = new RegExp("^[0-9]{1,30}$", "u");
+export const createTposToken_body1 = validate24;
+const schema36 = {"$ref":"n2store#/$defs/TokenJsonRequest"};
+const schema37 = {"description":"A JSON body of `POST /api/token`: an OAuth2 grant, as in the form, or `{\"companyId\": n}` for\nthe shop's own account of company `n` (needs an N2Store API key).\n","oneOf":[{"$ref":"n2store#/$defs/PasswordGrant"},{"$ref":"n2store#/$defs/RefreshTokenGrant"},{"$ref":"n2store#/$defs/CompanyTokenRequest"}]};
+const schema40 = {"type":"object","description":"The shop's own TPOS account for a company, with the credentials the server holds.","additionalProperties":false,"properties":{"companyId":{"description":"The company (1 or 2 in the shop's set-up; 1 when absent), a number or a numeric string, as the pages send it.","type":["integer","string"],"minimum":1,"maximum":99,"pattern":"^[1-9][0-9]?$"}}};
+const pattern4 = new RegExp("^[1-9][0-9]?$", "u");
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate25.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+let valid0 = false;
+let passing0 = null;
+const _errs1 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.grant_type === undefined){
+const err0 = {instancePath,schemaPath:"n2store#/$defs/PasswordGrant/required",keyword:"required",params:{missingProperty: "grant_type"},message:"must have required property '"+"grant_type"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.username === undefined){
+const err1 = {instancePath,schemaPath:"n2store#/$defs/PasswordGrant/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.password === undefined){
+const err2 = {instancePath,schemaPath:"n2store#/$defs/PasswordGrant/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "grant_type") || (key0 === "username")) || (key0 === "password")) || (key0 === "client_id")) || (key0 === "scope"))){
+const err3 = {instancePath,schemaPath:"n2store#/$defs/PasswordGrant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.grant_type !== undefined){
+let data0 = data.grant_type;
+if(typeof data0 !== "string"){
+const err4 = {instancePath:instancePath+"/grant_type",schemaPath:"n2store#/$defs/PasswordGrant/properties/grant_type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if("password" !== data0){
+const err5 = {instancePath:instancePath+"/grant_type",schemaPath:"n2store#/$defs/PasswordGrant/properties/grant_type/const",keyword:"const",params:{allowedValue: "password"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.username !== undefined){
+let data1 = data.username;
+if(typeof data1 === "string"){
+if(func1(data1) > 200){
+const err6 = {instancePath:instancePath+"/username",schemaPath:"n2store#/$defs/PasswordGrant/properties/username/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(func1(data1) < 1){
+const err7 = {instancePath:instancePath+"/username",schemaPath:"n2store#/$defs/PasswordGrant/properties/username/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/username",schemaPath:"n2store#/$defs/PasswordGrant/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.password !== undefined){
+let data2 = data.password;
+if(typeof data2 === "string"){
+if(func1(data2) > 200){
+const err9 = {instancePath:instancePath+"/password",schemaPath:"n2store#/$defs/PasswordGrant/properties/password/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(func1(data2) < 1){
+const err10 = {instancePath:instancePath+"/password",schemaPath:"n2store#/$defs/PasswordGrant/properties/password/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/password",schemaPath:"n2store#/$defs/PasswordGrant/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.client_id !== undefined){
+let data3 = data.client_id;
+if(typeof data3 === "string"){
+if(func1(data3) > 100){
+const err12 = {instancePath:instancePath+"/client_id",schemaPath:"n2store#/$defs/PasswordGrant/properties/client_id/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(func1(data3) < 1){
+const err13 = {instancePath:instancePath+"/client_id",schemaPath:"n2store#/$defs/PasswordGrant/properties/client_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/client_id",schemaPath:"n2store#/$defs/PasswordGrant/properties/client_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data.scope !== undefined){
+let data4 = data.scope;
+if(typeof data4 === "string"){
+if(func1(data4) > 200){
+const err15 = {instancePath:instancePath+"/scope",schemaPath:"n2store#/$defs/PasswordGrant/properties/scope/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/scope",schemaPath:"n2store#/$defs/PasswordGrant/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath,schemaPath:"n2store#/$defs/PasswordGrant/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+var _valid0 = _errs1 === errors;
+if(_valid0){
+valid0 = true;
+passing0 = 0;
+var props0 = true;
+}
+const _errs15 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.grant_type === undefined){
+const err18 = {instancePath,schemaPath:"n2store#/$defs/RefreshTokenGrant/required",keyword:"required",params:{missingProperty: "grant_type"},message:"must have required property '"+"grant_type"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(data.refresh_token === undefined){
+const err19 = {instancePath,schemaPath:"n2store#/$defs/RefreshTokenGrant/required",keyword:"required",params:{missingProperty: "refresh_token"},message:"must have required property '"+"refresh_token"+"'"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+for(const key1 in data){
+if(!(((key1 === "grant_type") || (key1 === "refresh_token")) || (key1 === "client_id"))){
+const err20 = {instancePath,schemaPath:"n2store#/$defs/RefreshTokenGrant/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data.grant_type !== undefined){
+let data5 = data.grant_type;
+if(typeof data5 !== "string"){
+const err21 = {instancePath:instancePath+"/grant_type",schemaPath:"n2store#/$defs/RefreshTokenGrant/properties/grant_type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if("refresh_token" !== data5){
+const err22 = {instancePath:instancePath+"/grant_type",schemaPath:"n2store#/$defs/RefreshTokenGrant/properties/grant_type/const",keyword:"const",params:{allowedValue: "refresh_token"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data.refresh_token !== undefined){
+let data6 = data.refresh_token;
+if(typeof data6 === "string"){
+if(func1(data6) > 4096){
+const err23 = {instancePath:instancePath+"/refresh_token",schemaPath:"n2store#/$defs/RefreshTokenGrant/properties/refresh_token/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(func1(data6) < 1){
+const err24 = {instancePath:instancePath+"/refresh_token",schemaPath:"n2store#/$defs/RefreshTokenGrant/properties/refresh_token/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/refresh_token",schemaPath:"n2store#/$defs/RefreshTokenGrant/properties/refresh_token/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data.client_id !== undefined){
+let data7 = data.client_id;
+if(typeof data7 === "string"){
+if(func1(data7) > 100){
+const err26 = {instancePath:instancePath+"/client_id",schemaPath:"n2store#/$defs/RefreshTokenGrant/properties/client_id/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(func1(data7) < 1){
+const err27 = {instancePath:instancePath+"/client_id",schemaPath:"n2store#/$defs/RefreshTokenGrant/properties/client_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/client_id",schemaPath:"n2store#/$defs/RefreshTokenGrant/properties/client_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+}
+else {
+const err29 = {instancePath,schemaPath:"n2store#/$defs/RefreshTokenGrant/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+var _valid0 = _errs15 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 1;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs25 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key2 in data){
+if(!(key2 === "companyId")){
+const err30 = {instancePath,schemaPath:"n2store#/$defs/CompanyTokenRequest/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data.companyId !== undefined){
+let data8 = data.companyId;
+if((!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))) && (typeof data8 !== "string")){
+const err31 = {instancePath:instancePath+"/companyId",schemaPath:"n2store#/$defs/CompanyTokenRequest/properties/companyId/type",keyword:"type",params:{type: schema40.properties.companyId.type},message:"must be integer,string"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 99 || isNaN(data8)){
+const err32 = {instancePath:instancePath+"/companyId",schemaPath:"n2store#/$defs/CompanyTokenRequest/properties/companyId/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99},message:"must be <= 99"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+if(data8 < 1 || isNaN(data8)){
+const err33 = {instancePath:instancePath+"/companyId",schemaPath:"n2store#/$defs/CompanyTokenRequest/properties/companyId/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(typeof data8 === "string"){
+if(!pattern4.test(data8)){
+const err34 = {instancePath:instancePath+"/companyId",schemaPath:"n2store#/$defs/CompanyTokenRequest/properties/companyId/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]?$"},message:"must match pattern \""+"^[1-9][0-9]?$"+"\""};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err35 = {instancePath,schemaPath:"n2store#/$defs/CompanyTokenRequest/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+var _valid0 = _errs25 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 2];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 2;
+if(props0 !== true){
+props0 = true;
+}
+}
+}
+}
+if(!valid0){
+const err36 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+else {
+errors = _errs0;
+if(vErrors !== null){
+if(_errs0){
+vErrors.length = _errs0;
+}
+else {
+vErrors = null;
+}
+}
+}
+validate25.errors = vErrors;
+evaluated0.props = props0;
+return errors === 0;
+}
+validate25.evaluated = {"dynamicProps":true,"dynamicItems":false};
+
+
+function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate24.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(validate25(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+else {
+var props0 = validate25.evaluated.props;
+}
+validate24.errors = vErrors;
+evaluated0.props = props0;
+return errors === 0;
+}
+validate24.evaluated = {"dynamicProps":true,"dynamicItems":false};
+
+export const sendFacebookMessage_body0 = validate27;
+const schema41 = {"$ref":"n2store#/$defs/FacebookSendRequest"};
+const schema42 = {"type":"object","required":["pageId","psid","message","pageToken"],"additionalProperties":false,"properties":{"pageId":{"type":"string","pattern":"^[0-9]{1,30}$","description":"The Facebook page that sends."},"psid":{"type":"string","pattern":"^[0-9]{1,30}$","description":"The customer's page-scoped id."},"message":{"type":"string","minLength":1,"maxLength":2000,"description":"The text to send (Messenger's limit is 2000 characters)."},"pageToken":{"type":"string","minLength":1,"maxLength":1024,"writeOnly":true,"description":"The page access token; sent to Graph only, never logged."},"useTag":{"type":"boolean","default":false,"description":"Send as `MESSAGE_TAG` with `tag` instead of `RESPONSE`."},"tag":{"$ref":"n2store#/$defs/MessageTag"}}};
+const schema43 = {"type":"string","description":"A Messenger message tag. `HUMAN_AGENT` (a human reply up to 7 days after the customer's last\nmessage) is the one Graph still accepts for this shop; the others were deprecated on 2026-04-27\nand are passed to Graph only so its refusal can be reported clearly.\n","enum":["HUMAN_AGENT","POST_PURCHASE_UPDATE","CONFIRMED_EVENT_UPDATE","ACCOUNT_UPDATE","CUSTOMER_FEEDBACK"]};
+const pattern5 = new RegExp("^[0-9]{1,30}$", "u");
+
+function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate28.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -518,7 +1038,7 @@ errors++;
 if(data.pageId !== undefined){
 let data0 = data.pageId;
 if(typeof data0 === "string"){
-if(!pattern4.test(data0)){
+if(!pattern5.test(data0)){
 const err5 = {instancePath:instancePath+"/pageId",schemaPath:"#/properties/pageId/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,30}$"},message:"must match pattern \""+"^[0-9]{1,30}$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -543,7 +1063,7 @@ errors++;
 if(data.psid !== undefined){
 let data1 = data.psid;
 if(typeof data1 === "string"){
-if(!pattern4.test(data1)){
+if(!pattern5.test(data1)){
 const err7 = {instancePath:instancePath+"/psid",schemaPath:"#/properties/psid/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,30}$"},message:"must match pattern \""+"^[0-9]{1,30}$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -658,7 +1178,7 @@ vErrors.push(err16);
 errors++;
 }
 if(!(((((data5 === "HUMAN_AGENT") || (data5 === "POST_PURCHASE_UPDATE")) || (data5 === "CONFIRMED_EVENT_UPDATE")) || (data5 === "ACCOUNT_UPDATE")) || (data5 === "CUSTOMER_FEEDBACK"))){
-const err17 = {instancePath:instancePath+"/tag",schemaPath:"n2store#/$defs/MessageTag/enum",keyword:"enum",params:{allowedValues: schema38.enum},message:"must be equal to one of the allowed values"};
+const err17 = {instancePath:instancePath+"/tag",schemaPath:"n2store#/$defs/MessageTag/enum",keyword:"enum",params:{allowedValues: schema43.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -679,44 +1199,44 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate25.errors = vErrors;
+validate28.errors = vErrors;
 return errors === 0;
 }
-validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate24.evaluated;
+const evaluated0 = validate27.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate25(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+if(!(validate28(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
 errors = vErrors.length;
 }
-validate24.errors = vErrors;
+validate27.errors = vErrors;
 return errors === 0;
 }
-validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const createCustomer_body0 = validate27;
-const schema39 = {"$ref":"n2store#/$defs/CustomerCreate"};
-const schema40 = {"type":"object","required":["phone","name"],"additionalProperties":false,"properties":{"phone":{"$ref":"n2store#/$defs/PhoneInput"},"name":{"type":"string","minLength":1,"maxLength":255,"pattern":"\\S"},"email":{"type":["string","null"],"maxLength":255,"pattern":"^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"},"address":{"type":["string","null"],"maxLength":1000},"status":{"$ref":"n2store#/$defs/CustomerStatus"},"debt":{"type":"integer","minimum":-1000000000000,"maximum":1000000000000},"note":{"type":["string","null"],"maxLength":2000}}};
-const schema41 = {"type":"string","minLength":9,"maxLength":20,"pattern":"^[+0-9 ().-]+$","description":"A Vietnamese phone number in any usual spelling; stored normalised (`0912345678`)."};
-const schema42 = {"type":"string","description":"normal (Bình thường), warning (Cảnh báo), danger (Nguy hiểm), bomb (Bom hàng: refused a delivery), vip (VIP).","enum":["normal","warning","danger","bomb","vip"]};
-const pattern6 = new RegExp("^[+0-9 ().-]+$", "u");
-const pattern7 = new RegExp("\\S", "u");
-const pattern8 = new RegExp("^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$", "u");
+export const createCustomer_body0 = validate30;
+const schema44 = {"$ref":"n2store#/$defs/CustomerCreate"};
+const schema45 = {"type":"object","required":["phone","name"],"additionalProperties":false,"properties":{"phone":{"$ref":"n2store#/$defs/PhoneInput"},"name":{"type":"string","minLength":1,"maxLength":255,"pattern":"\\S"},"email":{"type":["string","null"],"maxLength":255,"pattern":"^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"},"address":{"type":["string","null"],"maxLength":1000},"status":{"$ref":"n2store#/$defs/CustomerStatus"},"debt":{"type":"integer","minimum":-1000000000000,"maximum":1000000000000},"note":{"type":["string","null"],"maxLength":2000}}};
+const schema46 = {"type":"string","minLength":9,"maxLength":20,"pattern":"^[+0-9 ().-]+$","description":"A Vietnamese phone number in any usual spelling; stored normalised (`0912345678`)."};
+const schema47 = {"type":"string","description":"normal (Bình thường), warning (Cảnh báo), danger (Nguy hiểm), bomb (Bom hàng: refused a delivery), vip (VIP).","enum":["normal","warning","danger","bomb","vip"]};
+const pattern7 = new RegExp("^[+0-9 ().-]+$", "u");
+const pattern8 = new RegExp("\\S", "u");
+const pattern9 = new RegExp("^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$", "u");
 
-function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate28.evaluated;
+const evaluated0 = validate31.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -779,7 +1299,7 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern7.test(data0)){
 const err5 = {instancePath:instancePath+"/phone",schemaPath:"n2store#/$defs/PhoneInput/pattern",keyword:"pattern",params:{pattern: "^[+0-9 ().-]+$"},message:"must match pattern \""+"^[+0-9 ().-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -824,7 +1344,7 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(!pattern7.test(data1)){
+if(!pattern8.test(data1)){
 const err9 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -849,7 +1369,7 @@ errors++;
 if(data.email !== undefined){
 let data2 = data.email;
 if((typeof data2 !== "string") && (data2 !== null)){
-const err11 = {instancePath:instancePath+"/email",schemaPath:"#/properties/email/type",keyword:"type",params:{type: schema40.properties.email.type},message:"must be string,null"};
+const err11 = {instancePath:instancePath+"/email",schemaPath:"#/properties/email/type",keyword:"type",params:{type: schema45.properties.email.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -869,7 +1389,7 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(!pattern8.test(data2)){
+if(!pattern9.test(data2)){
 const err13 = {instancePath:instancePath+"/email",schemaPath:"#/properties/email/pattern",keyword:"pattern",params:{pattern: "^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"},message:"must match pattern \""+"^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -884,7 +1404,7 @@ errors++;
 if(data.address !== undefined){
 let data3 = data.address;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err14 = {instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: schema40.properties.address.type},message:"must be string,null"};
+const err14 = {instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: schema45.properties.address.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -919,7 +1439,7 @@ vErrors.push(err16);
 errors++;
 }
 if(!(((((data4 === "normal") || (data4 === "warning")) || (data4 === "danger")) || (data4 === "bomb")) || (data4 === "vip"))){
-const err17 = {instancePath:instancePath+"/status",schemaPath:"n2store#/$defs/CustomerStatus/enum",keyword:"enum",params:{allowedValues: schema42.enum},message:"must be equal to one of the allowed values"};
+const err17 = {instancePath:instancePath+"/status",schemaPath:"n2store#/$defs/CustomerStatus/enum",keyword:"enum",params:{allowedValues: schema47.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -967,7 +1487,7 @@ errors++;
 if(data.note !== undefined){
 let data6 = data.note;
 if((typeof data6 !== "string") && (data6 !== null)){
-const err21 = {instancePath:instancePath+"/note",schemaPath:"#/properties/note/type",keyword:"type",params:{type: schema40.properties.note.type},message:"must be string,null"};
+const err21 = {instancePath:instancePath+"/note",schemaPath:"#/properties/note/type",keyword:"type",params:{type: schema45.properties.note.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1000,39 +1520,39 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate28.errors = vErrors;
+validate31.errors = vErrors;
 return errors === 0;
 }
-validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate27.evaluated;
+const evaluated0 = validate30.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate28(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+if(!(validate31(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
 errors = vErrors.length;
 }
-validate27.errors = vErrors;
+validate30.errors = vErrors;
 return errors === 0;
 }
-validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const updateCustomer_body0 = validate30;
-const schema43 = {"$ref":"n2store#/$defs/CustomerUpdate"};
-const schema44 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"phone":{"$ref":"n2store#/$defs/PhoneInput"},"name":{"type":"string","minLength":1,"maxLength":255,"pattern":"\\S"},"email":{"type":["string","null"],"maxLength":255,"pattern":"^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"},"address":{"type":["string","null"],"maxLength":1000},"status":{"$ref":"n2store#/$defs/CustomerStatus"},"debt":{"type":"integer","minimum":-1000000000000,"maximum":1000000000000},"note":{"type":["string","null"],"maxLength":2000}}};
+export const updateCustomer_body0 = validate33;
+const schema48 = {"$ref":"n2store#/$defs/CustomerUpdate"};
+const schema49 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"phone":{"$ref":"n2store#/$defs/PhoneInput"},"name":{"type":"string","minLength":1,"maxLength":255,"pattern":"\\S"},"email":{"type":["string","null"],"maxLength":255,"pattern":"^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"},"address":{"type":["string","null"],"maxLength":1000},"status":{"$ref":"n2store#/$defs/CustomerStatus"},"debt":{"type":"integer","minimum":-1000000000000,"maximum":1000000000000},"note":{"type":["string","null"],"maxLength":2000}}};
 
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate31.evaluated;
+const evaluated0 = validate34.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1085,7 +1605,7 @@ vErrors.push(err3);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern7.test(data0)){
 const err4 = {instancePath:instancePath+"/phone",schemaPath:"n2store#/$defs/PhoneInput/pattern",keyword:"pattern",params:{pattern: "^[+0-9 ().-]+$"},message:"must match pattern \""+"^[+0-9 ().-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -1130,7 +1650,7 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(!pattern7.test(data1)){
+if(!pattern8.test(data1)){
 const err8 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -1155,7 +1675,7 @@ errors++;
 if(data.email !== undefined){
 let data2 = data.email;
 if((typeof data2 !== "string") && (data2 !== null)){
-const err10 = {instancePath:instancePath+"/email",schemaPath:"#/properties/email/type",keyword:"type",params:{type: schema44.properties.email.type},message:"must be string,null"};
+const err10 = {instancePath:instancePath+"/email",schemaPath:"#/properties/email/type",keyword:"type",params:{type: schema49.properties.email.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1175,7 +1695,7 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(!pattern8.test(data2)){
+if(!pattern9.test(data2)){
 const err12 = {instancePath:instancePath+"/email",schemaPath:"#/properties/email/pattern",keyword:"pattern",params:{pattern: "^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"},message:"must match pattern \""+"^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -1190,7 +1710,7 @@ errors++;
 if(data.address !== undefined){
 let data3 = data.address;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err13 = {instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: schema44.properties.address.type},message:"must be string,null"};
+const err13 = {instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: schema49.properties.address.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1225,7 +1745,7 @@ vErrors.push(err15);
 errors++;
 }
 if(!(((((data4 === "normal") || (data4 === "warning")) || (data4 === "danger")) || (data4 === "bomb")) || (data4 === "vip"))){
-const err16 = {instancePath:instancePath+"/status",schemaPath:"n2store#/$defs/CustomerStatus/enum",keyword:"enum",params:{allowedValues: schema42.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/status",schemaPath:"n2store#/$defs/CustomerStatus/enum",keyword:"enum",params:{allowedValues: schema47.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1273,7 +1793,7 @@ errors++;
 if(data.note !== undefined){
 let data6 = data.note;
 if((typeof data6 !== "string") && (data6 !== null)){
-const err20 = {instancePath:instancePath+"/note",schemaPath:"#/properties/note/type",keyword:"type",params:{type: schema44.properties.note.type},message:"must be string,null"};
+const err20 = {instancePath:instancePath+"/note",schemaPath:"#/properties/note/type",keyword:"type",params:{type: schema49.properties.note.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1306,40 +1826,40 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate31.errors = vErrors;
+validate34.errors = vErrors;
 return errors === 0;
 }
-validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate30.evaluated;
+const evaluated0 = validate33.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(validate31(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
+if(!(validate34(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate34.errors : vErrors.concat(validate34.errors);
 errors = vErrors.length;
 }
-validate30.errors = vErrors;
+validate33.errors = vErrors;
 return errors === 0;
 }
-validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const receiveSepayWebhook_body0 = validate33;
-const schema47 = {"$ref":"n2store#/$defs/SepayWebhookPayload"};
-const schema48 = {"type":"object","description":"SePay's webhook body (https://docs.sepay.vn/tich-hop-webhooks.html). Fields SePay adds later are accepted and kept in the stored raw payload.","required":["id","gateway","transactionDate","accountNumber","transferType","transferAmount","accumulated"],"additionalProperties":true,"properties":{"id":{"type":"integer","minimum":1,"description":"SePay's transaction id; the dedupe key."},"gateway":{"type":"string","minLength":1,"maxLength":100,"description":"The bank, e.g. `Vietcombank`."},"transactionDate":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$","description":"`YYYY-MM-DD HH:MM:SS`, Vietnam local time."},"accountNumber":{"type":"string","minLength":1,"maxLength":50},"code":{"type":["string","null"],"maxLength":250,"description":"The payment code SePay found in the content."},"content":{"type":["string","null"],"maxLength":2000},"transferType":{"type":"string","enum":["in","out"]},"transferAmount":{"type":"integer","minimum":0,"description":"The amount, in VND."},"accumulated":{"type":"integer","description":"The account balance after the transfer, in VND."},"subAccount":{"type":["string","null"],"maxLength":250},"referenceCode":{"type":["string","null"],"maxLength":250},"description":{"type":["string","null"],"maxLength":4000}}};
-const pattern12 = new RegExp("^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$", "u");
+export const receiveSepayWebhook_body0 = validate36;
+const schema52 = {"$ref":"n2store#/$defs/SepayWebhookPayload"};
+const schema53 = {"type":"object","description":"SePay's webhook body (https://docs.sepay.vn/tich-hop-webhooks.html). Fields SePay adds later are accepted and kept in the stored raw payload.","required":["id","gateway","transactionDate","accountNumber","transferType","transferAmount","accumulated"],"additionalProperties":true,"properties":{"id":{"type":"integer","minimum":1,"description":"SePay's transaction id; the dedupe key."},"gateway":{"type":"string","minLength":1,"maxLength":100,"description":"The bank, e.g. `Vietcombank`."},"transactionDate":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$","description":"`YYYY-MM-DD HH:MM:SS`, Vietnam local time."},"accountNumber":{"type":"string","minLength":1,"maxLength":50},"code":{"type":["string","null"],"maxLength":250,"description":"The payment code SePay found in the content."},"content":{"type":["string","null"],"maxLength":2000},"transferType":{"type":"string","enum":["in","out"]},"transferAmount":{"type":"integer","minimum":0,"description":"The amount, in VND."},"accumulated":{"type":"integer","description":"The account balance after the transfer, in VND."},"subAccount":{"type":["string","null"],"maxLength":250},"referenceCode":{"type":["string","null"],"maxLength":250},"description":{"type":["string","null"],"maxLength":4000}}};
+const pattern13 = new RegExp("^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$", "u");
 
-function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate33.evaluated;
+const evaluated0 = validate36.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1480,7 +2000,7 @@ errors++;
 if(data.transactionDate !== undefined){
 let data2 = data.transactionDate;
 if(typeof data2 === "string"){
-if(!pattern12.test(data2)){
+if(!pattern13.test(data2)){
 const err12 = {instancePath:instancePath+"/transactionDate",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/transactionDate/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -1540,7 +2060,7 @@ errors++;
 if(data.code !== undefined){
 let data4 = data.code;
 if((typeof data4 !== "string") && (data4 !== null)){
-const err17 = {instancePath:instancePath+"/code",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/code/type",keyword:"type",params:{type: schema48.properties.code.type},message:"must be string,null"};
+const err17 = {instancePath:instancePath+"/code",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/code/type",keyword:"type",params:{type: schema53.properties.code.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1565,7 +2085,7 @@ errors++;
 if(data.content !== undefined){
 let data5 = data.content;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err19 = {instancePath:instancePath+"/content",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/content/type",keyword:"type",params:{type: schema48.properties.content.type},message:"must be string,null"};
+const err19 = {instancePath:instancePath+"/content",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/content/type",keyword:"type",params:{type: schema53.properties.content.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1600,7 +2120,7 @@ vErrors.push(err21);
 errors++;
 }
 if(!((data6 === "in") || (data6 === "out"))){
-const err22 = {instancePath:instancePath+"/transferType",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/transferType/enum",keyword:"enum",params:{allowedValues: schema48.properties.transferType.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/transferType",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/transferType/enum",keyword:"enum",params:{allowedValues: schema53.properties.transferType.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1651,7 +2171,7 @@ errors++;
 if(data.subAccount !== undefined){
 let data9 = data.subAccount;
 if((typeof data9 !== "string") && (data9 !== null)){
-const err26 = {instancePath:instancePath+"/subAccount",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/subAccount/type",keyword:"type",params:{type: schema48.properties.subAccount.type},message:"must be string,null"};
+const err26 = {instancePath:instancePath+"/subAccount",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/subAccount/type",keyword:"type",params:{type: schema53.properties.subAccount.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -1676,7 +2196,7 @@ errors++;
 if(data.referenceCode !== undefined){
 let data10 = data.referenceCode;
 if((typeof data10 !== "string") && (data10 !== null)){
-const err28 = {instancePath:instancePath+"/referenceCode",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/referenceCode/type",keyword:"type",params:{type: schema48.properties.referenceCode.type},message:"must be string,null"};
+const err28 = {instancePath:instancePath+"/referenceCode",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/referenceCode/type",keyword:"type",params:{type: schema53.properties.referenceCode.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1701,7 +2221,7 @@ errors++;
 if(data.description !== undefined){
 let data11 = data.description;
 if((typeof data11 !== "string") && (data11 !== null)){
-const err30 = {instancePath:instancePath+"/description",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/description/type",keyword:"type",params:{type: schema48.properties.description.type},message:"must be string,null"};
+const err30 = {instancePath:instancePath+"/description",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/description/type",keyword:"type",params:{type: schema53.properties.description.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1734,21 +2254,21 @@ vErrors.push(err32);
 }
 errors++;
 }
-validate33.errors = vErrors;
+validate36.errors = vErrors;
 return errors === 0;
 }
-validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const startRealtime_body0 = validate34;
-const schema49 = {"$ref":"n2store#/$defs/RealtimeStartRequest"};
-const schema50 = {"type":"object","required":["token","userId","pageIds"],"additionalProperties":false,"properties":{"token":{"type":"string","minLength":1,"maxLength":4096,"writeOnly":true,"description":"The Pancake user token (JWT); stored, never returned."},"userId":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_-]+$","description":"The Pancake user id (the JWT's `uid`)."},"pageIds":{"type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"type":"string","pattern":"^(igo_)?[0-9]{1,30}$"}},"cookie":{"type":"string","maxLength":8192,"writeOnly":true,"description":"An optional Cookie header for the upstream socket."}}};
-const pattern13 = new RegExp("^[A-Za-z0-9_-]+$", "u");
-const pattern14 = new RegExp("^(igo_)?[0-9]{1,30}$", "u");
+export const startRealtime_body0 = validate37;
+const schema54 = {"$ref":"n2store#/$defs/RealtimeStartRequest"};
+const schema55 = {"type":"object","required":["token","userId","pageIds"],"additionalProperties":false,"properties":{"token":{"type":"string","minLength":1,"maxLength":4096,"writeOnly":true,"description":"The Pancake user token (JWT); stored, never returned."},"userId":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_-]+$","description":"The Pancake user id (the JWT's `uid`)."},"pageIds":{"type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"type":"string","pattern":"^(igo_)?[0-9]{1,30}$"}},"cookie":{"type":"string","maxLength":8192,"writeOnly":true,"description":"An optional Cookie header for the upstream socket."}}};
+const pattern14 = new RegExp("^[A-Za-z0-9_-]+$", "u");
+const pattern15 = new RegExp("^(igo_)?[0-9]{1,30}$", "u");
 
-function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate34.evaluated;
+const evaluated0 = validate37.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1856,7 +2376,7 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(!pattern13.test(data1)){
+if(!pattern14.test(data1)){
 const err9 = {instancePath:instancePath+"/userId",schemaPath:"n2store#/$defs/RealtimeStartRequest/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -1905,7 +2425,7 @@ const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
 let data3 = data2[i0];
 if(typeof data3 === "string"){
-if(!pattern14.test(data3)){
+if(!pattern15.test(data3)){
 const err13 = {instancePath:instancePath+"/pageIds/" + i0,schemaPath:"n2store#/$defs/RealtimeStartRequest/properties/pageIds/items/pattern",keyword:"pattern",params:{pattern: "^(igo_)?[0-9]{1,30}$"},message:"must match pattern \""+"^(igo_)?[0-9]{1,30}$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -1999,20 +2519,20 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate34.errors = vErrors;
+validate37.errors = vErrors;
 return errors === 0;
 }
-validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const RealtimeClientMessage = validate35;
-const schema51 = {"type":"object","description":"What a browser sends on `/ws`.","oneOf":[{"$ref":"n2store#/$defs/RealtimeAuthMessage"},{"$ref":"n2store#/$defs/RealtimePingMessage"}],"discriminator":{"propertyName":"type"}};
-const schema52 = {"type":"object","required":["type","key"],"additionalProperties":false,"properties":{"type":{"type":"string","const":"auth"},"key":{"type":"string","minLength":1,"maxLength":512}}};
-const schema53 = {"type":"object","required":["type"],"additionalProperties":false,"properties":{"type":{"type":"string","const":"ping"}}};
+export const RealtimeClientMessage = validate38;
+const schema56 = {"type":"object","description":"What a browser sends on `/ws`.","oneOf":[{"$ref":"n2store#/$defs/RealtimeAuthMessage"},{"$ref":"n2store#/$defs/RealtimePingMessage"}],"discriminator":{"propertyName":"type"}};
+const schema57 = {"type":"object","required":["type","key"],"additionalProperties":false,"properties":{"type":{"type":"string","const":"auth"},"key":{"type":"string","minLength":1,"maxLength":512}}};
+const schema58 = {"type":"object","required":["type"],"additionalProperties":false,"properties":{"type":{"type":"string","const":"ping"}}};
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate35.evaluated;
+const evaluated0 = validate38.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2221,8 +2741,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate35.errors = vErrors;
+validate38.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate35.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate38.evaluated = {"dynamicProps":true,"dynamicItems":false};

@@ -9,7 +9,7 @@ export const validators = {
   getOpenApiDocument: {  },
   getApiReference: {  },
   getApiReferenceScript: {  },
-  createTposToken: { body: { "application/x-www-form-urlencoded": bodies.createTposToken_body0, "application/json": bodies.createTposToken_body0 } },
+  createTposToken: { body: { "application/x-www-form-urlencoded": bodies.createTposToken_body0, "application/json": bodies.createTposToken_body1 } },
   tposRestGet: { path: params.tposRestGet_path },
   tposRestPost: { path: params.tposRestGet_path, headers: params.tposRestPost_header },
   tposRestPut: { path: params.tposRestGet_path },
@@ -30,6 +30,11 @@ export const validators = {
   pancakeOfficialPut: { path: params.tposRestGet_path },
   pancakeOfficialPatch: { path: params.tposRestGet_path, headers: params.tposRestPost_header },
   pancakeOfficialDelete: { path: params.tposRestGet_path },
+  pancakeGenericGet: { path: params.tposRestGet_path, query: params.pancakeGenericGet_query },
+  pancakeGenericPost: { path: params.tposRestGet_path, query: params.pancakeGenericGet_query, headers: params.tposRestPost_header },
+  pancakeGenericPut: { path: params.tposRestGet_path, query: params.pancakeGenericGet_query },
+  pancakeGenericPatch: { path: params.tposRestGet_path, query: params.pancakeGenericGet_query, headers: params.tposRestPost_header },
+  pancakeGenericDelete: { path: params.tposRestGet_path, query: params.pancakeGenericGet_query },
   proxyGet: { query: params.proxyGet_query },
   proxyPost: { query: params.proxyGet_query, headers: params.tposRestPost_header },
   proxyPut: { query: params.proxyGet_query },
@@ -50,6 +55,11 @@ export const validators = {
   getRealtimeStatus: {  },
   stopRealtime: {  },
   openRealtimeSocket: {  },
+  tposApiGet: { path: params.tposRestGet_path },
+  tposApiPost: { path: params.tposRestGet_path, headers: params.tposRestPost_header },
+  tposApiPut: { path: params.tposRestGet_path },
+  tposApiPatch: { path: params.tposRestGet_path, headers: params.tposRestPost_header },
+  tposApiDelete: { path: params.tposRestGet_path },
 };
 
 /** Validates a message a browser sends on the realtime socket. */

@@ -324,13 +324,96 @@ return errors === 0;
 }
 validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const proxyGet_query = validate23;
-const schema34 = {"type":"object","properties":{"url":{"type":"string","minLength":1,"maxLength":4096},"headers":{"type":"string","maxLength":4096}},"additionalProperties":true,"required":["url"]};
+export const pancakeGenericGet_query = validate23;
+const schema34 = {"type":"object","properties":{"access_token":{"type":"string","maxLength":4096,"pattern":"^[A-Za-z0-9._-]+$"}},"additionalProperties":true};
 
 function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate23.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.access_token !== undefined){
+let data0 = data.access_token;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err0 = {instancePath:instancePath+"/access_token",schemaPath:"#/properties/access_token/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["access_token"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func1(data0) > 4096){
+const err1 = {instancePath:instancePath+"/access_token",schemaPath:"#/properties/access_token/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(!pattern5.test(data0)){
+const err2 = {instancePath:instancePath+"/access_token",schemaPath:"#/properties/access_token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]+$"},message:"must match pattern \""+"^[A-Za-z0-9._-]+$"+"\""};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err3 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+validate23.errors = vErrors;
+return errors === 0;
+}
+validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const proxyGet_query = validate24;
+const schema35 = {"type":"object","properties":{"url":{"type":"string","minLength":1,"maxLength":4096},"headers":{"type":"string","maxLength":4096}},"additionalProperties":true,"required":["url"]};
+
+function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate24.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -455,18 +538,18 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate23.errors = vErrors;
+validate24.errors = vErrors;
 return errors === 0;
 }
-validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const getProxiedImage_query = validate24;
-const schema35 = {"type":"object","properties":{"url":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":true,"required":["url"]};
+export const getProxiedImage_query = validate25;
+const schema36 = {"type":"object","properties":{"url":{"type":"string","minLength":1,"maxLength":4096}},"additionalProperties":true,"required":["url"]};
 
-function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate24.evaluated;
+const evaluated0 = validate25.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -548,19 +631,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate24.errors = vErrors;
+validate25.errors = vErrors;
 return errors === 0;
 }
-validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const getFacebookAvatar_query = validate25;
-const schema36 = {"type":"object","properties":{"id":{"type":"string","pattern":"^[0-9]{1,30}$"},"page":{"type":"string","pattern":"^[0-9]{1,30}$"},"token":{"type":"string","maxLength":2048}},"additionalProperties":true,"required":["id"]};
-const pattern6 = new RegExp("^[0-9]{1,30}$", "u");
+export const getFacebookAvatar_query = validate26;
+const schema37 = {"type":"object","properties":{"id":{"type":"string","pattern":"^[0-9]{1,30}$"},"page":{"type":"string","pattern":"^[0-9]{1,30}$"},"token":{"type":"string","maxLength":2048}},"additionalProperties":true,"required":["id"]};
+const pattern7 = new RegExp("^[0-9]{1,30}$", "u");
 
-function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate25.evaluated;
+const evaluated0 = validate26.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -609,7 +692,7 @@ data["id"] = coerced0;
 }
 }
 if(typeof data0 === "string"){
-if(!pattern6.test(data0)){
+if(!pattern7.test(data0)){
 const err2 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,30}$"},message:"must match pattern \""+"^[0-9]{1,30}$"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -652,7 +735,7 @@ data["page"] = coerced1;
 }
 }
 if(typeof data1 === "string"){
-if(!pattern6.test(data1)){
+if(!pattern7.test(data1)){
 const err4 = {instancePath:instancePath+"/page",schemaPath:"#/properties/page/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,30}$"},message:"must match pattern \""+"^[0-9]{1,30}$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -718,19 +801,19 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate25.errors = vErrors;
+validate26.errors = vErrors;
 return errors === 0;
 }
-validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const getPancakeAvatar_query = validate26;
-const schema37 = {"type":"object","properties":{"hash":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,128}$"}},"additionalProperties":true,"required":["hash"]};
-const pattern8 = new RegExp("^[A-Za-z0-9_-]{1,128}$", "u");
+export const getPancakeAvatar_query = validate27;
+const schema38 = {"type":"object","properties":{"hash":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,128}$"}},"additionalProperties":true,"required":["hash"]};
+const pattern9 = new RegExp("^[A-Za-z0-9_-]{1,128}$", "u");
 
-function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate26.evaluated;
+const evaluated0 = validate27.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -779,7 +862,7 @@ data["hash"] = coerced0;
 }
 }
 if(typeof data0 === "string"){
-if(!pattern8.test(data0)){
+if(!pattern9.test(data0)){
 const err2 = {instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,128}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,128}$"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -802,19 +885,19 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate26.errors = vErrors;
+validate27.errors = vErrors;
 return errors === 0;
 }
-validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const listCustomers_query = validate27;
-const schema38 = {"type":"object","properties":{"q":{"type":"string","minLength":1,"maxLength":100},"status":{"$ref":"n2store#/$defs/CustomerStatus"},"page":{"type":"integer","minimum":1,"maximum":100000,"default":1},"limit":{"type":"integer","minimum":1,"maximum":100,"default":20}},"additionalProperties":true};
-const schema40 = {"type":"string","description":"normal (Bình thường), warning (Cảnh báo), danger (Nguy hiểm), bomb (Bom hàng: refused a delivery), vip (VIP).","enum":["normal","warning","danger","bomb","vip"]};
+export const listCustomers_query = validate28;
+const schema39 = {"type":"object","properties":{"q":{"type":"string","minLength":1,"maxLength":100},"status":{"$ref":"n2store#/$defs/CustomerStatus"},"page":{"type":"integer","minimum":1,"maximum":100000,"default":1},"limit":{"type":"integer","minimum":1,"maximum":100,"default":20}},"additionalProperties":true};
+const schema41 = {"type":"string","description":"normal (Bình thường), warning (Cảnh báo), danger (Nguy hiểm), bomb (Bom hàng: refused a delivery), vip (VIP).","enum":["normal","warning","danger","bomb","vip"]};
 
-function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate27.evaluated;
+const evaluated0 = validate28.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -912,7 +995,7 @@ data["status"] = coerced1;
 }
 }
 if(!(((((data1 === "normal") || (data1 === "warning")) || (data1 === "danger")) || (data1 === "bomb")) || (data1 === "vip"))){
-const err4 = {instancePath:instancePath+"/status",schemaPath:"n2store#/$defs/CustomerStatus/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/status",schemaPath:"n2store#/$defs/CustomerStatus/enum",keyword:"enum",params:{allowedValues: schema41.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -1031,18 +1114,18 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate27.errors = vErrors;
+validate28.errors = vErrors;
 return errors === 0;
 }
-validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const getCustomer_path = validate29;
-const schema41 = {"type":"object","properties":{"id":{"type":"integer","minimum":1,"maximum":2147483647}},"additionalProperties":true,"required":["id"]};
+export const getCustomer_path = validate30;
+const schema42 = {"type":"object","properties":{"id":{"type":"integer","minimum":1,"maximum":2147483647}},"additionalProperties":true,"required":["id"]};
 
-function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate29.evaluated;
+const evaluated0 = validate30.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1122,19 +1205,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate29.errors = vErrors;
+validate30.errors = vErrors;
 return errors === 0;
 }
-validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const listSepayTransactions_query = validate30;
-const schema42 = {"type":"object","properties":{"from":{"type":"string","format":"date"},"to":{"type":"string","format":"date"},"minAmount":{"type":"integer","minimum":0},"maxAmount":{"type":"integer","minimum":0},"q":{"type":"string","minLength":1,"maxLength":200},"transferType":{"type":"string","enum":["in","out"]},"limit":{"type":"integer","minimum":1,"maximum":200,"default":50},"cursor":{"type":"string","maxLength":200}},"additionalProperties":true};
+export const listSepayTransactions_query = validate31;
+const schema43 = {"type":"object","properties":{"from":{"type":"string","format":"date"},"to":{"type":"string","format":"date"},"minAmount":{"type":"integer","minimum":0},"maxAmount":{"type":"integer","minimum":0},"q":{"type":"string","minLength":1,"maxLength":200},"transferType":{"type":"string","enum":["in","out"]},"limit":{"type":"integer","minimum":1,"maximum":200,"default":50},"cursor":{"type":"string","maxLength":200}},"additionalProperties":true};
 const formats0 = runtime1.fullFormats.date;
 
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate30.evaluated;
+const evaluated0 = validate31.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1397,7 +1480,7 @@ data["transferType"] = coerced5;
 }
 }
 if(!((data5 === "in") || (data5 === "out"))){
-const err12 = {instancePath:instancePath+"/transferType",schemaPath:"#/properties/transferType/enum",keyword:"enum",params:{allowedValues: schema42.properties.transferType.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/transferType",schemaPath:"#/properties/transferType/enum",keyword:"enum",params:{allowedValues: schema43.properties.transferType.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1510,7 +1593,7 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate30.errors = vErrors;
+validate31.errors = vErrors;
 return errors === 0;
 }
-validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};

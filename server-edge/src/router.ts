@@ -1,5 +1,4 @@
 import {
-  ApiError,
   type Config,
   type Env as ConfigEnv,
   corsHeaders,
@@ -8,6 +7,7 @@ import {
   loadConfig,
   notServedResult,
   preflightHeaders,
+  routeNotFound,
   type SharedDeps,
   sharedHandlers,
   systemClock,
@@ -124,13 +124,10 @@ export function buildRouter() {
   router.all("*", (request: IRequest, env: Env) => {
     const requestId = requestIdOf(request as unknown as Request);
     const path = new URL(request.url).pathname;
-    const result = errorResult(
-      new ApiError("ROUTE_NOT_FOUND", `No operation answers ${request.method} ${path}.`),
-      {
-        log: consoleLogger(requestId),
-        requestId,
-      },
-    );
+    const result = errorResult(routeNotFound(request.method, path), {
+      log: consoleLogger(requestId),
+      requestId,
+    });
     return toResponse(result, {
       ...corsHeaders(request.headers.get("origin") ?? undefined, configFor(env)),
       "x-request-id": requestId,

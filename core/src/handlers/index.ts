@@ -5,7 +5,9 @@ import { sendFacebookMessage } from "./facebook-send.js";
 import { getFacebookAvatar, getPancakeAvatar, getProxiedImage, proxyHandlers } from "./media.js";
 import {
   pancakeDirectHandlers,
+  pancakeGenericHandlers,
   pancakeOfficialHandlers,
+  tposApiHandlers,
   tposODataHandlers,
   tposRestHandlers,
 } from "./passthrough.js";
@@ -22,6 +24,8 @@ export const sharedHandlers: { readonly [Op in EdgeHttpOperationId]: Handler<Op,
   ...tposODataHandlers,
   ...pancakeDirectHandlers,
   ...pancakeOfficialHandlers,
+  ...pancakeGenericHandlers,
+  ...tposApiHandlers,
   ...proxyHandlers,
   getProxiedImage,
   getFacebookAvatar,

@@ -10,10 +10,13 @@ import { TposAppVersion } from "../tpos/app-version.js";
 import { TokenCache } from "../tpos/token-cache.js";
 import {
   encodeCatchAll,
+  OWN_API_SEGMENTS,
   pancakeDirectHandlers,
+  pancakeGenericHandlers,
   pancakeOfficialHandlers,
   pick,
   targetUrl,
+  tposApiHandlers,
   tposODataHandlers,
   tposRestHandlers,
   withoutParams,
@@ -37,11 +40,15 @@ function testDeps(upstream: FakeUpstream, env: Env = {}): SharedDeps {
 }
 
 /** A pass-through input as the pipeline hands it over (query already in rawQuery). */
-function input<Op extends "tposRestGet" | "tposODataGet" | "pancakeDirectGet" | "pancakeOfficialGet">(
-  path: string,
-  rawQuery = "",
-  rawHeaders: Record<string, string> = {},
-): OperationInput<Op> {
+function input<
+  Op extends
+    | "tposRestGet"
+    | "tposODataGet"
+    | "tposApiGet"
+    | "pancakeDirectGet"
+    | "pancakeOfficialGet"
+    | "pancakeGenericGet",
+>(path: string, rawQuery = "", rawHeaders: Record<string, string> = {}): OperationInput<Op> {
   return {
     path: { path },
     query: {},
@@ -52,7 +59,7 @@ function input<Op extends "tposRestGet" | "tposODataGet" | "pancakeDirectGet" | 
   } as OperationInput<Op>;
 }
 
-function postInput<Op extends "tposRestPost" | "pancakeDirectPost">(
+function postInput<Op extends "tposRestPost" | "tposApiPost" | "pancakeDirectPost" | "pancakeGenericPost">(
   path: string,
   body: RawBody | null,
   rawQuery = "",
@@ -278,6 +285,123 @@ describe("pancakeDirectGet", () => {
       body: '{"action":"reply_inbox"}',
       headers: { "content-type": "application/json", cookie: "jwt=t; locale=vi" },
     });
+  });
+});
+
+describe("pancakeGenericGet", () => {
+  const url = "https://pancake.vn/api/v1/pages";
+
+  it("keeps access_token in the query and also sends it as the jwt cookie, with the multi-page Referer", async () => {
+    const upstream = new FakeUpstream().on(url, { json: { success: true } });
+    await pancakeGenericHandlers.pancakeGenericGet(
+      input("pages", "access_token=eyJ.abc-def_1&type=all", {
+        accept: "application/json",
+        cookie: "browser=1",
+        authorization: "Bearer x",
+        "user-agent": "Chrome",
+      }),
+      testDeps(upstream),
+    );
+    const [sent] = upstream.requests;
+    expect(sent?.url).toBe(`${url}?access_token=eyJ.abc-def_1&type=all`);
+    expect(sent?.headers).toEqual({
+      accept: "application/json",
+      origin: "https://pancake.vn",
+      referer: "https://pancake.vn/multi_pages",
+      cookie: "jwt=eyJ.abc-def_1; locale=vi",
+    });
+  });
+
+  it("takes its Referer from PANCAKE_GENERIC_REFERER and sends no cookie without access_token", async () => {
+    const upstream = new FakeUpstream().on(url, { json: {} });
+    await pancakeGenericHandlers.pancakeGenericGet(
+      input("pages", "", { cookie: "jwt=from-browser" }),
+      testDeps(upstream, { PANCAKE_GENERIC_REFERER: "https://pancake.vn/NhiJudyStore" }),
+    );
+    expect(upstream.requests[0]?.headers.referer).toBe("https://pancake.vn/NhiJudyStore");
+    expect(upstream.requests[0]?.headers.cookie).toBeUndefined();
+  });
+
+  it("streams a POST body (conversations/search's form) with its content type", async () => {
+    const target = "https://pancake.vn/api/v1/conversations/search?q=0912&access_token=t&cursor_mode=true";
+    const upstream = new FakeUpstream().on(target, { json: { conversations: [] } });
+    await pancakeGenericHandlers.pancakeGenericPost(
+      postInput("conversations/search", rawBody("page_ids=1,2"), "q=0912&access_token=t&cursor_mode=true", {
+        "content-type": "application/x-www-form-urlencoded",
+      }),
+      testDeps(upstream),
+    );
+    const [sent] = upstream.requests;
+    expect(sent?.method).toBe("POST");
+    expect(sent?.headers["content-type"]).toBe("application/x-www-form-urlencoded");
+    expect(await bodyText(sent?.body)).toBe("page_ids=1,2");
+  });
+});
+
+describe("tposApiGet: the TPOS catch-all", () => {
+  it("sends any other /api path to TPOS_BASE_URL/{path} with the TPOS headers", async () => {
+    const url = "https://tomato.tpos.vn/fastsaleorder/print1?ids=101";
+    const upstream = new FakeUpstream().on(url, { json: { html: "<p>bill</p>" } });
+    await tposApiHandlers.tposApiGet(
+      input("fastsaleorder/print1", "ids=101", { authorization: "Bearer t", cookie: "c=1", host: "gw" }),
+      testDeps(upstream),
+    );
+    const [sent] = upstream.requests;
+    expect(sent?.url).toBe(url);
+    expect(sent?.headers).toMatchObject({
+      authorization: "Bearer t",
+      origin: "https://tomato.tpos.vn",
+      referer: "https://tomato.tpos.vn/",
+    });
+    expect(sent?.headers.cookie).toBeUndefined();
+    expect(sent?.headers.host).toBeUndefined();
+  });
+
+  it("knows every first segment of the gateway's own /api operations", () => {
+    expect([...OWN_API_SEGMENTS].sort()).toEqual(
+      expect.arrayContaining([
+        "customers",
+        "debug",
+        "facebook-send",
+        "odata",
+        "pancake",
+        "pancake-direct",
+        "proxy",
+        "realtime",
+        "rest",
+        "sepay",
+        "token",
+      ]),
+    );
+  });
+
+  it.each(["token", "Token", "customers/1/orders", "rest", "realtime/status", "sepay/webhook"])(
+    "answers 404 ROUTE_NOT_FOUND for /api/%s, a path of the gateway's own, reaching nothing",
+    async (path) => {
+      const upstream = new FakeUpstream();
+      await expect(tposApiHandlers.tposApiGet(input(path), testDeps(upstream))).rejects.toMatchObject({
+        code: "ROUTE_NOT_FOUND",
+        status: 404,
+        message: `No operation answers GET /api/${path}.`,
+      });
+      expect(upstream.requests).toHaveLength(0);
+    },
+  );
+
+  it("streams an export's POST body to TPOS", async () => {
+    const url = "https://tomato.tpos.vn/FastSaleOrder/ExportFile?TagIds=";
+    const upstream = new FakeUpstream().on(url, {
+      body: "PK\u0003\u0004",
+      headers: { "content-type": "application/octet-stream" },
+    });
+    await tposApiHandlers.tposApiPost(
+      postInput("FastSaleOrder/ExportFile", rawBody('{"data":"{}","ids":[]}'), "TagIds=", {
+        "content-type": "application/json",
+        authorization: "Bearer t",
+      }),
+      testDeps(upstream),
+    );
+    expect(await bodyText(upstream.requests[0]?.body)).toBe('{"data":"{}","ids":[]}');
   });
 });
 

@@ -1,6 +1,13 @@
-import type { Handler, OperationId, OperationInput, PassthroughResult, RawBody } from "@n2store/generated";
+import {
+  type Handler,
+  type OperationId,
+  type OperationInput,
+  operations,
+  type PassthroughResult,
+  type RawBody,
+} from "@n2store/generated";
 import type { SharedDeps } from "../deps.js";
-import { ApiError } from "../errors.js";
+import { ApiError, routeNotFound } from "../errors.js";
 import { callUpstream, passthroughResult } from "../upstream.js";
 
 /** The largest body a pass-through returns (TPOS exports can be large). */
@@ -105,6 +112,8 @@ interface Family {
   headers(input: PassthroughInput, deps: SharedDeps): Record<string, string>;
   /** Runs on the upstream response (TPOS announces its app version there). */
   onResponse?(headers: Readonly<Record<string, string>>, deps: SharedDeps): void;
+  /** Refuses a request before anything is sent (throws an ApiError). */
+  admit?(method: string, input: PassthroughInput): void;
 }
 
 type PassthroughInput = Pick<OperationInput<OperationId>, "rawQuery" | "rawHeaders"> & {
@@ -122,6 +131,7 @@ async function forward(
   input: PassthroughInput,
   deps: SharedDeps,
 ): Promise<PassthroughResult> {
+  family.admit?.(method, input);
   const body = method === "GET" || method === "DELETE" ? null : (input.body ?? null);
   const headers = family.headers(input, deps);
   const contentType = input.rawHeaders["content-type"];
@@ -199,7 +209,55 @@ export const tposRestHandlers = family("tposRest", tposFamily("/rest/"));
 /** `/api/odata/{path}` -> `TPOS_BASE_URL/odata/{path}`. */
 export const tposODataHandlers = family("tposOData", tposFamily("/odata/"));
 
+/**
+ * The first path segments under `/api/` that this gateway's own operations use (`token`, `rest`,
+ * `customers`, ...), from the operation table: the TPOS catch-all never sends those to TPOS, so a
+ * method one of them lacks (`GET /api/token`) is our 404, as before the catch-all existed.
+ */
+export const OWN_API_SEGMENTS: ReadonlySet<string> = new Set(
+  Object.values(operations)
+    .map((operation) => /^\/api\/([^/{]+)/.exec(operation.path)?.[1]?.toLowerCase())
+    .filter((segment): segment is string => segment !== undefined),
+);
+
+/**
+ * `/api/{path}` -> `TPOS_BASE_URL/{path}`: whatever no other operation answers under `/api/`, as the
+ * original's catch-all (bill printing, the Excel exports), with the TPOS header policy.
+ */
+export const tposApiHandlers = family("tposApi", {
+  ...tposFamily("/"),
+  admit: (method, input) => {
+    const first = input.path.path.split("/", 1)[0]?.toLowerCase() ?? "";
+    if (OWN_API_SEGMENTS.has(first)) {
+      throw routeNotFound(method, `/api/${input.path.path}`);
+    }
+  },
+});
+
 const PANCAKE_HEADERS = ["accept", "accept-language"];
+
+/**
+ * The headers of a call to pancake.vn's web API: the caller's Accept headers, Pancake's own Origin,
+ * a Referer, and the user token as the `jwt` cookie its web app sends (the spec holds the token to
+ * JWT characters, so it cannot add another cookie).
+ */
+function pancakeHeaders(
+  input: PassthroughInput,
+  deps: SharedDeps,
+  referer: string,
+  jwt: string | null,
+): Record<string, string> {
+  const headers: Record<string, string> = {
+    accept: "application/json, text/plain, */*",
+    ...pick(input.rawHeaders, PANCAKE_HEADERS),
+    origin: deps.config.pancakeBaseUrl.origin,
+    referer,
+  };
+  if (jwt !== null && jwt !== "") {
+    headers.cookie = `jwt=${jwt}; locale=vi`;
+  }
+  return headers;
+}
 const PANCAKE_DIRECT_OWN_PARAMS = new Set(["jwt", "page_id"]);
 
 /**
@@ -215,19 +273,25 @@ export const pancakeDirectHandlers = family("pancakeDirect", {
       input.path.path,
       withoutParams(input.rawQuery, PANCAKE_DIRECT_OWN_PARAMS),
     ),
-  headers: (input, deps) => {
-    const jwt = new URLSearchParams(input.rawQuery).get("jwt");
-    const headers: Record<string, string> = {
-      accept: "application/json, text/plain, */*",
-      ...pick(input.rawHeaders, PANCAKE_HEADERS),
-      origin: deps.config.pancakeBaseUrl.origin,
-      referer: deps.config.pancakeReferer,
-    };
-    if (jwt !== null && jwt !== "") {
-      headers.cookie = `jwt=${jwt}; locale=vi`;
-    }
-    return headers;
-  },
+  headers: (input, deps) =>
+    pancakeHeaders(input, deps, deps.config.pancakeReferer, new URLSearchParams(input.rawQuery).get("jwt")),
+});
+
+/**
+ * `/api/pancake/{path}` -> `PANCAKE_BASE_URL/api/v1/{path}` with the query as given: the caller's
+ * `access_token` stays in the query and is also sent as the `jwt` cookie (what pancake.vn's own web
+ * app sends), with the multi-page inbox as Referer, as the original's generic route did.
+ */
+export const pancakeGenericHandlers = family("pancakeGeneric", {
+  service: "Pancake",
+  target: (input, deps) => targetUrl(deps.config.pancakeBaseUrl, "/api/v1/", input.path.path, input.rawQuery),
+  headers: (input, deps) =>
+    pancakeHeaders(
+      input,
+      deps,
+      deps.config.pancakeGenericReferer,
+      new URLSearchParams(input.rawQuery).get("access_token"),
+    ),
 });
 
 /** `/api/pancake-official/{path}` -> `PANCAKE_PUBLIC_BASE_URL/api/public_api/v1/{path}`, query unchanged. */

@@ -33,7 +33,7 @@ function testDeps(upstream: FakeUpstream, env: Env = {}): SharedDeps {
 }
 
 function input(
-  body: TokenRequest,
+  body: Schema<"TokenJsonRequest">,
   rawHeaders: Record<string, string> = {},
 ): OperationInput<"createTposToken"> {
   return { path: {}, query: {}, headers: {}, body, rawQuery: "", rawHeaders };
@@ -339,5 +339,82 @@ describe("createTposToken", () => {
     const deps = testDeps(upstream);
     await createTposToken(input(staff), deps);
     expect(deps.tposAppVersion.value).toBe("6.6.1.2");
+  });
+});
+
+describe("createTposToken with {companyId}: the shop's own accounts", () => {
+  const accounts: Env = {
+    N2STORE_API_KEYS: "key-one-0123456789",
+    TPOS_USERNAME: "shop-main",
+    TPOS_PASSWORD: "main-pw",
+    TPOS_USERNAME_2: "shop-second",
+  };
+  const withKey = { "x-api-key": "key-one-0123456789" };
+
+  it("logs in with company 1's account (TPOS_USERNAME / TPOS_PASSWORD), as the password grant does", async () => {
+    const upstream = new FakeUpstream().on(TOKEN_URL, { json: issued });
+    const result = await createTposToken(input({ companyId: 1 }, withKey), testDeps(upstream, accounts));
+    expect(result.body).toEqual(issued);
+    expect(Object.fromEntries(new URLSearchParams(upstream.requests[0]?.body ?? ""))).toEqual({
+      grant_type: "password",
+      username: "shop-main",
+      password: "main-pw",
+      client_id: "tmtWebApp",
+    });
+  });
+
+  it("takes company 2's account, its password falling back to TPOS_PASSWORD, and TPOS_CLIENT_ID", async () => {
+    const upstream = new FakeUpstream().on(TOKEN_URL, { json: issued });
+    await createTposToken(
+      input({ companyId: "2" }, { authorization: "Bearer key-one-0123456789" }),
+      testDeps(upstream, { ...accounts, TPOS_CLIENT_ID: "otherApp" }),
+    );
+    expect(Object.fromEntries(new URLSearchParams(upstream.requests[0]?.body ?? ""))).toEqual({
+      grant_type: "password",
+      username: "shop-second",
+      password: "main-pw",
+      client_id: "otherApp",
+    });
+  });
+
+  it("means company 1 for an empty body, and shares the cache with that account's password grant", async () => {
+    const upstream = new FakeUpstream().on(TOKEN_URL, { json: issued });
+    const deps = testDeps(upstream, accounts);
+    await createTposToken(input({}, withKey), deps);
+    const again = await createTposToken(input({ companyId: 1 }, withKey), deps);
+    const grant = await createTposToken(
+      input({ grant_type: "password", username: "shop-main", password: "main-pw" }),
+      deps,
+    );
+    expect(again.headers?.["x-token-cache"]).toBe("hit");
+    expect(grant.headers?.["x-token-cache"]).toBe("hit");
+    expect(upstream.requests).toHaveLength(1);
+  });
+
+  it.each<[string, Record<string, string>]>([
+    ["no key", {}],
+    ["a wrong key", { "x-api-key": "key-two-0123456789" }],
+    ["a TPOS bearer token instead of a key", { authorization: "Bearer eyJ.access.token" }],
+  ])("answers 401 UNAUTHORIZED with %s, reaching nothing", async (_what, headers) => {
+    const upstream = new FakeUpstream().on(TOKEN_URL, { json: issued });
+    const error = await thrown(
+      createTposToken(input({ companyId: 1 }, headers), testDeps(upstream, accounts)),
+    );
+    expect(error.code).toBe("UNAUTHORIZED");
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it("answers 503 TPOS_ACCOUNT_NOT_CONFIGURED naming the variables for a company without an account", async () => {
+    const upstream = new FakeUpstream().on(TOKEN_URL, { json: issued });
+    const deps = testDeps(upstream, { N2STORE_API_KEYS: "key-one-0123456789" });
+    const first = await thrown(createTposToken(input({ companyId: 1 }, withKey), deps));
+    expect(first.code).toBe("TPOS_ACCOUNT_NOT_CONFIGURED");
+    expect(first.status).toBe(503);
+    expect(first.message).toContain("TPOS_USERNAME and TPOS_PASSWORD");
+    const third = await thrown(
+      createTposToken(input({ companyId: 3 }, withKey), testDeps(upstream, accounts)),
+    );
+    expect(third.message).toContain("company 3");
+    expect(upstream.requests).toHaveLength(0);
   });
 });

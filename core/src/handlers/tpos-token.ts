@@ -1,4 +1,5 @@
 import type { Schema } from "@n2store/generated";
+import { requireApiKey } from "../auth.js";
 import { canonicalJson, sha256Hex } from "../crypto.js";
 import type { SharedDeps, SharedHandler } from "../deps.js";
 import { ApiError } from "../errors.js";
@@ -97,12 +98,51 @@ async function requestToken(grant: TokenRequest, deps: SharedDeps): Promise<Toke
   return body;
 }
 
+/** A JSON body that names a company instead of a grant: the shop's own account for it. */
+function isCompanyRequest(body: Schema<"TokenJsonRequest">): body is Schema<"CompanyTokenRequest"> {
+  return !("grant_type" in body);
+}
+
+/**
+ * The password grant of the shop's own account for `companyId`, after checking the caller's N2Store
+ * API key: this mints a token for the shop, so only a caller holding a key may have one.
+ */
+async function companyGrant(
+  request: Schema<"CompanyTokenRequest">,
+  headers: Readonly<Record<string, string>>,
+  deps: SharedDeps,
+): Promise<TokenRequest> {
+  await requireApiKey(headers, deps.config);
+  const company = Number(request.companyId ?? 1);
+  const account = deps.config.tposAccounts.get(company);
+  if (account === undefined) {
+    const names =
+      company === 1
+        ? "TPOS_USERNAME and TPOS_PASSWORD"
+        : `TPOS_USERNAME_${company} and TPOS_PASSWORD_${company} (or TPOS_PASSWORD)`;
+    throw new ApiError(
+      "TPOS_ACCOUNT_NOT_CONFIGURED",
+      `No TPOS account is configured for company ${company}: set ${names}.`,
+      { nothingSent: true },
+    );
+  }
+  return {
+    grant_type: "password",
+    username: account.username,
+    password: account.password,
+    client_id: account.clientId,
+  };
+}
+
 /**
  * POST /api/token: a TPOS token for these credentials, from the per-credential cache (valid until
- * five minutes before expiry) or from one upstream call shared by concurrent misses.
+ * five minutes before expiry) or from one upstream call shared by concurrent misses. A JSON
+ * `{companyId}` uses the account the server holds for that company (with an API key only).
  */
 export const createTposToken: SharedHandler<"createTposToken"> = async (input, deps) => {
-  const grant = input.body;
+  const grant = isCompanyRequest(input.body)
+    ? await companyGrant(input.body, input.rawHeaders, deps)
+    : input.body;
   const key = await credentialKey(grant);
   const { token, cached } = await deps.tokens.getOrFetch(key, () => requestToken(grant, deps));
   return {

@@ -1,4 +1,11 @@
-import { ApiError, errorResult, JSON_BODY_LIMIT, payloadTooLarge, unsupportedMediaType } from "@n2store/core";
+import {
+  ApiError,
+  errorResult,
+  JSON_BODY_LIMIT,
+  payloadTooLarge,
+  routeNotFound,
+  unsupportedMediaType,
+} from "@n2store/core";
 import { type OperationId, operations } from "@n2store/generated";
 import type { FastifyError, FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
@@ -50,13 +57,10 @@ export const errorsPlugin = fp(
     app.setNotFoundHandler((request, reply) =>
       sendResult(
         reply,
-        errorResult(
-          new ApiError(
-            "ROUTE_NOT_FOUND",
-            `No operation answers ${request.method} ${request.url.split("?", 1)[0]}.`,
-          ),
-          { log: request.log, requestId: request.id },
-        ),
+        errorResult(routeNotFound(request.method, request.url.split("?", 1)[0] ?? "/"), {
+          log: request.log,
+          requestId: request.id,
+        }),
       ),
     );
   },

@@ -12,6 +12,8 @@ const PAGE_HOUSE = "117267091364524";
 /** Seeded credentials shared by the fakes and by `startAllFakes()`. */
 export const FAKE_CREDENTIALS = {
   tpos: { username: "n2store-test", password: "test-password", clientId: "tmtWebApp" },
+  /** The shop's second company's TPOS account (TPOS_USERNAME_2 / TPOS_PASSWORD_2). */
+  tposCompany2: { username: "n2store-test-2", password: "test-password-2" },
   pancake: {
     userId: PANCAKE_USER_ID,
     // Claims mirror the captured Pancake JWT (uid, fb_id, session_id…); exp far away so gateways

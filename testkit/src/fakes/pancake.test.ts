@@ -120,6 +120,17 @@ describe("pancake.vn /api/v1", () => {
     const body = (await res.json()) as { conversations: { id: string }[] };
     expect(body.conversations.map((c) => c.id)).toEqual([`${PAGE}_${FAKE_CREDENTIALS.psids.inWindow}`]);
   });
+
+  it("reads page_ids from a multipart FormData body, as the inbox sends it", async () => {
+    const form = new FormData();
+    form.append("page_ids", "000000000000000");
+    const none = await api(`/conversations/search?q=0001&cursor_mode=true`, { method: "POST", body: form });
+    expect(((await none.json()) as { conversations: unknown[] }).conversations).toEqual([]);
+    const mine = new FormData();
+    mine.append("page_ids", PAGE);
+    const found = await api(`/conversations/search?q=0001&cursor_mode=true`, { method: "POST", body: mine });
+    expect(((await found.json()) as { conversations: unknown[] }).conversations).toHaveLength(1);
+  });
 });
 
 describe("avatars", () => {

@@ -108,7 +108,7 @@ export async function createFakePancake(options: FakePancakeOptions = {}): Promi
 
   const srv = await startFakeServer({
     echo: true,
-    handler: (req, res) => {
+    handler: async (req, res) => {
       const jwt = cookieJwt(req.headers.cookie);
       const token = req.query.get("access_token");
       const authed = (jwt !== undefined && store.jwts.has(jwt)) || (token !== null && store.jwts.has(token));
@@ -145,7 +145,8 @@ export async function createFakePancake(options: FakePancakeOptions = {}): Promi
         return;
       }
       if (req.method === "POST" && path === "/conversations/search") {
-        const form = new URLSearchParams(req.body);
+        // The inbox sends a multipart FormData body; other callers a urlencoded form.
+        const form = await formFields(req);
         const ids = (form.get("page_ids") ?? req.query.get("page_ids") ?? "")
           .split(",")
           .filter((s) => s !== "");
@@ -225,6 +226,22 @@ export interface FakePancakeContent extends FakeHandle {
   addAvatarHash(hash: string, bytes?: Buffer): void;
   /** The URL the pancake.vn fake would redirect to for `fbId`. */
   avatarUrl(fbId: string): string;
+}
+
+/** A form body's fields, multipart (a browser's FormData) or urlencoded; none when it is neither. */
+async function formFields(req: FakeRequest): Promise<URLSearchParams> {
+  const type = req.headers["content-type"] ?? "";
+  if (/^multipart\/form-data/i.test(type)) {
+    const data = await new Response(req.body, { headers: { "content-type": type } }).formData();
+    const fields = new URLSearchParams();
+    for (const [name, value] of data) {
+      if (typeof value === "string") {
+        fields.append(name, value);
+      }
+    }
+    return fields;
+  }
+  return new URLSearchParams(req.body);
 }
 
 /** Starts the content.pancake.vn fake serving `/2.1-NN/avatars/{hash}`. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { FAKE_CREDENTIALS } from "./credentials.js";
 import type { FakeTpos } from "./tpos.js";
-import { createFakeTpos } from "./tpos.js";
+import { createFakeTpos, exportBytes, XLSX_TYPE } from "./tpos.js";
 
 const { username, password, clientId } = FAKE_CREDENTIALS.tpos;
 let tpos: FakeTpos;
@@ -270,5 +270,46 @@ describe("REST and test routes", () => {
     expect(echo.headers["x-tpos-lang"]).toBe("vi");
     const big = await fetch(`${tpos.url}/big?bytes=1048576`);
     expect((await big.arrayBuffer()).byteLength).toBe(1_048_576);
+  });
+});
+
+describe("MVC routes: bill printing and the Excel exports", () => {
+  it("answers GET /fastsaleorder/print1?ids= with the bill's HTML in JSON, whatever the path's case", async () => {
+    const { access_token } = await login();
+    const res = await get("/FastSaleOrder/Print1?ids=5001", access_token);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { html: string };
+    expect(body.html).toContain("INV/2026/0001");
+    expect(body.html).toMatch(/^<!DOCTYPE html>/);
+  });
+
+  it("answers TPOS's 404 for an unknown bill and 401 without a token", async () => {
+    const { access_token } = await login();
+    expect((await get("/fastsaleorder/print1?ids=999999", access_token)).status).toBe(404);
+    expect((await fetch(`${tpos.url}/fastsaleorder/print1?ids=5001`)).status).toBe(401);
+  });
+
+  it("answers an export's POST with xlsx bytes as an attachment and records the request", async () => {
+    const { access_token } = await login();
+    const filter = JSON.stringify({ data: "{}", ids: [] });
+    const res = await fetch(`${tpos.url}/FastSaleOrder/ExportFile?TagIds=`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${access_token}`, "content-type": "application/json" },
+      body: filter,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe(XLSX_TYPE);
+    expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename=FastSaleOrder_.*\.xlsx$/);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(bytes.equals(exportBytes("/FastSaleOrder/ExportFile"))).toBe(true);
+    expect(bytes.subarray(0, 4)).toEqual(Buffer.from("PK\u0003\u0004", "latin1"));
+    expect(tpos.exports).toHaveLength(1);
+    expect(tpos.exports[0]?.body).toBe(filter);
+    expect(tpos.exports[0]?.query.get("TagIds")).toBe("");
+  });
+
+  it("refuses a GET of an export action with 405, as ASP.NET does for a POST-only action", async () => {
+    const { access_token } = await login();
+    expect((await get("/Product/ExportProductV2", access_token)).status).toBe(405);
   });
 });

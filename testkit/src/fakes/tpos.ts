@@ -105,7 +105,42 @@ export interface FakeTpos extends FakeHandle {
   setRest(path: string, body: unknown, status?: number): void;
   /** Every POST to `/rest/...`. */
   readonly restPosts: RecordedRequest[];
+  /** Every Excel export request (`POST /{Set}/Export...`), in order. */
+  readonly exports: RecordedRequest[];
 }
+
+/** The XLSX media type TPOS's exports answer with. */
+export const XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/**
+ * The bytes of an export: a ZIP local-file signature (what an .xlsx starts with) and then every byte
+ * value, in a pattern seeded by the path, so a test sees any re-encoding of a binary body. Not a
+ * workbook a spreadsheet program could open: the gateway only streams it.
+ */
+export function exportBytes(path: string, size = 48 * 1024): Buffer {
+  const bytes = Buffer.alloc(size);
+  bytes.set([0x50, 0x4b, 0x03, 0x04]);
+  let seed = 0;
+  for (const char of path.toLowerCase()) {
+    seed = (seed * 31 + char.charCodeAt(0)) >>> 0;
+  }
+  for (let i = 4; i < size; i++) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    bytes[i] = (seed >>> 16) & 0xff;
+  }
+  return bytes;
+}
+
+/** The MVC export actions the shop's pages call through the gateway's `/api/*` (case-insensitive). */
+const EXPORTS = new Set([
+  "/fastsaleorder/exportfile",
+  "/fastsaleorder/exportfiledetail",
+  "/fastsaleorder/exportfilerefund",
+  "/saleonline_order/exportfile",
+  "/saleonline_order/exportfiledetail",
+  "/product/exportproductv2",
+  "/product/exportfilewithstandardpricev2",
+]);
 
 function guid(): string {
   return randomUUID();
@@ -116,6 +151,7 @@ export async function createFakeTpos(options: FakeTposOptions = {}): Promise<Fak
   const now = options.now ?? Date.now;
   const users = options.users ?? [
     { username: FAKE_CREDENTIALS.tpos.username, password: FAKE_CREDENTIALS.tpos.password },
+    FAKE_CREDENTIALS.tposCompany2,
   ];
   const clientIds = options.clientIds ?? [FAKE_CREDENTIALS.tpos.clientId];
   let tokenDelay = options.tokenDelayMs ?? 0;
@@ -127,6 +163,7 @@ export async function createFakeTpos(options: FakeTposOptions = {}): Promise<Fak
   const restOverrides = new Map<string, { status: number; body: unknown }>();
   const operationCalls: FakeTpos["operationCalls"] = [];
   const restPosts: RecordedRequest[] = [];
+  const exports: RecordedRequest[] = [];
   let tokenHits = 0;
   let tokensIssued = 0;
 
@@ -370,6 +407,56 @@ export async function createFakeTpos(options: FakeTposOptions = {}): Promise<Fak
     sendJson(res, 404, NOT_FOUND);
   };
 
+  /**
+   * TPOS's MVC routes outside OData and REST (ASP.NET routing is case-insensitive): the bill print
+   * (`GET /fastsaleorder/print1?ids=`, JSON `{html}` as bill-service.js reads it) and the Excel exports
+   * (POST with a JSON filter, an xlsx attachment back). Returns false for any other path.
+   */
+  const handleMvc = (req: FakeRequest, res: ServerResponse): boolean => {
+    const path = req.path.toLowerCase();
+    if (path === "/fastsaleorder/print1") {
+      if (req.method !== "GET") {
+        sendJson(res, 405, {
+          Message: `The requested resource does not support http method '${req.method}'.`,
+        });
+        return true;
+      }
+      const ids = (req.query.get("ids") ?? "").split(",").filter((id) => id !== "");
+      const orders = ids.map((id) => sets.FastSaleOrder?.find((o) => String(o.Id) === id));
+      if (ids.length === 0 || orders.some((order) => order === undefined)) {
+        sendJson(res, 404, NOT_FOUND);
+        return true;
+      }
+      const bills = orders.map(
+        (order) =>
+          `<div class="bill"><h2>HÓA ĐƠN BÁN HÀNG</h2><p>Số: ${String(order?.Number)}</p>` +
+          `<p>Tổng tiền: ${String(order?.AmountTotal)}</p><p>Người bán: N2 Shop</p></div>`,
+      );
+      sendJson(res, 200, { html: `<!DOCTYPE html><html><body>${bills.join("")}</body></html>` });
+      return true;
+    }
+    if (EXPORTS.has(path)) {
+      if (req.method !== "POST") {
+        sendJson(res, 405, {
+          Message: `The requested resource does not support http method '${req.method}'.`,
+        });
+        return true;
+      }
+      const { raw: _raw, ...record } = req;
+      exports.push(record);
+      const bytes = exportBytes(path);
+      const name = `${req.path.split("/")[1] ?? "Export"}_${new Date(now()).toISOString().slice(0, 10)}.xlsx`;
+      res.writeHead(200, {
+        "content-type": XLSX_TYPE,
+        "content-length": String(bytes.length),
+        "content-disposition": `attachment; filename=${name}`,
+      });
+      res.end(bytes);
+      return true;
+    }
+    return false;
+  };
+
   const srv = await startFakeServer({
     echo: true,
     defaultHeaders: () => (appVersion === null ? {} : { tposappversion: appVersion }),
@@ -401,7 +488,7 @@ export async function createFakeTpos(options: FakeTposOptions = {}): Promise<Fak
           handleOData(req, res);
         } else if (req.path.startsWith("/rest/")) {
           handleRest(req, res);
-        } else {
+        } else if (!handleMvc(req, res)) {
           sendJson(res, 404, NOT_FOUND);
         }
       } catch (err) {
@@ -427,6 +514,7 @@ export async function createFakeTpos(options: FakeTposOptions = {}): Promise<Fak
       restOverrides.clear();
       operationCalls.length = 0;
       restPosts.length = 0;
+      exports.length = 0;
       tokenHits = 0;
       tokensIssued = 0;
       tokenDelay = options.tokenDelayMs ?? 0;
@@ -466,5 +554,6 @@ export async function createFakeTpos(options: FakeTposOptions = {}): Promise<Fak
       restOverrides.set(path, { status, body });
     },
     restPosts,
+    exports,
   };
 }

@@ -1,4 +1,4 @@
-import type { AllFakes } from "../fakes/index.js";
+import { type AllFakes, FAKE_CREDENTIALS } from "../fakes/index.js";
 
 /** The API key test servers accept (N2STORE_API_KEYS). */
 export const API_KEY = "test-key-0123456789";
@@ -14,6 +14,11 @@ export function gatewayEnv(fakes: AllFakes, extra: Record<string, string> = {}):
   return {
     ...fakes.env,
     N2STORE_API_KEYS: API_KEY,
+    // The shop's own TPOS accounts for `POST /api/token` with {companyId}.
+    TPOS_USERNAME: FAKE_CREDENTIALS.tpos.username,
+    TPOS_PASSWORD: FAKE_CREDENTIALS.tpos.password,
+    TPOS_USERNAME_2: FAKE_CREDENTIALS.tposCompany2.username,
+    TPOS_PASSWORD_2: FAKE_CREDENTIALS.tposCompany2.password,
     SEPAY_API_KEY: SEPAY_KEY,
     PROXY_ALLOWED_HOSTS: `${cdn.hostname}:${cdn.port}`,
     UPSTREAM_TIMEOUT_MS: "3000",

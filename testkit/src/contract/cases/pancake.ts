@@ -42,7 +42,7 @@ function expectDirectForwarding(ctx: CaseContext): void {
 const METHODS = ["Get", "Post", "Put", "Patch", "Delete"] as const;
 
 function pathNegatives(
-  family: "pancakeDirect" | "pancakeOfficial",
+  family: "pancakeDirect" | "pancakeOfficial" | "pancakeGeneric",
   prefix: string,
   query: string,
 ): ContractCase[] {
@@ -71,6 +71,25 @@ function pathNegatives(
     }
     if (method === "Post" || method === "Patch") {
       cases.push(badIdempotencyKey(id, verb, () => ({ path: `${prefix}/pages?${query}` })));
+    }
+    if (family === "pancakeGeneric") {
+      cases.push(
+        contractCase(
+          id,
+          "negative",
+          "refuses an access_token that would add to the cookie (';', spaces) with 400, reaching nothing",
+          async (ctx) => {
+            const mark = upstreamMark(ctx.fakes);
+            const error = await ctx.expectError(
+              await ctx.call(verb, `${prefix}/pages?access_token=${encodeURIComponent("t; admin=1")}`),
+              400,
+              "VALIDATION_FAILED",
+            );
+            expect(error.details?.map((d) => d.path)).toContainEqual(["query", "access_token"]);
+            expect(upstreamMoved(ctx.fakes, mark)).toBe(false);
+          },
+        ),
+      );
     }
     if (family === "pancakeDirect") {
       cases.push(
@@ -253,6 +272,181 @@ const directCases: ContractCase[] = [
   })),
 ];
 
+/** The query the shop's pages put on every generic call (`buildUrl.pancake(endpoint, 'access_token=' + jwt)`). */
+const generic = (extra = "") => `access_token=${JWT}${extra}`;
+
+/** What the original's generic route sent to pancake.vn: the token in the query and as the jwt cookie. */
+function expectGenericForwarding(ctx: CaseContext): void {
+  const seen = ctx.fakes.pancake.requests.at(-1);
+  expect(seen?.headers.cookie).toBe(`jwt=${JWT}; locale=vi`);
+  expect(seen?.headers.referer).toBe("https://pancake.vn/multi_pages");
+  expect(seen?.query.get("access_token"), "access_token stays in the query").toBe(JWT);
+}
+
+const genericCases: ContractCase[] = [
+  contractCase(
+    "pancakeGenericGet",
+    "happy",
+    "lists the user's pages as inbox-pancake-api.js asks (pages?access_token=), without the caller's cookies",
+    async (ctx) => {
+      const response = await ctx.call("GET", `/api/pancake/pages?${generic()}`, {
+        headers: { accept: "application/json", cookie: "caller=secret" },
+      });
+      expect(response.status).toBe(200);
+      const body = await ctx.json(response);
+      expect(body.success).toBe(true);
+      expect(body.categorized.activated.map((page: { id: string }) => page.id)).toContain(PAGE);
+      expectGenericForwarding(ctx);
+      expect(ctx.fakes.pancake.requests.at(-1)?.path).toBe("/api/v1/pages");
+    },
+  ),
+  contractCase(
+    "pancakeGenericGet",
+    "happy",
+    'passes live-chat\'s conversations query (pages[id]=0, tags="ALL", except_tags=[]) on as given',
+    async (ctx) => {
+      const query = `pages[${PAGE}]=0&unread_first=true&mode=OR&tags=%22ALL%22&except_tags=[]&cursor_mode=true&from_platform=web&${generic()}`;
+      const response = await ctx.call("GET", `/api/pancake/conversations?${query}`);
+      expect(response.status).toBe(200);
+      const body = await ctx.json(response);
+      expect(body.conversations.length).toBeGreaterThan(0);
+      expect(body.pages_with_current_count[PAGE]).toBeGreaterThan(0);
+      const seen = ctx.fakes.pancake.requests.at(-1);
+      expect(seen?.query.get(`pages[${PAGE}]`)).toBe("0");
+      expect(seen?.query.get("tags")).toBe('"ALL"');
+      expectGenericForwarding(ctx);
+    },
+  ),
+  contractCase(
+    "pancakeGenericGet",
+    "happy",
+    "passes Pancake's own refusal of an expired token back unchanged",
+    async (ctx) => {
+      const response = await ctx.call("GET", "/api/pancake/pages?access_token=expired.token.x");
+      expect(response.status).toBe(200);
+      expect(await ctx.json(response)).toEqual({
+        success: false,
+        error_code: 102,
+        message: "Invalid access_token",
+      });
+    },
+  ),
+  brokenUpstream(
+    "pancakeGenericGet",
+    "GET",
+    "reset",
+    { name: "Pancake", fake: (fakes) => fakes.pancake, match: "/api/v1/pages" },
+    () => ({ path: `/api/pancake/pages?${generic()}` }),
+  ),
+  contractCase(
+    "pancakeGenericPost",
+    "happy",
+    "generates a page access token as the inbox does (POST, JSON content type, no body)",
+    async (ctx) => {
+      const before = ctx.fakes.pancakeStore.pageTokens.get(PAGE)?.size ?? 0;
+      const response = await ctx.call(
+        "POST",
+        `/api/pancake/pages/${PAGE}/generate_page_access_token?${generic()}`,
+        {
+          headers: { accept: "application/json", "content-type": "application/json" },
+        },
+      );
+      expect(response.status).toBe(200);
+      const body = await ctx.json(response);
+      expect(body).toMatchObject({ success: true, page_access_token: expect.stringMatching(/^pat-/) });
+      expect(ctx.fakes.pancakeStore.pageTokens.get(PAGE)?.size).toBe(before + 1);
+      expectGenericForwarding(ctx);
+    },
+  ),
+  contractCase(
+    "pancakeGenericPost",
+    "happy",
+    "searches conversations with the inbox's multipart FormData body, streamed through unchanged",
+    async (ctx) => {
+      const form = new FormData();
+      form.append("page_ids", PAGE);
+      const encoded = new Request("http://form.invalid/", { method: "POST", body: form });
+      const type = encoded.headers.get("content-type") ?? "";
+      const bytes = new Uint8Array(await encoded.arrayBuffer());
+      const response = await ctx.call(
+        "POST",
+        `/api/pancake/conversations/search?q=0001&${generic("&cursor_mode=true")}`,
+        {
+          headers: { "content-type": type },
+          body: bytes,
+        },
+      );
+      expect(response.status).toBe(200);
+      const body = await ctx.json(response);
+      expect(body.conversations.map((c: { page_id: string }) => c.page_id)).toEqual([PAGE]);
+      const seen = ctx.fakes.pancake.requests.at(-1);
+      expect(seen?.headers["content-type"]).toBe(type);
+      expect(seen?.bodySha256).toBe(createHash("sha256").update(bytes).digest("hex"));
+    },
+  ),
+  ...idempotencyCases(
+    "pancakeGenericPost",
+    "POST",
+    async (_ctx, variant) => ({
+      path: `/api/pancake/pages/${PAGE}/generate_page_access_token?${generic()}`,
+      init: { headers: { "content-type": "application/json" }, body: JSON.stringify({ variant }) },
+    }),
+    (ctx) => ctx.fakes.pancakeStore.pageTokens.get(PAGE)?.size ?? 0,
+  ),
+  contractCase("pancakeGenericPut", "happy", "passes a PUT through and Pancake's 404 back", async (ctx) => {
+    const body = JSON.stringify({ name: "x" });
+    const response = await ctx.call("PUT", `/api/pancake/pages/${PAGE}/settings?${generic()}`, {
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    expect(response.status).toBe(404);
+    expect(await ctx.json(response)).toEqual({ success: false, message: "Not found" });
+    expect(ctx.fakes.pancake.requests.at(-1)).toMatchObject({ method: "PUT", bodySha256: sha256(body) });
+    expectGenericForwarding(ctx);
+  }),
+  contractCase(
+    "pancakeGenericPatch",
+    "happy",
+    "passes a PATCH through and Pancake's 404 back",
+    async (ctx) => {
+      const body = JSON.stringify({ tags: [1] });
+      const response = await ctx.call("PATCH", `/api/pancake/pages/${PAGE}/settings?${generic()}`, {
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      expect(response.status).toBe(404);
+      expect(ctx.fakes.pancake.requests.at(-1)).toMatchObject({ method: "PATCH", bodySha256: sha256(body) });
+    },
+  ),
+  ...idempotencyCases(
+    "pancakeGenericPatch",
+    "PATCH",
+    async (_ctx, variant) => ({
+      path: `/api/pancake/pages/${PAGE}/settings?${generic()}`,
+      init: { headers: { "content-type": "application/json" }, body: JSON.stringify({ variant }) },
+    }),
+    (ctx) => ctx.fakes.pancake.requests.filter((r) => r.method === "PATCH").length,
+  ),
+  contractCase(
+    "pancakeGenericDelete",
+    "happy",
+    "passes a DELETE through and Pancake's 404 back",
+    async (ctx) => {
+      const response = await ctx.call("DELETE", `/api/pancake/pages/${PAGE}/tags/1?${generic()}`);
+      expect(response.status).toBe(404);
+      expect(ctx.fakes.pancake.requests.at(-1)).toMatchObject({
+        method: "DELETE",
+        path: `/api/v1/pages/${PAGE}/tags/1`,
+      });
+      expectGenericForwarding(ctx);
+    },
+  ),
+  ...pathNegatives("pancakeGeneric", "/api/pancake", generic()),
+  chunkedBodyTooLarge("pancakeGenericPost", "POST", () => ({
+    path: `/api/pancake/conversations/search?${generic()}`,
+  })),
+];
+
 const official = `page_access_token=${encodeURIComponent(PAGE_TOKEN)}`;
 
 const officialCases: ContractCase[] = [
@@ -380,4 +574,4 @@ const officialCases: ContractCase[] = [
   })),
 ];
 
-export const pancakeCases: ContractCase[] = [...directCases, ...officialCases];
+export const pancakeCases: ContractCase[] = [...directCases, ...genericCases, ...officialCases];

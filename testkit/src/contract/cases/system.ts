@@ -1,7 +1,7 @@
 /** Contract cases of the `system` tag: health, the server clock and the API's own description. */
 import { API_VERSION } from "@n2store/generated";
 import { expect } from "vitest";
-import type { ContractCase } from "../context.js";
+import { type ContractCase, upstreamMark, upstreamMoved } from "../context.js";
 import { openapi } from "../spec.js";
 import { contractCase, notServedOnEdge } from "./shared.js";
 
@@ -92,9 +92,17 @@ export const systemCases: ContractCase[] = [
       expect(response.headers.get("access-control-allow-methods")).toContain("PATCH");
     },
   ),
-  contractCase("getHealth", "negative", "answers an unknown path with 404 ROUTE_NOT_FOUND", async (ctx) => {
-    await ctx.expectError(await ctx.call("GET", "/api/no-such-operation"), 404, "ROUTE_NOT_FOUND");
-  }),
+  contractCase(
+    "getHealth",
+    "negative",
+    "answers an unknown path outside /api (which goes to TPOS) with 404 ROUTE_NOT_FOUND",
+    async (ctx) => {
+      const mark = upstreamMark(ctx.fakes);
+      await ctx.expectError(await ctx.call("GET", "/no-such-operation"), 404, "ROUTE_NOT_FOUND");
+      await ctx.expectError(await ctx.call("POST", "/apix/token"), 404, "ROUTE_NOT_FOUND");
+      expect(upstreamMoved(ctx.fakes, mark)).toBe(false);
+    },
+  ),
 
   contractCase(
     "getServerTime",

@@ -2,7 +2,8 @@
 import { createHash } from "node:crypto";
 import type { OperationId } from "@n2store/generated";
 import { expect } from "vitest";
-import { FAKE_CREDENTIALS } from "../../fakes/index.js";
+import { exportBytes, FAKE_CREDENTIALS, XLSX_TYPE } from "../../fakes/index.js";
+import { API_KEY } from "../../servers/index.js";
 import type { CaseContext, ContractCase } from "../context.js";
 import { upstreamMark, upstreamMoved } from "../context.js";
 import {
@@ -38,7 +39,106 @@ const wrongGrant = (ctx: CaseContext) => ({ ...passwordGrant, password: ctx.uniq
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
+/** Whose TPOS token this is: the fake signs the account's username into it (`unique_name`). */
+const tokenUser = (accessToken: string): unknown =>
+  JSON.parse(Buffer.from(accessToken.split(".")[1] ?? "", "base64url").toString("utf8")).unique_name;
+
+/** `POST /api/token` as the pages send it for the shop's own account, plus our API key. */
+const companyToken = (
+  ctx: CaseContext,
+  companyId: unknown,
+  headers: Record<string, string> = { "x-api-key": API_KEY },
+) => ctx.call("POST", "/api/token", { headers, json: { companyId } });
+
+const companyCases: ContractCase[] = [
+  contractCase(
+    "createTposToken",
+    "happy",
+    "logs in with company 1's account for {companyId: 1} (token-manager.js) with an API key",
+    async (ctx) => {
+      const response = await companyToken(ctx, 1);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("cache-control")).toBe("no-store");
+      const body = await ctx.json(response);
+      // What the pages read: access_token, expires_in, refresh_token.
+      expect(body).toMatchObject({
+        access_token: expect.stringMatching(/^eyJ/),
+        expires_in: expect.any(Number),
+        refresh_token: expect.any(String),
+      });
+      expect(tokenUser(body.access_token)).toBe(FAKE_CREDENTIALS.tpos.username);
+    },
+  ),
+  contractCase(
+    "createTposToken",
+    "happy",
+    'logs in with company 2\'s account for {companyId: "2"}, the key as Authorization: Bearer',
+    async (ctx) => {
+      const response = await companyToken(ctx, "2", { authorization: `Bearer ${API_KEY}` });
+      expect(response.status).toBe(200);
+      const body = await ctx.json(response);
+      expect(tokenUser(body.access_token)).toBe(FAKE_CREDENTIALS.tposCompany2.username);
+    },
+  ),
+  contractCase(
+    "createTposToken",
+    "happy",
+    "shares one cache entry with the password grant of the same account",
+    async (ctx) => {
+      const first = await ctx.json(await companyToken(ctx, 1));
+      const hits = ctx.fakes.tpos.tokenHits;
+      const again = await ctx.call("POST", "/api/token", { form: passwordGrant });
+      expect(again.headers.get("x-token-cache")).toBe("hit");
+      expect((await ctx.json(again)).access_token).toBe(first.access_token);
+      expect(ctx.fakes.tpos.tokenHits).toBe(hits);
+    },
+  ),
+  ...(
+    [
+      ["without an API key", {}],
+      ["with a wrong API key", { "x-api-key": `${API_KEY}-wrong` }],
+    ] as const
+  ).map(([what, headers]) =>
+    contractCase(
+      "createTposToken",
+      "negative",
+      `refuses {companyId} ${what} with 401 UNAUTHORIZED, reaching nothing`,
+      async (ctx) => {
+        const mark = upstreamMark(ctx.fakes);
+        const error = await ctx.expectError(await companyToken(ctx, 1, headers), 401, "UNAUTHORIZED");
+        expect(JSON.stringify(error)).not.toContain(FAKE_CREDENTIALS.tpos.password);
+        expect(upstreamMoved(ctx.fakes, mark)).toBe(false);
+      },
+    ),
+  ),
+  contractCase(
+    "createTposToken",
+    "negative",
+    "answers 503 TPOS_ACCOUNT_NOT_CONFIGURED for a company without an account",
+    async (ctx) => {
+      const mark = upstreamMark(ctx.fakes);
+      const error = await ctx.expectError(await companyToken(ctx, 3), 503, "TPOS_ACCOUNT_NOT_CONFIGURED");
+      expect(error.message).toContain("company 3");
+      expect(upstreamMoved(ctx.fakes, mark)).toBe(false);
+    },
+  ),
+  ...([0, "abc", 1.5, [1]] as const).map((companyId) =>
+    contractCase(
+      "createTposToken",
+      "negative",
+      `refuses companyId ${JSON.stringify(companyId)} with 400 VALIDATION_FAILED naming it`,
+      async (ctx) => {
+        const mark = upstreamMark(ctx.fakes);
+        const error = await ctx.expectError(await companyToken(ctx, companyId), 400, "VALIDATION_FAILED");
+        expect(error.details?.map((d) => d.path)).toContainEqual(["body", "companyId"]);
+        expect(upstreamMoved(ctx.fakes, mark)).toBe(false);
+      },
+    ),
+  ),
+];
+
 const tokenCases: ContractCase[] = [
+  ...companyCases,
   contractCase(
     "createTposToken",
     "happy",
@@ -171,7 +271,7 @@ const tokenCases: ContractCase[] = [
   ),
 ];
 
-type Family = "tposRest" | "tposOData";
+type Family = "tposRest" | "tposOData" | "tposApi";
 const METHODS = ["Get", "Post", "Put", "Patch", "Delete"] as const;
 
 function op(family: Family, method: (typeof METHODS)[number]): OperationId {
@@ -590,4 +690,158 @@ function seedPartnerOnce(ctx: CaseContext): number {
   return id;
 }
 
-export const tposCases: ContractCase[] = [...tokenCases, ...restCases, ...odataCases];
+/** Bill printing as bill-service.js asks for it, with the page's own Accept. */
+const PRINT_ACCEPT = "application/json, text/javascript, */*; q=0.01";
+
+const apiCases: ContractCase[] = [
+  contractCase(
+    "tposApiGet",
+    "happy",
+    "prints a bill through /api/fastsaleorder/print1?ids= (bill-service.js) and passes TPOS's JSON back",
+    async (ctx) => {
+      const headers = await bearer(ctx);
+      const response = await ctx.call("GET", "/api/fastsaleorder/print1?ids=5001", {
+        headers: { ...headers, accept: PRINT_ACCEPT, ...callerNoise },
+      });
+      expect(response.status).toBe(200);
+      const body = await ctx.json(response);
+      expect(body.html).toContain("INV/2026/0001");
+      const seen = ctx.fakes.tpos.requests.at(-1);
+      expect(seen?.path).toBe("/fastsaleorder/print1");
+      expect(seen?.query.get("ids")).toBe("5001");
+      expect(seen?.headers.accept).toBe(PRINT_ACCEPT);
+      expectTposHeaders(ctx, headers.authorization ?? "");
+    },
+  ),
+  contractCase(
+    "tposApiGet",
+    "happy",
+    "sends a /api path no operation has to TPOS and passes TPOS's own 404 back",
+    async (ctx) => {
+      const response = await ctx.call("GET", "/api/no-such-operation", { headers: await bearer(ctx) });
+      expect(response.status).toBe(404);
+      expect((await ctx.json(response)).error.message).toBe("The requested API endpoint does not exist.");
+      expect(ctx.fakes.tpos.requests.at(-1)?.path).toBe("/no-such-operation");
+    },
+  ),
+  contractCase(
+    "tposApiGet",
+    "happy",
+    "passes TPOS's own 401 back to a caller without a token",
+    async (ctx) => {
+      const response = await ctx.call("GET", "/api/fastsaleorder/print1?ids=5001");
+      expect(response.status).toBe(401);
+      expect(await ctx.json(response)).toEqual({
+        Message: "Authorization has been denied for this request.",
+      });
+    },
+  ),
+  ...(
+    [
+      ["GET", "/api/token"],
+      ["DELETE", "/api/customers"],
+      ["GET", "/api/sepay/webhook"],
+      ["GET", "/api/Realtime/start"],
+    ] as const
+  ).map(([method, path]) =>
+    contractCase(
+      method === "GET" ? "tposApiGet" : "tposApiDelete",
+      "negative",
+      `answers ${method} ${path} (a path of the gateway's own) with 404 ROUTE_NOT_FOUND, never TPOS`,
+      async (ctx) => {
+        const mark = upstreamMark(ctx.fakes);
+        const error = await ctx.expectError(await ctx.call(method, path), 404, "ROUTE_NOT_FOUND");
+        expect(error.message).toBe(`No operation answers ${method} ${path}.`);
+        expect(upstreamMoved(ctx.fakes, mark)).toBe(false);
+      },
+    ),
+  ),
+  brokenUpstream("tposApiGet", "GET", "reset", tposAt("/fastsaleorder/"), async (ctx) => ({
+    path: "/api/fastsaleorder/print1?ids=5001",
+    init: { headers: await bearer(ctx) },
+  })),
+  ...(
+    [
+      [
+        "/api/FastSaleOrder/ExportFile?TagIds=",
+        { data: JSON.stringify({ Filter: { State: "open" } }), ids: [] },
+      ],
+      ["/api/SaleOnline_Order/ExportFile", { data: "{}", campaignId: "1234", postId: "", ids: "" }],
+      ["/api/Product/ExportProductV2?Active=true", { model: { Active: "true" } }],
+    ] as const
+  ).map(([path, filter]) =>
+    contractCase(
+      "tposApiPost",
+      "happy",
+      `streams the xlsx of ${path.split("?")[0]} back byte for byte with its attachment name`,
+      async (ctx) => {
+        const headers = await bearer(ctx);
+        const body = JSON.stringify(filter);
+        const response = await ctx.call("POST", path, {
+          headers: { ...headers, accept: "*/*", "content-type": "application/json" },
+          body,
+        });
+        expect(response.status).toBe(200);
+        expect(response.headers.get("content-type")).toBe(XLSX_TYPE);
+        expect(response.headers.get("content-disposition")).toMatch(/^attachment; filename=.+\.xlsx$/);
+        const bytes = Buffer.from(await response.arrayBuffer());
+        const upstreamPath = path.slice("/api".length).split("?")[0] ?? "";
+        expect(bytes.equals(exportBytes(upstreamPath)), "the xlsx bytes arrive unchanged").toBe(true);
+        const seen = ctx.fakes.tpos.exports.at(-1);
+        expect(seen?.bodySha256).toBe(sha256(body));
+        expect(seen?.headers["content-type"]).toBe("application/json");
+        expectTposHeaders(ctx, headers.authorization ?? "");
+      },
+    ),
+  ),
+  ...idempotencyCases(
+    "tposApiPost",
+    "POST",
+    async (ctx, variant) => ({
+      path: "/api/FastSaleOrder/ExportFile?TagIds=",
+      init: {
+        headers: { ...(await bearer(ctx)), "content-type": "application/json" },
+        body: JSON.stringify({ data: "{}", ids: [variant] }),
+      },
+    }),
+    (ctx) => ctx.fakes.tpos.exports.length,
+  ),
+  ...(["Put", "Patch", "Delete"] as const).map((method) =>
+    contractCase(
+      op("tposApi", method),
+      "happy",
+      `passes a ${method.toUpperCase()} through with its body and token, and TPOS's answer back`,
+      async (ctx) => {
+        const headers = await bearer(ctx);
+        const verb = method.toUpperCase();
+        const body = verb === "DELETE" ? undefined : JSON.stringify({ Id: 5001, Note: "sửa" });
+        const response = await ctx.call(verb, "/api/FastSaleOrder/UpdateNote", {
+          headers: { ...headers, "content-type": "application/json" },
+          ...(body === undefined ? {} : { body }),
+        });
+        expect(response.status).toBe(404);
+        const seen = ctx.fakes.tpos.requests.at(-1);
+        expect(seen).toMatchObject({ method: verb, path: "/FastSaleOrder/UpdateNote" });
+        if (body !== undefined) {
+          expect(seen?.bodySha256).toBe(sha256(body));
+        }
+        expectTposHeaders(ctx, headers.authorization ?? "");
+      },
+    ),
+  ),
+  ...idempotencyCases(
+    "tposApiPatch",
+    "PATCH",
+    async (ctx, variant) => ({
+      path: "/api/FastSaleOrder/UpdateNote",
+      init: {
+        headers: { ...(await bearer(ctx)), "content-type": "application/json" },
+        body: JSON.stringify({ variant }),
+      },
+    }),
+    (ctx) => ctx.fakes.tpos.requests.filter((r) => r.method === "PATCH").length,
+  ),
+  ...familyNegatives("tposApi", "/api", "fastsaleorder/print1"),
+];
+
+export const tposCases: ContractCase[] = [...tokenCases, ...restCases, ...odataCases, ...apiCases];
