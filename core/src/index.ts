@@ -8,6 +8,8 @@ export * from "./handlers/index.js";
 export { PLACEHOLDER_AVATAR } from "./handlers/media.js";
 export * from "./idempotency/run.js";
 export * from "./idempotency/store.js";
+export * from "./json.js";
+export * from "./log/redact.js";
 export * from "./phone.js";
 export * from "./pipeline.js";
 export * from "./ports/runtime.js";

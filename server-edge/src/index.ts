@@ -9,6 +9,12 @@ const router = buildRouter();
 export default {
   async fetch(request, env, ctx): Promise<Response> {
     try {
+      if (request.method === "HEAD") {
+        // HEAD is GET without the body (RFC 9110 9.3.2), as Fastify serves it on the Node server.
+        const response = await router.fetch(new Request(request, { method: "GET" }), env, ctx);
+        await response.body?.cancel();
+        return new Response(null, response);
+      }
       return await router.fetch(request, env, ctx);
     } catch (error) {
       const requestId = crypto.randomUUID();

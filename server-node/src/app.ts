@@ -6,20 +6,20 @@ import {
   type Env,
   errorResult,
   JSON_BODY_LIMIT,
+  type Logger,
   loadConfig,
+  redactUrl,
 } from "@n2store/core";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { sendResult } from "./adapter/reply.js";
 import { loadNodeSettings } from "./env.js";
+import { clientErrorHandler, httpServerOptions } from "./http.js";
 import { corsPlugin } from "./plugins/cors.js";
 import { databasePlugin } from "./plugins/database.js";
 import { errorsPlugin } from "./plugins/errors.js";
 import { realtimePlugin } from "./plugins/realtime.js";
 import { routesPlugin } from "./plugins/routes.js";
 import { type LookupAll, UndiciUpstream } from "./upstream/undici-upstream.js";
-
-/** Query parameters whose values are credentials: never written to the logs. */
-const SECRET_PARAMS = /([?&](?:jwt|access_token|page_access_token|token|key|password|refresh_token)=)[^&]*/gi;
 
 /** What buildApp needs; everything else comes from the environment. */
 export interface AppOptions {
@@ -28,6 +28,8 @@ export interface AppOptions {
   readonly dataDir?: string | null;
   /** `false` silences logs (tests); otherwise pino at LOG_LEVEL. */
   readonly logger?: boolean;
+  /** Where the log lines go instead of stdout (tests read them). */
+  readonly logStream?: { write(line: string): void };
   /** Overrides DNS for the SSRF-guarded connector (tests). */
   readonly lookup?: LookupAll;
   readonly heartbeatMs?: number;
@@ -39,9 +41,10 @@ function requestId(header: string | string[] | undefined): string {
   return given !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
 }
 
-function logger(level: string): NonNullable<FastifyServerOptions["logger"]> {
+function logger(level: string, stream: AppOptions["logStream"]): NonNullable<FastifyServerOptions["logger"]> {
   return {
     level,
+    ...(stream === undefined ? {} : { stream }),
     redact: {
       paths: [
         "req.headers.authorization",
@@ -59,7 +62,7 @@ function logger(level: string): NonNullable<FastifyServerOptions["logger"]> {
     serializers: {
       req: (request: { method: string; url: string; ip: string }) => ({
         method: request.method,
-        url: request.url.replace(SECRET_PARAMS, "$1[redacted]"),
+        url: redactUrl(request.url),
         remoteAddress: request.ip,
       }),
     },
@@ -73,12 +76,17 @@ function logger(level: string): NonNullable<FastifyServerOptions["logger"]> {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const settings = loadNodeSettings(options.env);
   const config: Config = loadConfig(options.env);
-  const app = Fastify({
+  const app: FastifyInstance = Fastify({
     logger:
       options.logger === false
         ? false
-        : (logger(settings.logLevel) as Exclude<FastifyServerOptions["logger"], undefined | boolean>),
+        : (logger(settings.logLevel, options.logStream) as Exclude<
+            FastifyServerOptions["logger"],
+            undefined | boolean
+          >),
     genReqId: (request) => requestId(request.headers["x-request-id"]),
+    ...httpServerOptions(settings.requestTimeoutMs),
+    clientErrorHandler: clientErrorHandler((): Logger => app.log),
     bodyLimit: JSON_BODY_LIMIT,
     return503OnClosing: true,
     forceCloseConnections: "idle",

@@ -15,6 +15,8 @@ export interface NodeSettings {
   readonly instanceId: string;
   /** How often a standby instance tries to take over the realtime socket. */
   readonly leaderPollMs: number;
+  /** The longest a client may take to send one whole request, headers and body (slowloris). */
+  readonly requestTimeoutMs: number;
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -44,5 +46,6 @@ export function loadNodeSettings(env: Env): NodeSettings {
     logLevel: env.LOG_LEVEL?.trim() || "info",
     instanceId: env.INSTANCE_ID?.trim() || `${hostname()}-${process.pid}`,
     leaderPollMs: integer(env, "REALTIME_LEADER_POLL_MS", 2000, 100, 60_000),
+    requestTimeoutMs: integer(env, "REQUEST_TIMEOUT_MS", 30_000, 500, 600_000),
   };
 }

@@ -8,7 +8,7 @@ import {
 } from "@n2store/generated";
 import type { SharedDeps } from "../deps.js";
 import { ApiError, routeNotFound } from "../errors.js";
-import { callUpstream, passthroughResult } from "../upstream.js";
+import { callUpstream, passthroughResult, UNTRUSTED_CONTENT_HEADERS } from "../upstream.js";
 
 /** The largest body a pass-through returns (TPOS exports can be large). */
 export const PASSTHROUGH_MAX_BYTES = 100 * 1024 * 1024;
@@ -35,19 +35,28 @@ function encodeSegment(segment: string): string {
   return out;
 }
 
+function badPath(message: string): ApiError {
+  return new ApiError("VALIDATION_FAILED", `path: ${message}`, {
+    details: [{ path: ["path", "path"], message }],
+    nothingSent: true,
+  });
+}
+
 /**
  * Re-encodes a decoded catch-all path for the upstream URL, one segment at a time, keeping the
  * characters a path segment may carry (so OData's `Set(1)` and `$metadata` arrive as written).
  * Empty, `.` and `..` segments are refused: they would let a caller climb out of the upstream prefix.
+ * So are `;` (a path parameter to Tomcat and others: `..;/` climbs out) and `\` (a separator to IIS,
+ * which TPOS runs on), in any spelling, since the path arrives decoded.
  */
 export function encodeCatchAll(path: string): string {
   const segments = path.split("/");
   for (const segment of segments) {
     if (segment === "" || segment === "." || segment === "..") {
-      throw new ApiError("VALIDATION_FAILED", "path: must not contain empty, '.' or '..' segments", {
-        details: [{ path: ["path", "path"], message: "must not contain empty, '.' or '..' segments" }],
-        nothingSent: true,
-      });
+      throw badPath("must not contain empty, '.' or '..' segments");
+    }
+    if (segment.includes(";") || segment.includes("\\")) {
+      throw badPath("must not contain ';' or '\\'");
     }
   }
   return segments.map(encodeSegment).join("/");
@@ -153,7 +162,8 @@ async function forward(
     family.service,
   );
   family.onResponse?.(response.headers, deps);
-  return passthroughResult(response);
+  // An upstream's HTML (a TPOS error page, a bill) must not run as a page of the gateway's origin.
+  return passthroughResult(response, UNTRUSTED_CONTENT_HEADERS);
 }
 
 /** The five handlers (GET, POST, PUT, PATCH, DELETE) of one pass-through family. */

@@ -171,10 +171,20 @@ describe("checkTargetUrl", () => {
       );
     });
 
-    it("allows an entry without a port on any port", () => {
-      const config = loadConfig({ PROXY_ALLOWED_HOSTS: "img.example.com" });
-      expect(checkTargetUrl("http://img.example.com:8080/", config).url.port).toBe("8080");
+    it("allows an entry without a port on 80 and 443 only; another port must be named", () => {
+      const config = loadConfig({ PROXY_ALLOWED_HOSTS: "img.example.com,*.cdn.example" });
       expect(checkTargetUrl("https://img.example.com/", config).url.port).toBe("");
+      expect(checkTargetUrl("http://img.example.com/", config).url.port).toBe("");
+      expect(checkTargetUrl("http://img.example.com:443/", config).url.port).toBe("443");
+      for (const url of [
+        "http://img.example.com:8080/",
+        "https://img.example.com:22/",
+        "https://a.cdn.example:6379/",
+      ]) {
+        expect(refusal(() => checkTargetUrl(url, config)).code, url).toBe("TARGET_NOT_ALLOWED");
+      }
+      const named = loadConfig({ PROXY_ALLOWED_HOSTS: "img.example.com:8080" });
+      expect(checkTargetUrl("http://img.example.com:8080/", named).url.port).toBe("8080");
     });
 
     it("allows the configured upstreams on their own port only", () => {

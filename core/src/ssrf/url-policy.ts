@@ -14,7 +14,9 @@ function defaultPort(url: URL): number {
 }
 
 function matches(rule: HostRule, host: string, port: number): boolean {
-  if (rule.port !== null && rule.port !== port) {
+  // An entry without a port allows the web's ports only; any other port must be named
+  // (`cdn.example:8443`), so an allowed host's admin or database port is not reachable by default.
+  if (rule.port === null ? port !== 80 && port !== 443 : rule.port !== port) {
     return false;
   }
   return rule.subdomains ? host.endsWith(`.${rule.host}`) : host === rule.host;

@@ -3,6 +3,7 @@ import {
   type IncomingBody,
   type IncomingRequest,
   JSON_BODY_LIMIT,
+  parseJsonBody,
   payloadTooLarge,
   RAW_BODY_LIMIT,
   unsupportedMediaType,
@@ -15,6 +16,14 @@ function mediaType(header: string | null): string | null {
   const type = header?.split(";", 1)[0]?.trim().toLowerCase();
   return type === undefined || type === "" ? null : type;
 }
+
+/**
+ * A refused body up to this size is read to its end and dropped rather than cancelled: a body left
+ * half-read breaks the keep-alive connection in workerd, so the next request on it got a plain-text
+ * 503 instead of its answer (a 21 MiB POST alternated 413 and 503). 100 MiB is the most Cloudflare
+ * passes to a Worker on the Free and Pro plans; past it the body is cancelled.
+ */
+const DRAIN_LIMIT = 100 * 1024 * 1024;
 
 /** The caller's 413 for a body over `limit` bytes, when a stream finds it. */
 const overLimit = (limit: number) => () => payloadTooLarge(limit);
@@ -36,14 +45,9 @@ async function body(operation: OperationSpec, request: Request): Promise<Incomin
       // No declared size (chunked): read it before anything is sent. workerd's fetch() ends an
       // upload cleanly when its source stream errors, so a body found too large half-way used to
       // reach the upstream cut at the limit as if complete (a 21 MiB chunked POST delivered as
-      // exactly 20 MiB). Past the limit up to twice as much is read and dropped, so the connection
+      // exactly 20 MiB). Past the limit up to DRAIN_LIMIT is read and dropped, so the connection
       // stays usable for the next request.
-      const bytes = await readAll(
-        request.body,
-        RAW_BODY_LIMIT,
-        overLimit(RAW_BODY_LIMIT),
-        2 * RAW_BODY_LIMIT,
-      );
+      const bytes = await readAll(request.body, RAW_BODY_LIMIT, overLimit(RAW_BODY_LIMIT), DRAIN_LIMIT);
       return { kind: "raw", value: bytes as unknown as RawBody };
     }
     // A declared size within the limit streams through, failing should it send more than it said.
@@ -57,18 +61,14 @@ async function body(operation: OperationSpec, request: Request): Promise<Incomin
   if (declared > JSON_BODY_LIMIT) {
     throw payloadTooLarge(JSON_BODY_LIMIT);
   }
-  const bytes = await readAll(request.body, JSON_BODY_LIMIT, overLimit(JSON_BODY_LIMIT));
+  const bytes = await readAll(request.body, JSON_BODY_LIMIT, overLimit(JSON_BODY_LIMIT), DRAIN_LIMIT);
   const contentType = mediaType(request.headers.get("content-type"));
   if (bytes.byteLength === 0) {
     return { kind: "none" };
   }
   const text = new TextDecoder().decode(bytes);
   if (contentType === "application/json") {
-    try {
-      return { kind: "parsed", contentType, value: JSON.parse(text) };
-    } catch {
-      throw new ApiError("MALFORMED_BODY", "The body is not valid JSON.", { nothingSent: true });
-    }
+    return { kind: "parsed", contentType, value: parseJsonBody(text) };
   }
   if (contentType === "application/x-www-form-urlencoded") {
     return { kind: "parsed", contentType, value: Object.fromEntries(new URLSearchParams(text)) };
@@ -92,9 +92,6 @@ function decode(value: string): string {
     });
   }
 }
-
-/** Bodies up to this size that nobody read are drained rather than cancelled (the largest we accept). */
-const DRAIN_LIMIT = RAW_BODY_LIMIT;
 
 /**
  * Consumes what is left of a request body nobody read (a refused pass-through, a GET with a body).

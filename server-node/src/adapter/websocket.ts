@@ -1,4 +1,4 @@
-import { type Config, type Logger, secretIn } from "@n2store/core";
+import { type Config, jsonTooDeep, type Logger, secretIn } from "@n2store/core";
 import type { Schema } from "@n2store/generated";
 import { validateRealtimeClientMessage } from "@n2store/generated/validators";
 import type WebSocket from "ws";
@@ -41,44 +41,56 @@ export function acceptBrowserSocket(
   }, AUTH_TIMEOUT_MS);
   timer.unref();
   socket.on("close", () => clearTimeout(timer));
+  // Messages are handled one at a time, in the order they came: checking the key awaits, and a
+  // message sent right after `auth` must wait for that verdict (it was refused with 4401 when it
+  // overtook the check).
+  let queue: Promise<void> = Promise.resolve();
   socket.on("message", (data, isBinary) => {
-    void (async () => {
-      let message: unknown;
-      try {
-        message = isBinary ? undefined : JSON.parse(data.toString());
-      } catch {
-        message = undefined;
-      }
-      if (message === undefined || !validateRealtimeClientMessage(message)) {
-        refuse(
-          socket,
-          authenticated ? CLOSE.badMessage : CLOSE.unauthorized,
-          "send a JSON message of the RealtimeClientMessage schema",
-        );
-        return;
-      }
-      const typed = message as Schema<"RealtimeClientMessage">;
-      if (typed.type === "ping") {
-        if (authenticated) {
-          send(socket, { type: "pong" });
-        } else {
-          refuse(socket, CLOSE.unauthorized, "authenticate first");
-        }
-        return;
-      }
-      if (authenticated) {
-        return;
-      }
-      const { apiKeys } = context.config;
-      if (apiKeys.length === 0 || !(await secretIn(typed.key, apiKeys))) {
-        context.log.info({}, "browser socket refused: bad key");
-        refuse(socket, CLOSE.unauthorized, "the key is not valid");
-        return;
-      }
-      authenticated = true;
-      clearTimeout(timer);
-      context.hub.add(socket);
-      send(socket, { type: "ready", instanceId: context.instanceId });
-    })();
+    queue = queue
+      .then(() => handle(data, isBinary))
+      .catch((error: unknown) => context.log.warn({ err: error }, "could not handle a browser message"));
   });
+  const handle = async (data: WebSocket.RawData, isBinary: boolean): Promise<void> => {
+    if (socket.readyState !== socket.OPEN) {
+      return;
+    }
+    let message: unknown;
+    const text = isBinary ? undefined : data.toString();
+    try {
+      message = text === undefined || jsonTooDeep(text) ? undefined : JSON.parse(text);
+    } catch {
+      message = undefined;
+    }
+    if (message === undefined || !validateRealtimeClientMessage(message)) {
+      refuse(
+        socket,
+        authenticated ? CLOSE.badMessage : CLOSE.unauthorized,
+        "send a JSON message of the RealtimeClientMessage schema",
+      );
+      return;
+    }
+    const typed = message as Schema<"RealtimeClientMessage">;
+    if (typed.type === "ping") {
+      if (authenticated) {
+        send(socket, { type: "pong" });
+      } else {
+        refuse(socket, CLOSE.unauthorized, "authenticate first");
+      }
+      return;
+    }
+    if (authenticated) {
+      return;
+    }
+    const { apiKeys } = context.config;
+    // Trimmed as the HTTP routes trim x-api-key.
+    if (apiKeys.length === 0 || !(await secretIn(typed.key.trim(), apiKeys))) {
+      context.log.info({}, "browser socket refused: bad key");
+      refuse(socket, CLOSE.unauthorized, "the key is not valid");
+      return;
+    }
+    authenticated = true;
+    clearTimeout(timer);
+    context.hub.add(socket);
+    send(socket, { type: "ready", instanceId: context.instanceId });
+  };
 }

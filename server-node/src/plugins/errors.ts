@@ -2,6 +2,7 @@ import {
   ApiError,
   errorResult,
   JSON_BODY_LIMIT,
+  malformedJson,
   payloadTooLarge,
   routeNotFound,
   unsupportedMediaType,
@@ -33,13 +34,13 @@ function fromFastify(error: FastifyError, request: FastifyRequest): ApiError | F
       });
     case "FST_ERR_CTP_INVALID_JSON_BODY":
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
-      return new ApiError("MALFORMED_BODY", "The body is not valid JSON.", { nothingSent: true });
+      return malformedJson();
     default:
       if (
         error instanceof SyntaxError ||
         (error.statusCode === 400 && error.code?.startsWith("FST_ERR_CTP"))
       ) {
-        return new ApiError("MALFORMED_BODY", "The body is not valid JSON.", { nothingSent: true });
+        return malformedJson();
       }
       return error;
   }

@@ -4,6 +4,8 @@ import {
   errorResult,
   execute,
   JSON_BODY_LIMIT,
+  jsonTooDeep,
+  jsonTooDeepError,
   type NodeDeps,
   nodeOnlyHandlers,
   notServedResult,
@@ -113,6 +115,11 @@ export const routesPlugin = fp(
       (request, body, done) => {
         if (body === "") {
           done(null, undefined);
+          return;
+        }
+        // Refused before Fastify's parser: what is parsed is later validated and hashed recursively.
+        if (jsonTooDeep(body as string)) {
+          done(jsonTooDeepError(), undefined);
           return;
         }
         parseJson(request, body as string, done);

@@ -136,6 +136,12 @@ describe("ResponseValidator", () => {
     expect(check("GET", "/nope", 200, { ok: true }).violations.join()).toContain("not a 4xx");
   });
 
+  it("holds HEAD to GET's statuses, without a body", () => {
+    expect(check("HEAD", "/health", 200, "", { type: "application/json" }).violations).toEqual([]);
+    expect(check("HEAD", "/health", 200, "{}").violations.join()).toContain("HEAD answer has a body");
+    expect(check("HEAD", "/health", 404, "", { type: null }).violations.join()).toContain("does not declare");
+  });
+
   it("accepts a CORS preflight's empty 204 on any path, and flags one with a body", () => {
     expect(check("OPTIONS", "/api/rest/x", 204, "", { type: null }).violations).toEqual([]);
     expect(check("OPTIONS", "/api/rest/x", 204, "{}").violations.join()).toContain("preflight");

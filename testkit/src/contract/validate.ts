@@ -174,6 +174,29 @@ export class ResponseValidator {
       }
       return this.verdict(null, null, false, undefined, null, violations, where, status, text);
     }
+    if (response.method === "HEAD") {
+      // HEAD is GET without the body (RFC 9110 9.3.2): the GET operation's statuses, and no bytes.
+      if (response.body.byteLength > 0) {
+        violations.push("a HEAD answer has a body");
+      }
+      const get = matchOperation("GET", url.pathname);
+      if (
+        get === null ? status < 400 || status >= 500 : this.declaredStatus(get.operation, status) === null
+      ) {
+        violations.push(`HEAD answered ${status}, which GET ${url.pathname} does not declare`);
+      }
+      return this.verdict(
+        get?.operation.id ?? null,
+        null,
+        false,
+        undefined,
+        null,
+        violations,
+        where,
+        status,
+        text,
+      );
+    }
     const match = matchOperation(response.method, url.pathname);
 
     if (match === null) {

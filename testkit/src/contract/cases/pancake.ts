@@ -12,6 +12,7 @@ import {
   contractCase,
   idempotencyCases,
   rawBodyTooLarge,
+  untrustedContentCase,
 } from "./shared.js";
 
 const PAGE = FAKE_CREDENTIALS.pageIds[0];
@@ -574,4 +575,15 @@ const officialCases: ContractCase[] = [
   })),
 ];
 
-export const pancakeCases: ContractCase[] = [...directCases, ...genericCases, ...officialCases];
+export const pancakeCases: ContractCase[] = [
+  ...directCases,
+  ...genericCases,
+  ...officialCases,
+  untrustedContentCase("pancakeDirectGet", "GET", async () => ({
+    path: `/api/pancake-direct/pages?${direct()}`,
+  })),
+  untrustedContentCase("pancakeGenericGet", "GET", async () => ({ path: `/api/pancake/pages?${generic()}` })),
+  untrustedContentCase("pancakeOfficialGet", "GET", async () => ({
+    path: `/api/pancake-official/pages/${PAGE}/conversations?${official}`,
+  })),
+];

@@ -250,6 +250,38 @@ export const realtimeCases: ContractCase[] = [
   ),
   contractCase(
     "openRealtimeSocket",
+    "happy",
+    "answers auth then an immediate ping in order, ready then pong, on 20 sockets; a key with spaces is trimmed",
+    async (ctx) => {
+      const sockets = Array.from({ length: 20 }, () => ctx.websocket("/ws"));
+      const received = sockets.map((socket) => inbox(socket));
+      try {
+        await Promise.all(sockets.map((socket) => opened(socket)));
+        sockets.forEach((socket, index) => {
+          // Both frames leave together: the ping reaches the server while the key is being checked.
+          const key = index % 2 === 0 ? API_KEY : `  ${API_KEY} `;
+          socket.send(JSON.stringify({ type: "auth", key }));
+          socket.send(JSON.stringify({ type: "ping" }));
+        });
+        await ctx.waitFor(
+          () => received.every((messages) => messages.some((m) => m.type === "pong")),
+          "a pong on every socket",
+        );
+        for (const messages of received) {
+          expect(messages.map((m) => m.type)).toEqual(["ready", "pong"]);
+        }
+        expect(sockets.every((socket) => socket.readyState === socket.OPEN)).toBe(true);
+        // The server counts them all as subscribed browsers.
+        expect((await status(ctx)).browserClients).toBeGreaterThanOrEqual(sockets.length);
+      } finally {
+        for (const socket of sockets) {
+          socket.close();
+        }
+      }
+    },
+  ),
+  contractCase(
+    "openRealtimeSocket",
     "negative",
     "closes a socket that sends a wrong key with 4401 after an error message",
     async (ctx) => {

@@ -158,6 +158,29 @@ function pad(body: Record<string, unknown>, bytes: number): string {
 }
 
 /**
+ * A pass-through answer carries `nosniff` and a sandboxing CSP: HTML an upstream returns (an error
+ * page, a printed bill opened in a tab) cannot run scripts as a page of the gateway's origin.
+ */
+export function untrustedContentCase(
+  operationId: OperationId,
+  method: string,
+  request: RequestFactory,
+): ContractCase {
+  return contractCase(
+    operationId,
+    "happy",
+    "marks the upstream's answer nosniff with a sandboxing CSP, so its HTML cannot run on the gateway's origin",
+    async (ctx) => {
+      const { path, init } = await request(ctx);
+      const response = await ctx.call(method, path, init);
+      await response.arrayBuffer();
+      expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(response.headers.get("content-security-policy")).toMatch(/^sandbox\b/);
+    },
+  );
+}
+
+/**
  * The refusals every JSON-bodied operation makes, in the order both runtimes check them: a body over
  * 1 MiB (413), a media type it does not take (415), malformed JSON (400 MALFORMED_BODY), no body, a
  * missing or wrong-typed field and (for closed schemas) an unknown one (400 VALIDATION_FAILED).
@@ -223,6 +246,18 @@ export function jsonBodyNegatives(spec: JsonBodySpec): ContractCase[] {
         contentType: json,
       }),
       ["body", spec.wrongType[0]],
+    ),
+    refuse(
+      "refuses a body nested 100 000 levels deep with 400 VALIDATION_FAILED, not a stack overflow",
+      400,
+      "VALIDATION_FAILED",
+      (ctx) => {
+        const valid = JSON.stringify(spec.valid(ctx));
+        // A valid body with one more field holding 100 000 nested arrays (200 kB, under the size limit).
+        const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
+        return { body: `${valid.slice(0, -1)},"deep":${deep}}`, contentType: json };
+      },
+      ["body"],
     ),
     refuse("refuses a body over 1 MiB with 413 PAYLOAD_TOO_LARGE", 413, "PAYLOAD_TOO_LARGE", (ctx) => ({
       body: pad(spec.valid(ctx), JSON_BODY_LIMIT + 16),

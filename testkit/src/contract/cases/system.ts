@@ -57,6 +57,18 @@ export const systemCases: ContractCase[] = [
       }
     },
   ),
+  contractCase(
+    "getHealth",
+    "happy",
+    "answers HEAD /health with 200 and GET's headers, without a body",
+    async (ctx) => {
+      const response = await ctx.call("HEAD", "/health");
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+      expect(response.headers.get("x-request-id")).toBeTruthy();
+      expect((await response.arrayBuffer()).byteLength).toBe(0);
+    },
+  ),
   contractCase("getHealth", "happy", "ignores query parameters it does not declare", async (ctx) => {
     const response = await ctx.call("GET", "/health?probe=1&runtime=other");
     expect(response.status).toBe(200);

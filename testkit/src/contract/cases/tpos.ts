@@ -16,6 +16,7 @@ import {
   jsonBodyNegatives,
   rawBodyTooLarge,
   type UpstreamOf,
+  untrustedContentCase,
 } from "./shared.js";
 
 const { username, password, clientId } = FAKE_CREDENTIALS.tpos;
@@ -323,6 +324,8 @@ function familyNegatives(family: Family, prefix: string, samplePath: string): Co
           ["an encoded '..' segment", `${samplePath}%2F..%2F..%2Ftoken`],
           ["a path that is not valid percent-encoding", `${samplePath}/%E0%A4%A`],
           ["a path over 2048 characters", "p".repeat(2049)],
+          ["a ';' path parameter (Tomcat's '..;/')", `${samplePath}/..;/x`],
+          ["an encoded backslash (IIS's separator)", `${samplePath}%5C..%5Cx`],
         ] as const
       ).map(([what, path]) =>
         contractCase(
@@ -842,6 +845,18 @@ const apiCases: ContractCase[] = [
     (ctx) => ctx.fakes.tpos.requests.filter((r) => r.method === "PATCH").length,
   ),
   ...familyNegatives("tposApi", "/api", "fastsaleorder/print1"),
+  untrustedContentCase("tposApiGet", "GET", async (ctx) => ({
+    path: "/api/fastsaleorder/print1?ids=5001",
+    init: { headers: await bearer(ctx) },
+  })),
+  untrustedContentCase("tposRestGet", "GET", async (ctx) => ({
+    path: "/api/rest/v2.0/no/such/thing",
+    init: { headers: await bearer(ctx) },
+  })),
+  untrustedContentCase("tposODataGet", "GET", async (ctx) => ({
+    path: "/api/odata/Partner?$top=1",
+    init: { headers: await bearer(ctx) },
+  })),
 ];
 
 export const tposCases: ContractCase[] = [...tokenCases, ...restCases, ...odataCases, ...apiCases];
