@@ -808,7 +808,7 @@ return errors === 0;
 validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const sendFacebookMessage_header = validate27;
-const schema38 = {"type":"object","properties":{"idempotency-key":{"type":"string","minLength":8,"maxLength":255,"pattern":"^[\\x21-\\x7E]+$"},"x-page-access-token":{"type":"string","minLength":1,"maxLength":1024}},"additionalProperties":true};
+const schema38 = {"type":"object","properties":{"idempotency-key":{"type":"string","minLength":8,"maxLength":255,"pattern":"^[\\x21-\\x7E]+$"},"x-page-access-token":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[\\x21-\\x7E]+$"}},"additionalProperties":true};
 
 function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -935,16 +935,26 @@ vErrors.push(err6);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(!pattern4.test(data1)){
+const err7 = {instancePath:instancePath+"/x-page-access-token",schemaPath:"#/properties/x-page-access-token/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7E]+$"},message:"must match pattern \""+"^[\\x21-\\x7E]+$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
 }
 else {
 vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
 }
 errors++;
 }

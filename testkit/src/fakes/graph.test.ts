@@ -178,6 +178,9 @@ describe("Send API", () => {
     }
     expect(statuses).toEqual([200, 200, 400, 200]);
     expect(graph.sent).toHaveLength(3);
+    const disarm = graph.refuseSend(1, GRAPH_ERRORS.rateLimit);
+    disarm();
+    expect((await send(text(inWindow))).status).toBe(200);
     expect(() => graph.refuseSend(0, GRAPH_ERRORS.rateLimit)).toThrow(RangeError);
   });
 });

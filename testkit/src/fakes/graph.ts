@@ -133,9 +133,10 @@ export interface FakeGraph extends FakeHandle {
   injectError(error: GraphErrorSpec, times?: number): void;
   /**
    * The `n`-th otherwise-valid send from now (1 = the next) fails with `error`; those before it go
-   * through. For a failure between the parts of a multi-part send.
+   * through. For a failure between the parts of a multi-part send. Returns a disposer that disarms
+   * the refusal if it has not fired yet.
    */
-  refuseSend(n: number, error: GraphErrorSpec): void;
+  refuseSend(n: number, error: GraphErrorSpec): () => void;
   /**
    * Makes a post (or live video, `{ video: true }`: its id has no page prefix) of `pageId` exist;
    * returns its object id (`{pageId}_{postId}` for a post).
@@ -552,7 +553,11 @@ export async function createFakeGraph(options: FakeGraphOptions = {}): Promise<F
       if (!Number.isInteger(n) || n < 1) {
         throw new RangeError("refuseSend counts sends from 1 (the next one)");
       }
-      armed.set(validSends + n, error);
+      const at = validSends + n;
+      armed.set(at, error);
+      return () => {
+        armed.delete(at);
+      };
     },
     addPost(pageId, postOptions = {}) {
       const bare = postOptions.id ?? digits(16);
