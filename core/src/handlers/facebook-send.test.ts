@@ -741,6 +741,25 @@ describe("sendFacebookMessage", () => {
       ]);
     });
 
+    it("reports the window refusal with Graph's numbers when the private reply is refused otherwise", async () => {
+      const upstream = new FakeUpstream().on(SEND_URL, (request) =>
+        (request.body ?? "").includes("comment_id")
+          ? { status: 400, json: envelope(100, 2018292, "(#100) Invalid comment_id parameter") }
+          : outsideWindow,
+      );
+      const error = await thrown(
+        sendFacebookMessage(input({ knownCommentIds: ["111_1"] }), testDeps(upstream)),
+      );
+      expect([error.code, error.nothingSent]).toEqual(["FB_OUTSIDE_WINDOW", true]);
+      expect(error.upstreamCode).toEqual({ code: 10, subcode: 2018278 });
+      expect(error.message).toContain("A private reply to the customer's comment found was refused too.");
+      expect(error.details?.[1]).toEqual({
+        message: "private reply to comment 111_1: (#100) Invalid comment_id parameter",
+        code: 100,
+        subcode: 2018292,
+      });
+    });
+
     it("reports the window refusal with Graph's numbers when no comment of the customer is found", async () => {
       const upstream = windowGraph().on(
         COMMENTS_URL,

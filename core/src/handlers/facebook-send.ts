@@ -253,12 +253,10 @@ function planOf(body: SendRequest, headerToken: string | undefined): SendPlan {
     throw refused(problems);
   }
 
-  const parts = images.map((url, index) => ({
+  // One step per part, named by its place: a keyed retry (same body) finds each one again.
+  const parts: { step: string; message: Record<string, unknown> }[] = images.map((url, index) => ({
     step: `image:${index}`,
-    message: { attachment: { type: "image", payload: { url, is_reusable: true } } } as Record<
-      string,
-      unknown
-    >,
+    message: { attachment: { type: "image", payload: { url, is_reusable: true } } },
   }));
   if (textPart !== undefined) {
     parts.push({ step: "text", message: textPart });
@@ -537,15 +535,17 @@ async function replyPrivately(
       `No comment of the customer was found${where} to answer with a private reply instead.`,
     );
   }
+  const comments =
+    tried.size === 1 ? "the customer's comment" : `each of the customer's ${tried.size} comments`;
   if (alreadyReplied === tried.size) {
     // As the original proxy answered: Graph's "already replied" code, which the pages show.
     throw withNote(
       failed,
-      `A private reply was tried instead, but each of the customer's ${tried.size} comments found has already had its one private reply; the customer must comment or write again.`,
+      `A private reply was tried instead, but ${comments} found has already had its one private reply; the customer must comment or write again.`,
       { code: 10900 },
     );
   }
-  throw withNote(failed, `Private replies to the customer's ${tried.size} comments found were refused too.`);
+  throw withNote(failed, `A private reply to ${comments} found was refused too.`);
 }
 
 /** The answer the pages read: success, every message id in order, and how the text went. */
