@@ -556,16 +556,33 @@ export interface paths {
         put?: never;
         /**
          * Send a Messenger message as a page
-         * @description Sends `message` to `psid` through Graph `POST /{FACEBOOK_GRAPH_VERSION}/{pageId}/messages`.
-         *     Without `useTag` the message goes as `messaging_type: RESPONSE` (inside the 24-hour window).
-         *     With `useTag` it goes as `MESSAGE_TAG` with `tag` (default `HUMAN_AGENT`, a human reply up to
-         *     seven days after the customer's last message). Graph has rejected `POST_PURCHASE_UPDATE`,
-         *     `CONFIRMED_EVENT_UPDATE` and `ACCOUNT_UPDATE` since 2026-04-27; a caller asking for one gets
-         *     Graph's refusal mapped to `FB_INVALID_REQUEST`, never a silent switch to another tag.
+         * @description Sends the images of `imageUrls` (one Graph send each, in order) and then the text of `message`
+         *     to `psid` (or `recipient`) through Graph `POST /{FACEBOOK_GRAPH_VERSION}/{pageId}/messages`,
+         *     taking the body exactly as the shop's pages send it. The page token is `pageToken`, or the
+         *     `X-Page-Access-Token` header when the body has none. Fields the gateway does not use (order
+         *     ids and other context the pages add) are ignored; the fields it uses are validated.
          *
-         *     Graph's errors become the `Error` shape with Graph's code and subcode in `details` and a message
-         *     a shop assistant understands. The gateway never retries the send. With an `Idempotency-Key`
-         *     (the SDK adds one) a retry to either runtime returns the first result and never sends twice.
+         *     - Without `useTag` each part goes as `messaging_type: RESPONSE` (inside the 24-hour window);
+         *       with it as `MESSAGE_TAG` with `tag` (default `HUMAN_AGENT`, a human reply up to seven days
+         *       after the customer's last message). Graph has rejected `POST_PURCHASE_UPDATE`,
+         *       `CONFIRMED_EVENT_UPDATE` and `ACCOUNT_UPDATE` since 2026-04-27; a caller asking for one
+         *       gets Graph's refusal as `FB_INVALID_REQUEST`, never a silent switch to another tag.
+         *     - `commentId`, or `recipient: {comment_id}`, sends a private reply to that comment: text
+         *       only, one per comment, without `messaging_type` (`used_tag: PRIVATE_REPLY`).
+         *     - When Graph refuses the direct send for the messaging window (code 10, subcode 2018278) or
+         *       because the person cannot be reached (code 551) before anything went out, and there is
+         *       text, the text goes as a private reply instead, as the original proxy did: to each of
+         *       `knownCommentIds` in turn, then to the customer's comments on `postId` (commenter id equal
+         *       to `psid` first, then commenter name equal to `customerName`, ignoring case), until Graph
+         *       accepts one (`used_tag: PRIVATE_REPLY`). A private reply carries no images.
+         *
+         *     The answer has `success: true`, every message id in order and `used_tag`, which the pages
+         *     read. Graph's refusals become the `Error` shape with Graph's numbers in `error_code` and
+         *     `error_subcode` (and in `details`) and a message a shop assistant understands. The gateway
+         *     never retries a send. With an `Idempotency-Key` (the SDK adds one) the whole send runs at most
+         *     once across both runtimes: a retry returns the first answer, and after a definite refusal
+         *     part-way (the images went out, Graph refused the text) a retry with the same key sends only
+         *     the parts still missing, never an image twice.
          */
         post: operations["sendFacebookMessage"];
         delete?: never;
@@ -855,6 +872,10 @@ export interface components {
             error: string;
             /** @description What went wrong, for a person. */
             message: string;
+            /** @description The upstream's own numeric error code (Graph's `code`), as the original proxy answered it; the pages read it. */
+            error_code?: number;
+            /** @description The upstream's own error subcode (Graph's `error_subcode`). */
+            error_subcode?: number;
             /** @description The id of the request in the server's logs. */
             requestId?: string;
             /** @description Per-field problems, or the upstream's own error code and message. */
@@ -970,29 +991,105 @@ export interface components {
          * @enum {string}
          */
         MessageTag: "HUMAN_AGENT" | "POST_PURCHASE_UPDATE" | "CONFIRMED_EVENT_UPDATE" | "ACCOUNT_UPDATE" | "CUSTOMER_FEEDBACK";
+        /**
+         * @description The body the shop's pages send. `psid`, `recipient` or `commentId` says who gets the message;
+         *     there must be text (`message`), images (`imageUrls`) or both; the page token is `pageToken`
+         *     or the `X-Page-Access-Token` header. Fields not listed here are accepted and ignored (the
+         *     pages add order context). An empty `commentId`, `postId` or `customerName` counts as absent,
+         *     as the pages send them.
+         */
         FacebookSendRequest: {
             /** @description The Facebook page that sends. */
             pageId: string;
             /** @description The customer's page-scoped id. */
-            psid: string;
-            /** @description The text to send (Messenger's limit is 2000 characters). */
-            message: string;
-            /** @description The page access token; sent to Graph only, never logged. */
-            pageToken: string;
+            psid?: string;
+            recipient?: components["schemas"]["FacebookRecipient"];
+            /**
+             * @description The text (Messenger's limit is 2000 characters; blank counts as no text), or a Messenger
+             *     message object: `{text}` or `{attachment}`, sent as it is.
+             */
+            message?: string | components["schemas"]["FacebookTextMessage"] | components["schemas"]["FacebookAttachmentMessage"];
+            /** @description The page access token (or send it as `X-Page-Access-Token`); sent to Graph only, never logged. */
+            pageToken?: string;
             /**
              * @description Send as `MESSAGE_TAG` with `tag` instead of `RESPONSE`.
              * @default false
              */
             useTag?: boolean;
             tag?: components["schemas"]["MessageTag"];
+            /** @description Images sent before the text, one message each, in this order (Graph fetches them). */
+            imageUrls?: string[];
+            /** @description Send a private reply to this comment instead of a Messenger message to `psid` (text only). */
+            commentId?: string;
+            /** @description The customer's comments to answer with a private reply, in this order, when Graph refuses the direct send for the messaging window. */
+            knownCommentIds?: string[];
+            /** @description The post (or live video) the customer commented on, `{pageId}_{postId}` or the bare id; its comments are searched for the window fallback. */
+            postId?: string;
+            /** @description The customer's name, to find their comment on `postId` when the commenter id does not match `psid`. */
+            customerName?: string;
+        } & {
+            [key: string]: unknown;
         };
-        /** @description Graph's send result, plus how the message was sent. */
+        /** @description Who receives the message, as Graph's Send API names it; it replaces `{id: psid}`. */
+        FacebookRecipient: {
+            /** @description A page-scoped id. */
+            id: string;
+        } | {
+            /** @description A comment to answer with a private reply. */
+            comment_id: string;
+        };
+        /** @description A Messenger text message object. */
+        FacebookTextMessage: {
+            text: string;
+            metadata?: string;
+        };
+        /** @description A Messenger attachment message object (an image, audio, video, file or template), sent as it is. */
+        FacebookAttachmentMessage: {
+            attachment: {
+                /** @enum {string} */
+                type: "image" | "audio" | "video" | "file" | "template";
+                /** @description `{url, is_reusable}` or `{attachment_id}` for media; the template for `template`. */
+                payload: {
+                    [key: string]: unknown;
+                };
+            };
+            metadata?: string;
+        };
+        /**
+         * @description What was sent, in the shape the original proxy answered: `success`, the id of every message
+         *     in order (images first, then the text) and `used_tag`, which the pages read.
+         */
         FacebookSendResult: {
+            /** @constant */
+            success: true;
+            /** @description The PSID Graph delivered to (Graph leaves it out for some private replies). */
             recipient_id?: string;
+            /** @description The last message sent (the text, when there is text). */
             message_id: string;
-            /** @enum {string} */
-            messaging_type: "RESPONSE" | "MESSAGE_TAG";
+            message_ids: string[];
+            /**
+             * @description The tag the text went with, `PRIVATE_REPLY` for a private reply, or null for `RESPONSE`.
+             * @enum {string|null}
+             */
+            used_tag: "HUMAN_AGENT" | "POST_PURCHASE_UPDATE" | "CONFIRMED_EVENT_UPDATE" | "ACCOUNT_UPDATE" | "CUSTOMER_FEEDBACK" | "PRIVATE_REPLY" | null;
+            /**
+             * @description `send_api` for Messenger sends, `private_reply` for a reply to `commentId`, `recipient.comment_id` or a comment found on `postId`, `private_reply_known` for one of `knownCommentIds`.
+             * @enum {string}
+             */
+            method: "send_api" | "private_reply" | "private_reply_known";
+            /**
+             * @description How the Messenger sends went (absent for a private reply).
+             * @enum {string}
+             */
+            messaging_type?: "RESPONSE" | "MESSAGE_TAG";
             tag?: components["schemas"]["MessageTag"];
+            /** @description The comment answered by a private reply. */
+            comment_id?: string;
+            /**
+             * @description How the window fallback chose the comment (one of `knownCommentIds`, the commenter id, the commenter name).
+             * @enum {string}
+             */
+            matched_by?: "known" | "id" | "name";
         };
         /**
          * @description normal (Bình thường), warning (Cảnh báo), danger (Nguy hiểm), bomb (Bom hàng: refused a delivery), vip (VIP).
@@ -1518,7 +1615,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The body is invalid, or Graph refused the message as invalid (a deprecated tag, an unknown recipient). */
+        /** @description The body is invalid (no text and no images, no token, no recipient), or Graph refused the message as invalid (a deprecated tag, an unknown recipient, a comment already answered privately). */
         FacebookBadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -1536,7 +1633,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Graph refused to deliver (outside the messaging window, the person is unavailable, or a permission is missing). */
+        /** @description Graph refused to deliver (outside the messaging window, the person is unavailable, or a permission is missing), and no private reply to the customer's comments was accepted instead. */
         FacebookForbidden: {
             headers: {
                 [name: string]: unknown;
@@ -2692,6 +2789,8 @@ export interface operations {
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description The page access token, when the body has no `pageToken` (the original proxy took it from here too). Sent to Graph only, never logged. */
+                "X-Page-Access-Token"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2702,7 +2801,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Graph accepted the message. */
+            /** @description Graph accepted every part of the message. */
             200: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];

@@ -867,7 +867,7 @@ export const operations = {
     pathParams: [],
     catchAll: null,
     freeFormQuery: false,
-    headerParams: ["idempotency-key"],
+    headerParams: ["idempotency-key","x-page-access-token"],
     body: {"required":true,"contentTypes":["application/json"],"raw":false},
     websocket: false,
     responses: ["200","400","401","403","409","413","415","422","429","502","503","504"],
@@ -1476,7 +1476,7 @@ export interface OperationTypes {
   sendFacebookMessage: {
     path: Record<string, never>;
     query: Record<string, never>;
-    headers: { readonly "idempotency-key"?: string };
+    headers: { readonly "idempotency-key"?: string; readonly "x-page-access-token"?: string };
     body: NonNullable<SpecOperations["sendFacebookMessage"]["requestBody"]>["content"]["application/json"];
     result: JsonResult<200, SpecOperations["sendFacebookMessage"]["responses"][200]["content"]["application/json"]>;
   };

@@ -2,6 +2,7 @@ import type { Handler, OperationId, Runtime, Schema } from "@n2store/generated";
 import type { Kysely } from "kysely";
 import type { Config } from "./config.js";
 import type { Database } from "./db/schema.js";
+import type { CallProgress } from "./idempotency/progress.js";
 import type { IdempotencyStore } from "./idempotency/store.js";
 import type { Clock, Logger } from "./ports/runtime.js";
 import type { Upstream } from "./ports/upstream.js";
@@ -27,6 +28,11 @@ export interface SharedDeps {
   readonly tposAppVersion: TposAppVersion;
   /** The idempotency store both runtimes share; null when this runtime has none configured. */
   readonly idempotency: IdempotencyStore | null;
+  /**
+   * The checkpoints of a keyed call (present only under an Idempotency-Key): a handler that makes
+   * several upstream calls records each one, and skips those an earlier attempt recorded.
+   */
+  readonly progress?: CallProgress;
   /** Aborted when the caller goes away. */
   readonly signal?: AbortSignal;
   readonly describeRuntime: () => Promise<RuntimeHealth>;

@@ -75,10 +75,13 @@ export interface ApiErrorOptions {
   /** Response headers to send with the error (`Retry-After`). */
   readonly headers?: Readonly<Record<string, string>>;
   /**
-   * The operation provably did nothing upstream (a refused connection, a refusal before sending):
-   * the idempotency layer releases the key instead of storing this error, so a retry may run.
+   * The operation provably did nothing upstream (a refused connection, a refusal before sending)
+   * beyond the steps it recorded through `deps.progress`: the idempotency layer releases the key,
+   * keeping that progress, instead of storing this error, so a retry may run and skip those steps.
    */
   readonly nothingSent?: boolean;
+  /** The upstream's own numeric error code and subcode (Graph's), sent as `error_code` and `error_subcode`. */
+  readonly upstreamCode?: { readonly code: number; readonly subcode?: number | undefined };
   readonly cause?: unknown;
 }
 
@@ -93,6 +96,7 @@ export class ApiError extends Error {
   readonly details: readonly ErrorDetail[] | undefined;
   readonly headers: Readonly<Record<string, string>> | undefined;
   readonly nothingSent: boolean;
+  readonly upstreamCode: ApiErrorOptions["upstreamCode"];
 
   private readonly options: ApiErrorOptions;
 
@@ -104,6 +108,7 @@ export class ApiError extends Error {
     this.details = options.details;
     this.headers = options.headers;
     this.nothingSent = options.nothingSent ?? false;
+    this.upstreamCode = options.upstreamCode;
     this.options = options;
   }
 
@@ -151,6 +156,12 @@ export function toErrorBody(error: ApiError, requestId?: string): ErrorBody {
     error: reasonPhrase(error.status),
     message: error.message,
   };
+  if (error.upstreamCode !== undefined) {
+    body.error_code = error.upstreamCode.code;
+    if (error.upstreamCode.subcode !== undefined) {
+      body.error_subcode = error.upstreamCode.subcode;
+    }
+  }
   if (requestId !== undefined) {
     body.requestId = requestId;
   }

@@ -14,73 +14,14 @@ import type { SharedDeps } from "./deps.js";
 import { ApiError } from "./errors.js";
 import { proxyHandlers } from "./handlers/media.js";
 import { IDEMPOTENCY_LEASE_MS } from "./idempotency/run.js";
-import type {
-  BeginOutcome,
-  IdempotencyClaim,
-  IdempotencyStore,
-  StoredResponse,
-} from "./idempotency/store.js";
+import type { IdempotencyStore } from "./idempotency/store.js";
 import { errorResult, execute, type IncomingRequest, notServedResult, RAW_BODY_LIMIT } from "./pipeline.js";
 import type { Logger } from "./ports/runtime.js";
 import type { Upstream } from "./ports/upstream.js";
 import { bodyText, FakeUpstream, rawBody } from "./testing/fake-upstream.js";
+import { MemoryIdempotencyStore } from "./testing/memory-idempotency-store.js";
 import { TposAppVersion } from "./tpos/app-version.js";
 import { TokenCache } from "./tpos/token-cache.js";
-
-/**
- * The shared idempotency table's contract, in memory: claim-or-report in one step, results stored
- * as JSON (as PostgreSQL would), expired keys taken over, released keys forgotten.
- */
-class MemoryIdempotencyStore implements IdempotencyStore {
-  readonly rows = new Map<
-    string,
-    {
-      operationId: string;
-      requestHash: string;
-      state: "in_flight" | "completed";
-      response: string | null;
-      lockedUntil: number;
-      expiresAt: number;
-    }
-  >();
-
-  async begin(claim: IdempotencyClaim): Promise<BeginOutcome> {
-    const now = claim.now.getTime();
-    const existing = this.rows.get(claim.key);
-    if (existing === undefined || existing.expiresAt <= now) {
-      this.rows.set(claim.key, {
-        operationId: claim.operationId,
-        requestHash: claim.requestHash,
-        state: "in_flight",
-        response: null,
-        lockedUntil: now + claim.leaseMs,
-        expiresAt: now + claim.ttlMs,
-      });
-      return { outcome: "started" };
-    }
-    if (existing.operationId !== claim.operationId || existing.requestHash !== claim.requestHash) {
-      return { outcome: "mismatch" };
-    }
-    if (existing.state === "completed" && existing.response !== null) {
-      return { outcome: "replay", response: JSON.parse(existing.response) as StoredResponse };
-    }
-    return { outcome: "in_flight", abandoned: existing.lockedUntil <= now };
-  }
-
-  async complete(key: string, response: StoredResponse): Promise<void> {
-    const row = this.rows.get(key);
-    if (row?.state === "in_flight") {
-      row.state = "completed";
-      row.response = JSON.stringify(response);
-    }
-  }
-
-  async release(key: string): Promise<void> {
-    if (this.rows.get(key)?.state === "in_flight") {
-      this.rows.delete(key);
-    }
-  }
-}
 
 function recordingLogger(): Logger & { calls: { level: string; obj: object; msg?: string }[] } {
   const calls: { level: string; obj: object; msg?: string }[] = [];
@@ -142,6 +83,7 @@ const getCustomer = op.getCustomer as OperationSpec;
 const receiveSepayWebhook = op.receiveSepayWebhook as OperationSpec;
 const sendFacebookMessage = op.sendFacebookMessage as OperationSpec;
 const createTposToken = op.createTposToken as OperationSpec;
+const createCustomer = op.createCustomer as OperationSpec;
 const tposRestPost = op.tposRestPost as OperationSpec;
 const getHealth = op.getHealth as OperationSpec;
 const proxyPost = op.proxyPost as OperationSpec;
@@ -314,11 +256,24 @@ describe("execute", () => {
       expect(errorOf(result).details).toEqual([{ path: ["body", "pageId"], message: "must be string" }]);
     });
 
+    // A closed body (additionalProperties: false); facebook-send's is open, as the pages add context.
+    async function createWith(body: unknown) {
+      const handler = okHandler();
+      const result = await execute(
+        createCustomer,
+        handler,
+        request({ headers: { "x-api-key": "key-one" }, body: json(body) }),
+        testDeps({ N2STORE_API_KEYS: "key-one" }),
+      );
+      return { result, handler };
+    }
+
     it("names an unknown field", async () => {
-      const { result } = await sendWith({ ...SEND, recipient: "x" });
+      const { result, handler } = await createWith({ phone: "0912345678", name: "Lan", surprise: 1 });
       expect(errorOf(result).details).toEqual([
-        { path: ["body", "recipient"], message: "is not a known field" },
+        { path: ["body", "surprise"], message: "is not a known field" },
       ]);
+      expect(handler).not.toHaveBeenCalled();
     });
 
     it("lists the allowed values of an enum", async () => {
@@ -333,10 +288,10 @@ describe("execute", () => {
     });
 
     it("reports every problem and counts the others in the message", async () => {
-      const { result } = await sendWith({});
+      const { result } = await createWith({ surprise: 1 });
       const body = errorOf(result);
-      expect(body.details).toHaveLength(4);
-      expect(body.message).toBe("body.pageId: is required (and 3 more)");
+      expect(body.details).toHaveLength(3);
+      expect(body.message).toBe("body.phone: is required (and 2 more)");
     });
 
     it("applies the schema's defaults (useTag false) without changing the caller's value", async () => {
@@ -704,6 +659,31 @@ describe("execute", () => {
       expect(handler).toHaveBeenCalledTimes(2);
     });
 
+    it("hands a keyed handler the key's progress, and the retry after a definite refusal what it recorded", async () => {
+      const store = new MemoryIdempotencyStore();
+      const seen: unknown[] = [];
+      const handler = vi.fn<AnyHandler<SharedDeps>>(async (_input, deps) => {
+        seen.push(deps.progress?.get("image:0"));
+        if (deps.progress?.get("image:0") === undefined) {
+          await deps.progress?.record("image:0", { message_id: "m_1" });
+          throw new ApiError("FB_RATE_LIMITED", "slow down", { nothingSent: true });
+        }
+        return { status: 200, body: { message_ids: ["m_1", "m_2"] } };
+      });
+      const deps = testDeps({}, { idempotency: store });
+      expect((await execute(sendFacebookMessage, handler, keyed(), deps)).status).toBe(429);
+      expect(store.rows.get(KEY)?.state).toBe("released");
+      // Another request cannot take a key that holds this request's progress.
+      expect(
+        (await execute(sendFacebookMessage, handler, keyed({ ...SEND, message: "khác" }), deps)).status,
+      ).toBe(422);
+      const retry = await execute(sendFacebookMessage, handler, keyed(), deps);
+      expect(retry).toEqual({ status: 200, body: { message_ids: ["m_1", "m_2"] } });
+      expect(seen).toEqual([undefined, { message_id: "m_1" }]);
+      await execute(sendFacebookMessage, handler, request({ body: json(SEND) }), deps);
+      expect(handler.mock.calls[2]?.[1].progress, "no progress without a key").toBeUndefined();
+    });
+
     it("stores an error that may have reached the upstream and replays it", async () => {
       const store = new MemoryIdempotencyStore();
       const handler = vi.fn<AnyHandler<SharedDeps>>(async () => {
@@ -759,6 +739,7 @@ describe("execute", () => {
           throw new Error("connection refused");
         },
         complete: async () => {},
+        saveProgress: async () => {},
         release: async () => {},
       };
       const deps = testDeps({}, { idempotency: broken });

@@ -283,7 +283,7 @@ export async function execute<Ctx extends SharedDeps>(
       deps.idempotency,
       { key, operationId: operation.operationId, requestHash: hash },
       deps,
-      () => handler(inputOf(valid, request, rawBody ?? valid.body), deps),
+      (progress) => handler(inputOf(valid, request, rawBody ?? valid.body), { ...deps, progress }),
     );
   } catch (error) {
     if (!isApiError(error) && deps.signal?.aborted) {

@@ -965,9 +965,16 @@ validate24.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 export const sendFacebookMessage_body0 = validate27;
 const schema41 = {"$ref":"n2store#/$defs/FacebookSendRequest"};
-const schema42 = {"type":"object","required":["pageId","psid","message","pageToken"],"additionalProperties":false,"properties":{"pageId":{"type":"string","pattern":"^[0-9]{1,30}$","description":"The Facebook page that sends."},"psid":{"type":"string","pattern":"^[0-9]{1,30}$","description":"The customer's page-scoped id."},"message":{"type":"string","minLength":1,"maxLength":2000,"description":"The text to send (Messenger's limit is 2000 characters)."},"pageToken":{"type":"string","minLength":1,"maxLength":1024,"writeOnly":true,"description":"The page access token; sent to Graph only, never logged."},"useTag":{"type":"boolean","default":false,"description":"Send as `MESSAGE_TAG` with `tag` instead of `RESPONSE`."},"tag":{"$ref":"n2store#/$defs/MessageTag"}}};
-const schema43 = {"type":"string","description":"A Messenger message tag. `HUMAN_AGENT` (a human reply up to 7 days after the customer's last\nmessage) is the one Graph still accepts for this shop; the others were deprecated on 2026-04-27\nand are passed to Graph only so its refusal can be reported clearly.\n","enum":["HUMAN_AGENT","POST_PURCHASE_UPDATE","CONFIRMED_EVENT_UPDATE","ACCOUNT_UPDATE","CUSTOMER_FEEDBACK"]};
+const schema42 = {"type":"object","description":"The body the shop's pages send. `psid`, `recipient` or `commentId` says who gets the message;\nthere must be text (`message`), images (`imageUrls`) or both; the page token is `pageToken`\nor the `X-Page-Access-Token` header. Fields not listed here are accepted and ignored (the\npages add order context). An empty `commentId`, `postId` or `customerName` counts as absent,\nas the pages send them.\n","required":["pageId"],"additionalProperties":true,"properties":{"pageId":{"type":"string","pattern":"^[0-9]{1,30}$","description":"The Facebook page that sends."},"psid":{"type":"string","pattern":"^[0-9]{1,30}$","description":"The customer's page-scoped id."},"recipient":{"$ref":"n2store#/$defs/FacebookRecipient"},"message":{"description":"The text (Messenger's limit is 2000 characters; blank counts as no text), or a Messenger\nmessage object: `{text}` or `{attachment}`, sent as it is.\n","oneOf":[{"type":"string","maxLength":2000},{"$ref":"n2store#/$defs/FacebookTextMessage"},{"$ref":"n2store#/$defs/FacebookAttachmentMessage"}]},"pageToken":{"type":"string","minLength":1,"maxLength":1024,"writeOnly":true,"description":"The page access token (or send it as `X-Page-Access-Token`); sent to Graph only, never logged."},"useTag":{"type":"boolean","default":false,"description":"Send as `MESSAGE_TAG` with `tag` instead of `RESPONSE`."},"tag":{"$ref":"n2store#/$defs/MessageTag"},"imageUrls":{"type":"array","maxItems":10,"description":"Images sent before the text, one message each, in this order (Graph fetches them).","items":{"type":"string","minLength":8,"maxLength":2048,"pattern":"^https?://[^\\s]+$"}},"commentId":{"type":"string","maxLength":100,"pattern":"^(?:[0-9]{1,40}(?:_[0-9]{1,40}){0,2})?$","description":"Send a private reply to this comment instead of a Messenger message to `psid` (text only)."},"knownCommentIds":{"type":"array","maxItems":10,"description":"The customer's comments to answer with a private reply, in this order, when Graph refuses the direct send for the messaging window.","items":{"type":"string","maxLength":100,"pattern":"^[0-9]{1,40}(?:_[0-9]{1,40}){0,2}$"}},"postId":{"type":"string","maxLength":100,"pattern":"^(?:[0-9]{1,40}(?:_[0-9]{1,40})?)?$","description":"The post (or live video) the customer commented on, `{pageId}_{postId}` or the bare id; its comments are searched for the window fallback."},"customerName":{"type":"string","maxLength":200,"description":"The customer's name, to find their comment on `postId` when the commenter id does not match `psid`."}}};
+const schema43 = {"description":"Who receives the message, as Graph's Send API names it; it replaces `{id: psid}`.","oneOf":[{"type":"object","required":["id"],"additionalProperties":false,"properties":{"id":{"type":"string","pattern":"^[0-9]{1,30}$","description":"A page-scoped id."}}},{"type":"object","required":["comment_id"],"additionalProperties":false,"properties":{"comment_id":{"type":"string","pattern":"^[0-9]{1,40}(?:_[0-9]{1,40}){0,2}$","description":"A comment to answer with a private reply."}}}]};
+const schema44 = {"type":"object","description":"A Messenger text message object.","required":["text"],"additionalProperties":false,"properties":{"text":{"type":"string","minLength":1,"maxLength":2000},"metadata":{"type":"string","maxLength":1000}}};
+const schema45 = {"type":"object","description":"A Messenger attachment message object (an image, audio, video, file or template), sent as it is.","required":["attachment"],"additionalProperties":false,"properties":{"attachment":{"type":"object","required":["type","payload"],"additionalProperties":false,"properties":{"type":{"type":"string","enum":["image","audio","video","file","template"]},"payload":{"type":"object","description":"`{url, is_reusable}` or `{attachment_id}` for media; the template for `template`.","maxProperties":20,"additionalProperties":true}}},"metadata":{"type":"string","maxLength":1000}}};
+const schema46 = {"type":"string","description":"A Messenger message tag. `HUMAN_AGENT` (a human reply up to 7 days after the customer's last\nmessage) is the one Graph still accepts for this shop; the others were deprecated on 2026-04-27\nand are passed to Graph only so its refusal can be reported clearly.\n","enum":["HUMAN_AGENT","POST_PURCHASE_UPDATE","CONFIRMED_EVENT_UPDATE","ACCOUNT_UPDATE","CUSTOMER_FEEDBACK"]};
 const pattern5 = new RegExp("^[0-9]{1,30}$", "u");
+const pattern8 = new RegExp("^[0-9]{1,40}(?:_[0-9]{1,40}){0,2}$", "u");
+const pattern9 = new RegExp("^https?://[^\\s]+$", "u");
+const pattern10 = new RegExp("^(?:[0-9]{1,40}(?:_[0-9]{1,40}){0,2})?$", "u");
+const pattern12 = new RegExp("^(?:[0-9]{1,40}(?:_[0-9]{1,40})?)?$", "u");
 
 function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -993,8 +1000,11 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(data.psid === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "psid"},message:"must have required property '"+"psid"+"'"};
+if(data.pageId !== undefined){
+let data0 = data.pageId;
+if(typeof data0 === "string"){
+if(!pattern5.test(data0)){
+const err1 = {instancePath:instancePath+"/pageId",schemaPath:"#/properties/pageId/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,30}$"},message:"must match pattern \""+"^[0-9]{1,30}$"+"\""};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -1003,8 +1013,9 @@ vErrors.push(err1);
 }
 errors++;
 }
-if(data.message === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
+}
+else {
+const err2 = {instancePath:instancePath+"/pageId",schemaPath:"#/properties/pageId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -1013,8 +1024,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(data.pageToken === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pageToken"},message:"must have required property '"+"pageToken"+"'"};
+}
+if(data.psid !== undefined){
+let data1 = data.psid;
+if(typeof data1 === "string"){
+if(!pattern5.test(data1)){
+const err3 = {instancePath:instancePath+"/psid",schemaPath:"#/properties/psid/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,30}$"},message:"must match pattern \""+"^[0-9]{1,30}$"+"\""};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -1023,9 +1038,9 @@ vErrors.push(err3);
 }
 errors++;
 }
-for(const key0 in data){
-if(!((((((key0 === "pageId") || (key0 === "psid")) || (key0 === "message")) || (key0 === "pageToken")) || (key0 === "useTag")) || (key0 === "tag"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+}
+else {
+const err4 = {instancePath:instancePath+"/psid",schemaPath:"#/properties/psid/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -1035,11 +1050,15 @@ vErrors.push(err4);
 errors++;
 }
 }
-if(data.pageId !== undefined){
-let data0 = data.pageId;
-if(typeof data0 === "string"){
-if(!pattern5.test(data0)){
-const err5 = {instancePath:instancePath+"/pageId",schemaPath:"#/properties/pageId/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,30}$"},message:"must match pattern \""+"^[0-9]{1,30}$"+"\""};
+if(data.recipient !== undefined){
+let data2 = data.recipient;
+const _errs8 = errors;
+let valid2 = false;
+let passing0 = null;
+const _errs9 = errors;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.id === undefined){
+const err5 = {instancePath:instancePath+"/recipient",schemaPath:"n2store#/$defs/FacebookRecipient/oneOf/0/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1048,9 +1067,9 @@ vErrors.push(err5);
 }
 errors++;
 }
-}
-else {
-const err6 = {instancePath:instancePath+"/pageId",schemaPath:"#/properties/pageId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key0 in data2){
+if(!(key0 === "id")){
+const err6 = {instancePath:instancePath+"/recipient",schemaPath:"n2store#/$defs/FacebookRecipient/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1060,11 +1079,11 @@ vErrors.push(err6);
 errors++;
 }
 }
-if(data.psid !== undefined){
-let data1 = data.psid;
-if(typeof data1 === "string"){
-if(!pattern5.test(data1)){
-const err7 = {instancePath:instancePath+"/psid",schemaPath:"#/properties/psid/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,30}$"},message:"must match pattern \""+"^[0-9]{1,30}$"+"\""};
+if(data2.id !== undefined){
+let data3 = data2.id;
+if(typeof data3 === "string"){
+if(!pattern5.test(data3)){
+const err7 = {instancePath:instancePath+"/recipient/id",schemaPath:"n2store#/$defs/FacebookRecipient/oneOf/0/properties/id/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,30}$"},message:"must match pattern \""+"^[0-9]{1,30}$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1075,7 +1094,7 @@ errors++;
 }
 }
 else {
-const err8 = {instancePath:instancePath+"/psid",schemaPath:"#/properties/psid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err8 = {instancePath:instancePath+"/recipient/id",schemaPath:"n2store#/$defs/FacebookRecipient/oneOf/0/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1085,11 +1104,9 @@ vErrors.push(err8);
 errors++;
 }
 }
-if(data.message !== undefined){
-let data2 = data.message;
-if(typeof data2 === "string"){
-if(func1(data2) > 2000){
-const err9 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+}
+else {
+const err9 = {instancePath:instancePath+"/recipient",schemaPath:"n2store#/$defs/FacebookRecipient/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1098,8 +1115,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-if(func1(data2) < 1){
-const err10 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+var _valid0 = _errs9 === errors;
+if(_valid0){
+valid2 = true;
+passing0 = 0;
+var props0 = true;
+}
+const _errs14 = errors;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.comment_id === undefined){
+const err10 = {instancePath:instancePath+"/recipient",schemaPath:"n2store#/$defs/FacebookRecipient/oneOf/1/required",keyword:"required",params:{missingProperty: "comment_id"},message:"must have required property '"+"comment_id"+"'"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1108,9 +1133,9 @@ vErrors.push(err10);
 }
 errors++;
 }
-}
-else {
-const err11 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key1 in data2){
+if(!(key1 === "comment_id")){
+const err11 = {instancePath:instancePath+"/recipient",schemaPath:"n2store#/$defs/FacebookRecipient/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1120,11 +1145,11 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data.pageToken !== undefined){
-let data3 = data.pageToken;
-if(typeof data3 === "string"){
-if(func1(data3) > 1024){
-const err12 = {instancePath:instancePath+"/pageToken",schemaPath:"#/properties/pageToken/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(data2.comment_id !== undefined){
+let data4 = data2.comment_id;
+if(typeof data4 === "string"){
+if(!pattern8.test(data4)){
+const err12 = {instancePath:instancePath+"/recipient/comment_id",schemaPath:"n2store#/$defs/FacebookRecipient/oneOf/1/properties/comment_id/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,40}(?:_[0-9]{1,40}){0,2}$"},message:"must match pattern \""+"^[0-9]{1,40}(?:_[0-9]{1,40}){0,2}$"+"\""};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1133,8 +1158,9 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(func1(data3) < 1){
-const err13 = {instancePath:instancePath+"/pageToken",schemaPath:"#/properties/pageToken/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err13 = {instancePath:instancePath+"/recipient/comment_id",schemaPath:"n2store#/$defs/FacebookRecipient/oneOf/1/properties/comment_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1144,8 +1170,9 @@ vErrors.push(err13);
 errors++;
 }
 }
+}
 else {
-const err14 = {instancePath:instancePath+"/pageToken",schemaPath:"#/properties/pageToken/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err14 = {instancePath:instancePath+"/recipient",schemaPath:"n2store#/$defs/FacebookRecipient/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1154,9 +1181,22 @@ vErrors.push(err14);
 }
 errors++;
 }
+var _valid0 = _errs14 === errors;
+if(_valid0 && valid2){
+valid2 = false;
+passing0 = [passing0, 1];
 }
-if(typeof data.useTag !== "boolean"){
-const err15 = {instancePath:instancePath+"/useTag",schemaPath:"#/properties/useTag/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+if(_valid0){
+valid2 = true;
+passing0 = 1;
+if(props0 !== true){
+props0 = true;
+}
+}
+}
+if(!valid2){
+const err15 = {instancePath:instancePath+"/recipient",schemaPath:"n2store#/$defs/FacebookRecipient/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1165,10 +1205,27 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(data.tag !== undefined){
-let data5 = data.tag;
-if(typeof data5 !== "string"){
-const err16 = {instancePath:instancePath+"/tag",schemaPath:"n2store#/$defs/MessageTag/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+errors = _errs8;
+if(vErrors !== null){
+if(_errs8){
+vErrors.length = _errs8;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.message !== undefined){
+let data5 = data.message;
+const _errs20 = errors;
+let valid5 = false;
+let passing1 = null;
+const _errs21 = errors;
+if(typeof data5 === "string"){
+if(func1(data5) > 2000){
+const err16 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/oneOf/0/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1177,8 +1234,9 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(!(((((data5 === "HUMAN_AGENT") || (data5 === "POST_PURCHASE_UPDATE")) || (data5 === "CONFIRMED_EVENT_UPDATE")) || (data5 === "ACCOUNT_UPDATE")) || (data5 === "CUSTOMER_FEEDBACK"))){
-const err17 = {instancePath:instancePath+"/tag",schemaPath:"n2store#/$defs/MessageTag/enum",keyword:"enum",params:{allowedValues: schema43.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err17 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1187,15 +1245,612 @@ vErrors.push(err17);
 }
 errors++;
 }
+var _valid1 = _errs21 === errors;
+if(_valid1){
+valid5 = true;
+passing1 = 0;
 }
-}
-else {
-const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const _errs23 = errors;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.text === undefined){
+const err18 = {instancePath:instancePath+"/message",schemaPath:"n2store#/$defs/FacebookTextMessage/required",keyword:"required",params:{missingProperty: "text"},message:"must have required property '"+"text"+"'"};
 if(vErrors === null){
 vErrors = [err18];
 }
 else {
 vErrors.push(err18);
+}
+errors++;
+}
+for(const key2 in data5){
+if(!((key2 === "text") || (key2 === "metadata"))){
+const err19 = {instancePath:instancePath+"/message",schemaPath:"n2store#/$defs/FacebookTextMessage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data5.text !== undefined){
+let data6 = data5.text;
+if(typeof data6 === "string"){
+if(func1(data6) > 2000){
+const err20 = {instancePath:instancePath+"/message/text",schemaPath:"n2store#/$defs/FacebookTextMessage/properties/text/maxLength",keyword:"maxLength",params:{limit: 2000},message:"must NOT have more than 2000 characters"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(func1(data6) < 1){
+const err21 = {instancePath:instancePath+"/message/text",schemaPath:"n2store#/$defs/FacebookTextMessage/properties/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/message/text",schemaPath:"n2store#/$defs/FacebookTextMessage/properties/text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data5.metadata !== undefined){
+let data7 = data5.metadata;
+if(typeof data7 === "string"){
+if(func1(data7) > 1000){
+const err23 = {instancePath:instancePath+"/message/metadata",schemaPath:"n2store#/$defs/FacebookTextMessage/properties/metadata/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/message/metadata",schemaPath:"n2store#/$defs/FacebookTextMessage/properties/metadata/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/message",schemaPath:"n2store#/$defs/FacebookTextMessage/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+var _valid1 = _errs23 === errors;
+if(_valid1 && valid5){
+valid5 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid5 = true;
+passing1 = 1;
+var props1 = true;
+}
+const _errs31 = errors;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.attachment === undefined){
+const err26 = {instancePath:instancePath+"/message",schemaPath:"n2store#/$defs/FacebookAttachmentMessage/required",keyword:"required",params:{missingProperty: "attachment"},message:"must have required property '"+"attachment"+"'"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+for(const key3 in data5){
+if(!((key3 === "attachment") || (key3 === "metadata"))){
+const err27 = {instancePath:instancePath+"/message",schemaPath:"n2store#/$defs/FacebookAttachmentMessage/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+if(data5.attachment !== undefined){
+let data8 = data5.attachment;
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+if(data8.type === undefined){
+const err28 = {instancePath:instancePath+"/message/attachment",schemaPath:"n2store#/$defs/FacebookAttachmentMessage/properties/attachment/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if(data8.payload === undefined){
+const err29 = {instancePath:instancePath+"/message/attachment",schemaPath:"n2store#/$defs/FacebookAttachmentMessage/properties/attachment/required",keyword:"required",params:{missingProperty: "payload"},message:"must have required property '"+"payload"+"'"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+for(const key4 in data8){
+if(!((key4 === "type") || (key4 === "payload"))){
+const err30 = {instancePath:instancePath+"/message/attachment",schemaPath:"n2store#/$defs/FacebookAttachmentMessage/properties/attachment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data8.type !== undefined){
+let data9 = data8.type;
+if(typeof data9 !== "string"){
+const err31 = {instancePath:instancePath+"/message/attachment/type",schemaPath:"n2store#/$defs/FacebookAttachmentMessage/properties/attachment/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+if(!(((((data9 === "image") || (data9 === "audio")) || (data9 === "video")) || (data9 === "file")) || (data9 === "template"))){
+const err32 = {instancePath:instancePath+"/message/attachment/type",schemaPath:"n2store#/$defs/FacebookAttachmentMessage/properties/attachment/properties/type/enum",keyword:"enum",params:{allowedValues: schema45.properties.attachment.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data8.payload !== undefined){
+let data10 = data8.payload;
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(Object.keys(data10).length > 20){
+const err33 = {instancePath:instancePath+"/message/attachment/payload",schemaPath:"n2store#/$defs/FacebookAttachmentMessage/properties/attachment/properties/payload/maxProperties",keyword:"maxProperties",params:{limit: 20},message:"must NOT have more than 20 properties"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+else {
+const err34 = {instancePath:instancePath+"/message/attachment/payload",schemaPath:"n2store#/$defs/FacebookAttachmentMessage/properties/attachment/properties/payload/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/message/attachment",schemaPath:"n2store#/$defs/FacebookAttachmentMessage/properties/attachment/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data5.metadata !== undefined){
+let data11 = data5.metadata;
+if(typeof data11 === "string"){
+if(func1(data11) > 1000){
+const err36 = {instancePath:instancePath+"/message/metadata",schemaPath:"n2store#/$defs/FacebookAttachmentMessage/properties/metadata/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/message/metadata",schemaPath:"n2store#/$defs/FacebookAttachmentMessage/properties/metadata/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/message",schemaPath:"n2store#/$defs/FacebookAttachmentMessage/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+var _valid1 = _errs31 === errors;
+if(_valid1 && valid5){
+valid5 = false;
+passing1 = [passing1, 2];
+}
+else {
+if(_valid1){
+valid5 = true;
+passing1 = 2;
+if(props1 !== true){
+props1 = true;
+}
+}
+}
+}
+if(!valid5){
+const err39 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+else {
+errors = _errs20;
+if(vErrors !== null){
+if(_errs20){
+vErrors.length = _errs20;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.pageToken !== undefined){
+let data12 = data.pageToken;
+if(typeof data12 === "string"){
+if(func1(data12) > 1024){
+const err40 = {instancePath:instancePath+"/pageToken",schemaPath:"#/properties/pageToken/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+if(func1(data12) < 1){
+const err41 = {instancePath:instancePath+"/pageToken",schemaPath:"#/properties/pageToken/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/pageToken",schemaPath:"#/properties/pageToken/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(typeof data.useTag !== "boolean"){
+const err43 = {instancePath:instancePath+"/useTag",schemaPath:"#/properties/useTag/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+if(data.tag !== undefined){
+let data14 = data.tag;
+if(typeof data14 !== "string"){
+const err44 = {instancePath:instancePath+"/tag",schemaPath:"n2store#/$defs/MessageTag/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+if(!(((((data14 === "HUMAN_AGENT") || (data14 === "POST_PURCHASE_UPDATE")) || (data14 === "CONFIRMED_EVENT_UPDATE")) || (data14 === "ACCOUNT_UPDATE")) || (data14 === "CUSTOMER_FEEDBACK"))){
+const err45 = {instancePath:instancePath+"/tag",schemaPath:"n2store#/$defs/MessageTag/enum",keyword:"enum",params:{allowedValues: schema46.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+if(data.imageUrls !== undefined){
+let data15 = data.imageUrls;
+if(Array.isArray(data15)){
+if(data15.length > 10){
+const err46 = {instancePath:instancePath+"/imageUrls",schemaPath:"#/properties/imageUrls/maxItems",keyword:"maxItems",params:{limit: 10},message:"must NOT have more than 10 items"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+const len0 = data15.length;
+for(let i0=0; i0<len0; i0++){
+let data16 = data15[i0];
+if(typeof data16 === "string"){
+if(func1(data16) > 2048){
+const err47 = {instancePath:instancePath+"/imageUrls/" + i0,schemaPath:"#/properties/imageUrls/items/maxLength",keyword:"maxLength",params:{limit: 2048},message:"must NOT have more than 2048 characters"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+if(func1(data16) < 8){
+const err48 = {instancePath:instancePath+"/imageUrls/" + i0,schemaPath:"#/properties/imageUrls/items/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+if(!pattern9.test(data16)){
+const err49 = {instancePath:instancePath+"/imageUrls/" + i0,schemaPath:"#/properties/imageUrls/items/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+else {
+const err50 = {instancePath:instancePath+"/imageUrls/" + i0,schemaPath:"#/properties/imageUrls/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/imageUrls",schemaPath:"#/properties/imageUrls/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+if(data.commentId !== undefined){
+let data17 = data.commentId;
+if(typeof data17 === "string"){
+if(func1(data17) > 100){
+const err52 = {instancePath:instancePath+"/commentId",schemaPath:"#/properties/commentId/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+if(!pattern10.test(data17)){
+const err53 = {instancePath:instancePath+"/commentId",schemaPath:"#/properties/commentId/pattern",keyword:"pattern",params:{pattern: "^(?:[0-9]{1,40}(?:_[0-9]{1,40}){0,2})?$"},message:"must match pattern \""+"^(?:[0-9]{1,40}(?:_[0-9]{1,40}){0,2})?$"+"\""};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+else {
+const err54 = {instancePath:instancePath+"/commentId",schemaPath:"#/properties/commentId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+if(data.knownCommentIds !== undefined){
+let data18 = data.knownCommentIds;
+if(Array.isArray(data18)){
+if(data18.length > 10){
+const err55 = {instancePath:instancePath+"/knownCommentIds",schemaPath:"#/properties/knownCommentIds/maxItems",keyword:"maxItems",params:{limit: 10},message:"must NOT have more than 10 items"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+const len1 = data18.length;
+for(let i1=0; i1<len1; i1++){
+let data19 = data18[i1];
+if(typeof data19 === "string"){
+if(func1(data19) > 100){
+const err56 = {instancePath:instancePath+"/knownCommentIds/" + i1,schemaPath:"#/properties/knownCommentIds/items/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+if(!pattern8.test(data19)){
+const err57 = {instancePath:instancePath+"/knownCommentIds/" + i1,schemaPath:"#/properties/knownCommentIds/items/pattern",keyword:"pattern",params:{pattern: "^[0-9]{1,40}(?:_[0-9]{1,40}){0,2}$"},message:"must match pattern \""+"^[0-9]{1,40}(?:_[0-9]{1,40}){0,2}$"+"\""};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+else {
+const err58 = {instancePath:instancePath+"/knownCommentIds/" + i1,schemaPath:"#/properties/knownCommentIds/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+}
+else {
+const err59 = {instancePath:instancePath+"/knownCommentIds",schemaPath:"#/properties/knownCommentIds/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+}
+if(data.postId !== undefined){
+let data20 = data.postId;
+if(typeof data20 === "string"){
+if(func1(data20) > 100){
+const err60 = {instancePath:instancePath+"/postId",schemaPath:"#/properties/postId/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+if(!pattern12.test(data20)){
+const err61 = {instancePath:instancePath+"/postId",schemaPath:"#/properties/postId/pattern",keyword:"pattern",params:{pattern: "^(?:[0-9]{1,40}(?:_[0-9]{1,40})?)?$"},message:"must match pattern \""+"^(?:[0-9]{1,40}(?:_[0-9]{1,40})?)?$"+"\""};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+else {
+const err62 = {instancePath:instancePath+"/postId",schemaPath:"#/properties/postId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+if(data.customerName !== undefined){
+let data21 = data.customerName;
+if(typeof data21 === "string"){
+if(func1(data21) > 200){
+const err63 = {instancePath:instancePath+"/customerName",schemaPath:"#/properties/customerName/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+else {
+const err64 = {instancePath:instancePath+"/customerName",schemaPath:"#/properties/customerName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+}
+else {
+const err65 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
 }
 errors++;
 }
@@ -1225,13 +1880,13 @@ return errors === 0;
 validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const createCustomer_body0 = validate30;
-const schema44 = {"$ref":"n2store#/$defs/CustomerCreate"};
-const schema45 = {"type":"object","required":["phone","name"],"additionalProperties":false,"properties":{"phone":{"$ref":"n2store#/$defs/PhoneInput"},"name":{"type":"string","minLength":1,"maxLength":255,"pattern":"\\S"},"email":{"type":["string","null"],"maxLength":255,"pattern":"^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"},"address":{"type":["string","null"],"maxLength":1000},"status":{"$ref":"n2store#/$defs/CustomerStatus"},"debt":{"type":"integer","minimum":-1000000000000,"maximum":1000000000000},"note":{"type":["string","null"],"maxLength":2000}}};
-const schema46 = {"type":"string","minLength":9,"maxLength":20,"pattern":"^[+0-9 ().-]+$","description":"A Vietnamese phone number in any usual spelling; stored normalised (`0912345678`)."};
-const schema47 = {"type":"string","description":"normal (Bình thường), warning (Cảnh báo), danger (Nguy hiểm), bomb (Bom hàng: refused a delivery), vip (VIP).","enum":["normal","warning","danger","bomb","vip"]};
-const pattern7 = new RegExp("^[+0-9 ().-]+$", "u");
-const pattern8 = new RegExp("\\S", "u");
-const pattern9 = new RegExp("^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$", "u");
+const schema47 = {"$ref":"n2store#/$defs/CustomerCreate"};
+const schema48 = {"type":"object","required":["phone","name"],"additionalProperties":false,"properties":{"phone":{"$ref":"n2store#/$defs/PhoneInput"},"name":{"type":"string","minLength":1,"maxLength":255,"pattern":"\\S"},"email":{"type":["string","null"],"maxLength":255,"pattern":"^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"},"address":{"type":["string","null"],"maxLength":1000},"status":{"$ref":"n2store#/$defs/CustomerStatus"},"debt":{"type":"integer","minimum":-1000000000000,"maximum":1000000000000},"note":{"type":["string","null"],"maxLength":2000}}};
+const schema49 = {"type":"string","minLength":9,"maxLength":20,"pattern":"^[+0-9 ().-]+$","description":"A Vietnamese phone number in any usual spelling; stored normalised (`0912345678`)."};
+const schema50 = {"type":"string","description":"normal (Bình thường), warning (Cảnh báo), danger (Nguy hiểm), bomb (Bom hàng: refused a delivery), vip (VIP).","enum":["normal","warning","danger","bomb","vip"]};
+const pattern13 = new RegExp("^[+0-9 ().-]+$", "u");
+const pattern14 = new RegExp("\\S", "u");
+const pattern15 = new RegExp("^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$", "u");
 
 function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1299,7 +1954,7 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(!pattern7.test(data0)){
+if(!pattern13.test(data0)){
 const err5 = {instancePath:instancePath+"/phone",schemaPath:"n2store#/$defs/PhoneInput/pattern",keyword:"pattern",params:{pattern: "^[+0-9 ().-]+$"},message:"must match pattern \""+"^[+0-9 ().-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -1344,7 +1999,7 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(!pattern8.test(data1)){
+if(!pattern14.test(data1)){
 const err9 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -1369,7 +2024,7 @@ errors++;
 if(data.email !== undefined){
 let data2 = data.email;
 if((typeof data2 !== "string") && (data2 !== null)){
-const err11 = {instancePath:instancePath+"/email",schemaPath:"#/properties/email/type",keyword:"type",params:{type: schema45.properties.email.type},message:"must be string,null"};
+const err11 = {instancePath:instancePath+"/email",schemaPath:"#/properties/email/type",keyword:"type",params:{type: schema48.properties.email.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1389,7 +2044,7 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(!pattern9.test(data2)){
+if(!pattern15.test(data2)){
 const err13 = {instancePath:instancePath+"/email",schemaPath:"#/properties/email/pattern",keyword:"pattern",params:{pattern: "^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"},message:"must match pattern \""+"^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -1404,7 +2059,7 @@ errors++;
 if(data.address !== undefined){
 let data3 = data.address;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err14 = {instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: schema45.properties.address.type},message:"must be string,null"};
+const err14 = {instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: schema48.properties.address.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1439,7 +2094,7 @@ vErrors.push(err16);
 errors++;
 }
 if(!(((((data4 === "normal") || (data4 === "warning")) || (data4 === "danger")) || (data4 === "bomb")) || (data4 === "vip"))){
-const err17 = {instancePath:instancePath+"/status",schemaPath:"n2store#/$defs/CustomerStatus/enum",keyword:"enum",params:{allowedValues: schema47.enum},message:"must be equal to one of the allowed values"};
+const err17 = {instancePath:instancePath+"/status",schemaPath:"n2store#/$defs/CustomerStatus/enum",keyword:"enum",params:{allowedValues: schema50.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1487,7 +2142,7 @@ errors++;
 if(data.note !== undefined){
 let data6 = data.note;
 if((typeof data6 !== "string") && (data6 !== null)){
-const err21 = {instancePath:instancePath+"/note",schemaPath:"#/properties/note/type",keyword:"type",params:{type: schema45.properties.note.type},message:"must be string,null"};
+const err21 = {instancePath:instancePath+"/note",schemaPath:"#/properties/note/type",keyword:"type",params:{type: schema48.properties.note.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1546,8 +2201,8 @@ return errors === 0;
 validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const updateCustomer_body0 = validate33;
-const schema48 = {"$ref":"n2store#/$defs/CustomerUpdate"};
-const schema49 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"phone":{"$ref":"n2store#/$defs/PhoneInput"},"name":{"type":"string","minLength":1,"maxLength":255,"pattern":"\\S"},"email":{"type":["string","null"],"maxLength":255,"pattern":"^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"},"address":{"type":["string","null"],"maxLength":1000},"status":{"$ref":"n2store#/$defs/CustomerStatus"},"debt":{"type":"integer","minimum":-1000000000000,"maximum":1000000000000},"note":{"type":["string","null"],"maxLength":2000}}};
+const schema51 = {"$ref":"n2store#/$defs/CustomerUpdate"};
+const schema52 = {"type":"object","minProperties":1,"additionalProperties":false,"properties":{"phone":{"$ref":"n2store#/$defs/PhoneInput"},"name":{"type":"string","minLength":1,"maxLength":255,"pattern":"\\S"},"email":{"type":["string","null"],"maxLength":255,"pattern":"^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"},"address":{"type":["string","null"],"maxLength":1000},"status":{"$ref":"n2store#/$defs/CustomerStatus"},"debt":{"type":"integer","minimum":-1000000000000,"maximum":1000000000000},"note":{"type":["string","null"],"maxLength":2000}}};
 
 function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1605,7 +2260,7 @@ vErrors.push(err3);
 }
 errors++;
 }
-if(!pattern7.test(data0)){
+if(!pattern13.test(data0)){
 const err4 = {instancePath:instancePath+"/phone",schemaPath:"n2store#/$defs/PhoneInput/pattern",keyword:"pattern",params:{pattern: "^[+0-9 ().-]+$"},message:"must match pattern \""+"^[+0-9 ().-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -1650,7 +2305,7 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(!pattern8.test(data1)){
+if(!pattern14.test(data1)){
 const err8 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -1675,7 +2330,7 @@ errors++;
 if(data.email !== undefined){
 let data2 = data.email;
 if((typeof data2 !== "string") && (data2 !== null)){
-const err10 = {instancePath:instancePath+"/email",schemaPath:"#/properties/email/type",keyword:"type",params:{type: schema49.properties.email.type},message:"must be string,null"};
+const err10 = {instancePath:instancePath+"/email",schemaPath:"#/properties/email/type",keyword:"type",params:{type: schema52.properties.email.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1695,7 +2350,7 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(!pattern9.test(data2)){
+if(!pattern15.test(data2)){
 const err12 = {instancePath:instancePath+"/email",schemaPath:"#/properties/email/pattern",keyword:"pattern",params:{pattern: "^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"},message:"must match pattern \""+"^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -1710,7 +2365,7 @@ errors++;
 if(data.address !== undefined){
 let data3 = data.address;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err13 = {instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: schema49.properties.address.type},message:"must be string,null"};
+const err13 = {instancePath:instancePath+"/address",schemaPath:"#/properties/address/type",keyword:"type",params:{type: schema52.properties.address.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1745,7 +2400,7 @@ vErrors.push(err15);
 errors++;
 }
 if(!(((((data4 === "normal") || (data4 === "warning")) || (data4 === "danger")) || (data4 === "bomb")) || (data4 === "vip"))){
-const err16 = {instancePath:instancePath+"/status",schemaPath:"n2store#/$defs/CustomerStatus/enum",keyword:"enum",params:{allowedValues: schema47.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/status",schemaPath:"n2store#/$defs/CustomerStatus/enum",keyword:"enum",params:{allowedValues: schema50.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1793,7 +2448,7 @@ errors++;
 if(data.note !== undefined){
 let data6 = data.note;
 if((typeof data6 !== "string") && (data6 !== null)){
-const err20 = {instancePath:instancePath+"/note",schemaPath:"#/properties/note/type",keyword:"type",params:{type: schema49.properties.note.type},message:"must be string,null"};
+const err20 = {instancePath:instancePath+"/note",schemaPath:"#/properties/note/type",keyword:"type",params:{type: schema52.properties.note.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1852,9 +2507,9 @@ return errors === 0;
 validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const receiveSepayWebhook_body0 = validate36;
-const schema52 = {"$ref":"n2store#/$defs/SepayWebhookPayload"};
-const schema53 = {"type":"object","description":"SePay's webhook body (https://docs.sepay.vn/tich-hop-webhooks.html). Fields SePay adds later are accepted and kept in the stored raw payload.","required":["id","gateway","transactionDate","accountNumber","transferType","transferAmount","accumulated"],"additionalProperties":true,"properties":{"id":{"type":"integer","minimum":1,"description":"SePay's transaction id; the dedupe key."},"gateway":{"type":"string","minLength":1,"maxLength":100,"description":"The bank, e.g. `Vietcombank`."},"transactionDate":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$","description":"`YYYY-MM-DD HH:MM:SS`, Vietnam local time."},"accountNumber":{"type":"string","minLength":1,"maxLength":50},"code":{"type":["string","null"],"maxLength":250,"description":"The payment code SePay found in the content."},"content":{"type":["string","null"],"maxLength":2000},"transferType":{"type":"string","enum":["in","out"]},"transferAmount":{"type":"integer","minimum":0,"description":"The amount, in VND."},"accumulated":{"type":"integer","description":"The account balance after the transfer, in VND."},"subAccount":{"type":["string","null"],"maxLength":250},"referenceCode":{"type":["string","null"],"maxLength":250},"description":{"type":["string","null"],"maxLength":4000}}};
-const pattern13 = new RegExp("^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$", "u");
+const schema55 = {"$ref":"n2store#/$defs/SepayWebhookPayload"};
+const schema56 = {"type":"object","description":"SePay's webhook body (https://docs.sepay.vn/tich-hop-webhooks.html). Fields SePay adds later are accepted and kept in the stored raw payload.","required":["id","gateway","transactionDate","accountNumber","transferType","transferAmount","accumulated"],"additionalProperties":true,"properties":{"id":{"type":"integer","minimum":1,"description":"SePay's transaction id; the dedupe key."},"gateway":{"type":"string","minLength":1,"maxLength":100,"description":"The bank, e.g. `Vietcombank`."},"transactionDate":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$","description":"`YYYY-MM-DD HH:MM:SS`, Vietnam local time."},"accountNumber":{"type":"string","minLength":1,"maxLength":50},"code":{"type":["string","null"],"maxLength":250,"description":"The payment code SePay found in the content."},"content":{"type":["string","null"],"maxLength":2000},"transferType":{"type":"string","enum":["in","out"]},"transferAmount":{"type":"integer","minimum":0,"description":"The amount, in VND."},"accumulated":{"type":"integer","description":"The account balance after the transfer, in VND."},"subAccount":{"type":["string","null"],"maxLength":250},"referenceCode":{"type":["string","null"],"maxLength":250},"description":{"type":["string","null"],"maxLength":4000}}};
+const pattern19 = new RegExp("^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$", "u");
 
 function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -2000,7 +2655,7 @@ errors++;
 if(data.transactionDate !== undefined){
 let data2 = data.transactionDate;
 if(typeof data2 === "string"){
-if(!pattern13.test(data2)){
+if(!pattern19.test(data2)){
 const err12 = {instancePath:instancePath+"/transactionDate",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/transactionDate/pattern",keyword:"pattern",params:{pattern: "^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$"},message:"must match pattern \""+"^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -2060,7 +2715,7 @@ errors++;
 if(data.code !== undefined){
 let data4 = data.code;
 if((typeof data4 !== "string") && (data4 !== null)){
-const err17 = {instancePath:instancePath+"/code",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/code/type",keyword:"type",params:{type: schema53.properties.code.type},message:"must be string,null"};
+const err17 = {instancePath:instancePath+"/code",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/code/type",keyword:"type",params:{type: schema56.properties.code.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -2085,7 +2740,7 @@ errors++;
 if(data.content !== undefined){
 let data5 = data.content;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err19 = {instancePath:instancePath+"/content",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/content/type",keyword:"type",params:{type: schema53.properties.content.type},message:"must be string,null"};
+const err19 = {instancePath:instancePath+"/content",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/content/type",keyword:"type",params:{type: schema56.properties.content.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -2120,7 +2775,7 @@ vErrors.push(err21);
 errors++;
 }
 if(!((data6 === "in") || (data6 === "out"))){
-const err22 = {instancePath:instancePath+"/transferType",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/transferType/enum",keyword:"enum",params:{allowedValues: schema53.properties.transferType.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/transferType",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/transferType/enum",keyword:"enum",params:{allowedValues: schema56.properties.transferType.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -2171,7 +2826,7 @@ errors++;
 if(data.subAccount !== undefined){
 let data9 = data.subAccount;
 if((typeof data9 !== "string") && (data9 !== null)){
-const err26 = {instancePath:instancePath+"/subAccount",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/subAccount/type",keyword:"type",params:{type: schema53.properties.subAccount.type},message:"must be string,null"};
+const err26 = {instancePath:instancePath+"/subAccount",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/subAccount/type",keyword:"type",params:{type: schema56.properties.subAccount.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -2196,7 +2851,7 @@ errors++;
 if(data.referenceCode !== undefined){
 let data10 = data.referenceCode;
 if((typeof data10 !== "string") && (data10 !== null)){
-const err28 = {instancePath:instancePath+"/referenceCode",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/referenceCode/type",keyword:"type",params:{type: schema53.properties.referenceCode.type},message:"must be string,null"};
+const err28 = {instancePath:instancePath+"/referenceCode",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/referenceCode/type",keyword:"type",params:{type: schema56.properties.referenceCode.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -2221,7 +2876,7 @@ errors++;
 if(data.description !== undefined){
 let data11 = data.description;
 if((typeof data11 !== "string") && (data11 !== null)){
-const err30 = {instancePath:instancePath+"/description",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/description/type",keyword:"type",params:{type: schema53.properties.description.type},message:"must be string,null"};
+const err30 = {instancePath:instancePath+"/description",schemaPath:"n2store#/$defs/SepayWebhookPayload/properties/description/type",keyword:"type",params:{type: schema56.properties.description.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -2260,10 +2915,10 @@ return errors === 0;
 validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const startRealtime_body0 = validate37;
-const schema54 = {"$ref":"n2store#/$defs/RealtimeStartRequest"};
-const schema55 = {"type":"object","required":["token","userId","pageIds"],"additionalProperties":false,"properties":{"token":{"type":"string","minLength":1,"maxLength":4096,"writeOnly":true,"description":"The Pancake user token (JWT); stored, never returned."},"userId":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_-]+$","description":"The Pancake user id (the JWT's `uid`)."},"pageIds":{"type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"type":"string","pattern":"^(igo_)?[0-9]{1,30}$"}},"cookie":{"type":"string","maxLength":8192,"writeOnly":true,"description":"An optional Cookie header for the upstream socket."}}};
-const pattern14 = new RegExp("^[A-Za-z0-9_-]+$", "u");
-const pattern15 = new RegExp("^(igo_)?[0-9]{1,30}$", "u");
+const schema57 = {"$ref":"n2store#/$defs/RealtimeStartRequest"};
+const schema58 = {"type":"object","required":["token","userId","pageIds"],"additionalProperties":false,"properties":{"token":{"type":"string","minLength":1,"maxLength":4096,"writeOnly":true,"description":"The Pancake user token (JWT); stored, never returned."},"userId":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_-]+$","description":"The Pancake user id (the JWT's `uid`)."},"pageIds":{"type":"array","minItems":1,"maxItems":100,"uniqueItems":true,"items":{"type":"string","pattern":"^(igo_)?[0-9]{1,30}$"}},"cookie":{"type":"string","maxLength":8192,"writeOnly":true,"description":"An optional Cookie header for the upstream socket."}}};
+const pattern20 = new RegExp("^[A-Za-z0-9_-]+$", "u");
+const pattern21 = new RegExp("^(igo_)?[0-9]{1,30}$", "u");
 
 function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -2376,7 +3031,7 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(!pattern14.test(data1)){
+if(!pattern20.test(data1)){
 const err9 = {instancePath:instancePath+"/userId",schemaPath:"n2store#/$defs/RealtimeStartRequest/properties/userId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -2425,7 +3080,7 @@ const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
 let data3 = data2[i0];
 if(typeof data3 === "string"){
-if(!pattern15.test(data3)){
+if(!pattern21.test(data3)){
 const err13 = {instancePath:instancePath+"/pageIds/" + i0,schemaPath:"n2store#/$defs/RealtimeStartRequest/properties/pageIds/items/pattern",keyword:"pattern",params:{pattern: "^(igo_)?[0-9]{1,30}$"},message:"must match pattern \""+"^(igo_)?[0-9]{1,30}$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -2525,9 +3180,9 @@ return errors === 0;
 validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const RealtimeClientMessage = validate38;
-const schema56 = {"type":"object","description":"What a browser sends on `/ws`.","oneOf":[{"$ref":"n2store#/$defs/RealtimeAuthMessage"},{"$ref":"n2store#/$defs/RealtimePingMessage"}],"discriminator":{"propertyName":"type"}};
-const schema57 = {"type":"object","required":["type","key"],"additionalProperties":false,"properties":{"type":{"type":"string","const":"auth"},"key":{"type":"string","minLength":1,"maxLength":512}}};
-const schema58 = {"type":"object","required":["type"],"additionalProperties":false,"properties":{"type":{"type":"string","const":"ping"}}};
+const schema59 = {"type":"object","description":"What a browser sends on `/ws`.","oneOf":[{"$ref":"n2store#/$defs/RealtimeAuthMessage"},{"$ref":"n2store#/$defs/RealtimePingMessage"}],"discriminator":{"propertyName":"type"}};
+const schema60 = {"type":"object","required":["type","key"],"additionalProperties":false,"properties":{"type":{"type":"string","const":"auth"},"key":{"type":"string","minLength":1,"maxLength":512}}};
+const schema61 = {"type":"object","required":["type"],"additionalProperties":false,"properties":{"type":{"type":"string","const":"ping"}}};
 
 function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;

@@ -43,7 +43,7 @@ export const validators = {
   getProxiedImage: { query: params.getProxiedImage_query },
   getFacebookAvatar: { query: params.getFacebookAvatar_query },
   getPancakeAvatar: { query: params.getPancakeAvatar_query },
-  sendFacebookMessage: { headers: params.tposRestPost_header, body: { "application/json": bodies.sendFacebookMessage_body0 } },
+  sendFacebookMessage: { headers: params.sendFacebookMessage_header, body: { "application/json": bodies.sendFacebookMessage_body0 } },
   listCustomers: { query: params.listCustomers_query },
   createCustomer: { headers: params.tposRestPost_header, body: { "application/json": bodies.createCustomer_body0 } },
   getCustomer: { path: params.getCustomer_path },

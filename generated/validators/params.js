@@ -890,14 +890,170 @@ return errors === 0;
 }
 validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const listCustomers_query = validate28;
-const schema39 = {"type":"object","properties":{"q":{"type":"string","minLength":1,"maxLength":100},"status":{"$ref":"n2store#/$defs/CustomerStatus"},"page":{"type":"integer","minimum":1,"maximum":100000,"default":1},"limit":{"type":"integer","minimum":1,"maximum":100,"default":20}},"additionalProperties":true};
-const schema41 = {"type":"string","description":"normal (Bình thường), warning (Cảnh báo), danger (Nguy hiểm), bomb (Bom hàng: refused a delivery), vip (VIP).","enum":["normal","warning","danger","bomb","vip"]};
+export const sendFacebookMessage_header = validate28;
+const schema39 = {"type":"object","properties":{"idempotency-key":{"type":"string","minLength":8,"maxLength":255,"pattern":"^[\\x21-\\x7E]+$"},"x-page-access-token":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[\\x21-\\x7E]+$"}},"additionalProperties":true};
 
 function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate28.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data["idempotency-key"] !== undefined){
+let data0 = data["idempotency-key"];
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err0 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["idempotency-key"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func1(data0) > 255){
+const err1 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(func1(data0) < 8){
+const err2 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(!pattern4.test(data0)){
+const err3 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7E]+$"},message:"must match pattern \""+"^[\\x21-\\x7E]+$"+"\""};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+if(data["x-page-access-token"] !== undefined){
+let data1 = data["x-page-access-token"];
+if(typeof data1 !== "string"){
+let dataType1 = typeof data1;
+let coerced1 = undefined;
+if(!(coerced1 !== undefined)){
+if(dataType1 == "number" || dataType1 == "boolean"){
+coerced1 = "" + data1;
+}
+else if(data1 === null){
+coerced1 = "";
+}
+else {
+const err4 = {instancePath:instancePath+"/x-page-access-token",schemaPath:"#/properties/x-page-access-token/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(coerced1 !== undefined){
+data1 = coerced1;
+if(data !== undefined){
+data["x-page-access-token"] = coerced1;
+}
+}
+}
+if(typeof data1 === "string"){
+if(func1(data1) > 1024){
+const err5 = {instancePath:instancePath+"/x-page-access-token",schemaPath:"#/properties/x-page-access-token/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(func1(data1) < 1){
+const err6 = {instancePath:instancePath+"/x-page-access-token",schemaPath:"#/properties/x-page-access-token/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(!pattern4.test(data1)){
+const err7 = {instancePath:instancePath+"/x-page-access-token",schemaPath:"#/properties/x-page-access-token/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7E]+$"},message:"must match pattern \""+"^[\\x21-\\x7E]+$"+"\""};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+validate28.errors = vErrors;
+return errors === 0;
+}
+validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const listCustomers_query = validate29;
+const schema40 = {"type":"object","properties":{"q":{"type":"string","minLength":1,"maxLength":100},"status":{"$ref":"n2store#/$defs/CustomerStatus"},"page":{"type":"integer","minimum":1,"maximum":100000,"default":1},"limit":{"type":"integer","minimum":1,"maximum":100,"default":20}},"additionalProperties":true};
+const schema42 = {"type":"string","description":"normal (Bình thường), warning (Cảnh báo), danger (Nguy hiểm), bomb (Bom hàng: refused a delivery), vip (VIP).","enum":["normal","warning","danger","bomb","vip"]};
+
+function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate29.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -995,7 +1151,7 @@ data["status"] = coerced1;
 }
 }
 if(!(((((data1 === "normal") || (data1 === "warning")) || (data1 === "danger")) || (data1 === "bomb")) || (data1 === "vip"))){
-const err4 = {instancePath:instancePath+"/status",schemaPath:"n2store#/$defs/CustomerStatus/enum",keyword:"enum",params:{allowedValues: schema41.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/status",schemaPath:"n2store#/$defs/CustomerStatus/enum",keyword:"enum",params:{allowedValues: schema42.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -1114,18 +1270,18 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate28.errors = vErrors;
+validate29.errors = vErrors;
 return errors === 0;
 }
-validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const getCustomer_path = validate30;
-const schema42 = {"type":"object","properties":{"id":{"type":"integer","minimum":1,"maximum":2147483647}},"additionalProperties":true,"required":["id"]};
+export const getCustomer_path = validate31;
+const schema43 = {"type":"object","properties":{"id":{"type":"integer","minimum":1,"maximum":2147483647}},"additionalProperties":true,"required":["id"]};
 
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate30.evaluated;
+const evaluated0 = validate31.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1205,19 +1361,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate30.errors = vErrors;
+validate31.errors = vErrors;
 return errors === 0;
 }
-validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const listSepayTransactions_query = validate31;
-const schema43 = {"type":"object","properties":{"from":{"type":"string","format":"date"},"to":{"type":"string","format":"date"},"minAmount":{"type":"integer","minimum":0},"maxAmount":{"type":"integer","minimum":0},"q":{"type":"string","minLength":1,"maxLength":200},"transferType":{"type":"string","enum":["in","out"]},"limit":{"type":"integer","minimum":1,"maximum":200,"default":50},"cursor":{"type":"string","maxLength":200}},"additionalProperties":true};
+export const listSepayTransactions_query = validate32;
+const schema44 = {"type":"object","properties":{"from":{"type":"string","format":"date"},"to":{"type":"string","format":"date"},"minAmount":{"type":"integer","minimum":0},"maxAmount":{"type":"integer","minimum":0},"q":{"type":"string","minLength":1,"maxLength":200},"transferType":{"type":"string","enum":["in","out"]},"limit":{"type":"integer","minimum":1,"maximum":200,"default":50},"cursor":{"type":"string","maxLength":200}},"additionalProperties":true};
 const formats0 = runtime1.fullFormats.date;
 
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate31.evaluated;
+const evaluated0 = validate32.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1480,7 +1636,7 @@ data["transferType"] = coerced5;
 }
 }
 if(!((data5 === "in") || (data5 === "out"))){
-const err12 = {instancePath:instancePath+"/transferType",schemaPath:"#/properties/transferType/enum",keyword:"enum",params:{allowedValues: schema43.properties.transferType.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/transferType",schemaPath:"#/properties/transferType/enum",keyword:"enum",params:{allowedValues: schema44.properties.transferType.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1593,7 +1749,7 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate31.errors = vErrors;
+validate32.errors = vErrors;
 return errors === 0;
 }
-validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};

@@ -67,7 +67,7 @@ export const ittyNodeOnly: Partial<IttyHandlers<Ctx>> = {
 // A handler of one operation does not fit another's slot.
 const sendHandler: Handler<"sendFacebookMessage", Ctx> = async () => ({
   status: 200,
-  body: { message_id: "m_1", messaging_type: "RESPONSE" },
+  body: { success: true, message_id: "m_1", message_ids: ["m_1"], used_tag: null, method: "send_api" },
 });
 export const misplaced: Pick<FastifyHandlers<Ctx>, "getHealth"> = {
   // @ts-expect-error a sendFacebookMessage result is not a getHealth result
@@ -79,6 +79,7 @@ expectTypeOf<OperationInput<"getCustomer">["path"]>().toEqualTypeOf<{ id: number
 expectTypeOf<OperationInput<"createCustomer">["body"]["phone"]>().toEqualTypeOf<string>();
 expectTypeOf<OperationInput<"sendFacebookMessage">["headers"]>().toEqualTypeOf<{
   readonly "idempotency-key"?: string;
+  readonly "x-page-access-token"?: string;
 }>();
 expectTypeOf<OperationInput<"listCustomers">["query"]["limit"]>().toEqualTypeOf<number | undefined>();
 expectTypeOf<OperationInput<"tposRestGet">["path"]>().toEqualTypeOf<{ path: string }>();

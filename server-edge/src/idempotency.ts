@@ -1,4 +1,10 @@
-import type { BeginOutcome, IdempotencyClaim, IdempotencyStore, StoredResponse } from "@n2store/core";
+import type {
+  BeginOutcome,
+  IdempotencyClaim,
+  IdempotencyStore,
+  Progress,
+  StoredResponse,
+} from "@n2store/core";
 import { SqlIdempotencyStore } from "@n2store/core/idempotency-sql";
 import pg from "pg";
 
@@ -40,6 +46,10 @@ export class HyperdriveIdempotencyStore implements IdempotencyStore {
 
   complete(key: string, response: StoredResponse): Promise<void> {
     return this.store.complete(key, response);
+  }
+
+  saveProgress(key: string, progress: Progress): Promise<void> {
+    return this.store.saveProgress(key, progress);
   }
 
   release(key: string): Promise<void> {

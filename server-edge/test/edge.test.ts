@@ -1,5 +1,5 @@
 import { operations } from "@n2store/generated";
-import { type AllFakes, FAKE_CREDENTIALS, startAllFakes } from "@n2store/testkit/fakes";
+import { type AllFakes, FAKE_CREDENTIALS, GRAPH_ERRORS, startAllFakes } from "@n2store/testkit/fakes";
 import { createTestDatabase } from "@n2store/testkit/postgres";
 import {
   type EdgeServer,
@@ -146,6 +146,56 @@ describe("the Worker in workerd (wrangler dev)", () => {
       expect(viaNode.headers.get("idempotent-replayed")).toBe("true");
       expect(await json(viaNode)).toEqual(first);
       expect(fakes.graph.sent.length - before).toBe(1);
+    });
+
+    it("sends a multi-part send exactly once across a failure between parts: the Worker sends the images, the Node server only the text", async () => {
+      const pageId = FAKE_CREDENTIALS.pageIds[0];
+      const images = [
+        "https://content.pancake.vn/2.1-24/a/ao.jpg",
+        "https://content.pancake.vn/2.1-24/a/vay.jpg",
+      ];
+      const text = `Mẫu mới về ạ ${Date.now()}`;
+      // As the shop's template manager sends it, with two images.
+      const body = JSON.stringify({
+        pageId,
+        psid: FAKE_CREDENTIALS.psids.inWindow,
+        message: text,
+        pageToken: FAKE_CREDENTIALS.graphPageTokens[pageId],
+        useTag: true,
+        imageUrls: images,
+        postId: "",
+        customerName: "Nguyễn Thị Lan",
+      });
+      const headers = { "content-type": "application/json", "idempotency-key": `parts-${Date.now()}` };
+      const before = fakes.graph.sent.length;
+      // Graph takes both images, then refuses the text (rate limited: definitely not sent).
+      const disarm = fakes.graph.refuseSend(3, GRAPH_ERRORS.rateLimit);
+      const viaEdge = await fetch(`${edge.url}/api/facebook-send`, { method: "POST", headers, body });
+      disarm();
+      expect(viaEdge.status).toBe(429);
+      expect(await json(viaEdge)).toMatchObject({ success: false, code: "FB_RATE_LIMITED", error_code: 613 });
+      expect(fakes.graph.sent.length - before).toBe(2);
+
+      const viaNode = await fetch(`${node.url}/api/facebook-send`, { method: "POST", headers, body });
+      expect(viaNode.status).toBe(200);
+      const answer = await json(viaNode);
+      const messages = fakes.graph.sent.slice(before);
+      // Graph saw each image exactly once and the text once; the answer lists all three, in order.
+      expect(messages.map((message) => message.message)).toEqual([
+        { attachment: { type: "image", payload: { url: images[0], is_reusable: true } } },
+        { attachment: { type: "image", payload: { url: images[1], is_reusable: true } } },
+        { text },
+      ]);
+      expect(answer).toMatchObject({
+        success: true,
+        used_tag: "HUMAN_AGENT",
+        message_ids: messages.map((message) => message.messageId),
+      });
+      // And a further retry on either runtime replays that answer without sending anything.
+      const replay = await fetch(`${edge.url}/api/facebook-send`, { method: "POST", headers, body });
+      expect(replay.headers.get("idempotent-replayed")).toBe("true");
+      expect(await json(replay)).toEqual(answer);
+      expect(fakes.graph.sent.length - before).toBe(3);
     });
   });
 });

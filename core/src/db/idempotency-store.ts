@@ -2,6 +2,7 @@ import type {
   BeginOutcome,
   IdempotencyClaim,
   IdempotencyStore,
+  Progress,
   StoredResponse,
 } from "../idempotency/store.js";
 
@@ -12,44 +13,58 @@ import type {
  */
 export type SqlExecutor = <Row>(text: string, parameters: readonly unknown[]) => Promise<{ rows: Row[] }>;
 
-// Claim the key, or take over one whose stored result has expired: one statement, so two requests
-// with the same key on any instance or runtime can never both be told "started".
+// Claim the key: a new one, one whose stored result has expired (its progress is dropped), or one
+// released with progress by an earlier attempt of this same request (its progress is kept, so the
+// retry resumes). One statement, so two requests with the same key on any instance or runtime can
+// never both be told "started".
 const CLAIM = `
-  INSERT INTO idempotency_keys (key, operation_id, request_hash, state, response, created_at, locked_until, expires_at)
-  VALUES ($1, $2, $3, 'in_flight', NULL, $4, $5, $6)
+  INSERT INTO idempotency_keys (key, operation_id, request_hash, state, response, progress, created_at, locked_until, expires_at)
+  VALUES ($1, $2, $3, 'in_flight', NULL, NULL, $4, $5, $6)
   ON CONFLICT (key) DO UPDATE SET
     operation_id = EXCLUDED.operation_id,
     request_hash = EXCLUDED.request_hash,
     state = 'in_flight',
     response = NULL,
+    progress = CASE WHEN idempotency_keys.expires_at <= $4 THEN NULL ELSE idempotency_keys.progress END,
     created_at = EXCLUDED.created_at,
     locked_until = EXCLUDED.locked_until,
     expires_at = EXCLUDED.expires_at
   WHERE idempotency_keys.expires_at <= $4
-  RETURNING key`;
+     OR (idempotency_keys.state = 'released'
+         AND idempotency_keys.operation_id = EXCLUDED.operation_id
+         AND idempotency_keys.request_hash = EXCLUDED.request_hash)
+  RETURNING key, progress`;
 const READ =
   "SELECT operation_id, request_hash, state, response, locked_until FROM idempotency_keys WHERE key = $1";
 const COMPLETE =
   "UPDATE idempotency_keys SET state = 'completed', response = $2 WHERE key = $1 AND state = 'in_flight'";
-const RELEASE = "DELETE FROM idempotency_keys WHERE key = $1 AND state = 'in_flight'";
+const SAVE_PROGRESS =
+  "UPDATE idempotency_keys SET progress = $2 WHERE key = $1 AND state = 'in_flight' RETURNING key";
+// Without progress the key is forgotten; with progress it is kept, released, for the same request.
+const RELEASE = `
+  WITH forgotten AS (
+    DELETE FROM idempotency_keys WHERE key = $1 AND state = 'in_flight' AND progress IS NULL RETURNING key
+  )
+  UPDATE idempotency_keys SET state = 'released'
+  WHERE key = $1 AND state = 'in_flight' AND progress IS NOT NULL`;
 const PURGE = "DELETE FROM idempotency_keys WHERE expires_at <= $1 RETURNING key";
 
 interface KeyRow {
   operation_id: string;
   request_hash: string;
-  state: "in_flight" | "completed";
+  state: "in_flight" | "completed" | "released";
   /** JSON text; a parsed object from a database still on migration 003's jsonb column. */
   response: StoredResponse | string | null;
   locked_until: Date | string;
 }
 
-/** The shared idempotency-key table (migrations 003 and 005), on any PostgreSQL connection. */
+/** The shared idempotency-key table (migrations 003, 005 and 006), on any PostgreSQL connection. */
 export class SqlIdempotencyStore implements IdempotencyStore {
   constructor(private readonly run: SqlExecutor) {}
 
   async begin(claim: IdempotencyClaim): Promise<BeginOutcome> {
     const { key, operationId, requestHash, now } = claim;
-    const claimed = await this.run<{ key: string }>(CLAIM, [
+    const claimed = await this.run<{ key: string; progress: string | null }>(CLAIM, [
       key,
       operationId,
       requestHash,
@@ -57,16 +72,24 @@ export class SqlIdempotencyStore implements IdempotencyStore {
       new Date(now.getTime() + claim.leaseMs),
       new Date(now.getTime() + claim.ttlMs),
     ]);
-    if (claimed.rows.length > 0) {
-      return { outcome: "started" };
+    const [row] = claimed.rows;
+    if (row !== undefined) {
+      return {
+        outcome: "started",
+        progress: row.progress === null ? {} : (JSON.parse(row.progress) as Progress),
+      };
     }
     const existing = (await this.run<KeyRow>(READ, [key])).rows[0];
     if (existing === undefined) {
-      // Released between the two statements: claim it again.
+      // Forgotten between the two statements: claim it again.
       return this.begin(claim);
     }
     if (existing.operation_id !== operationId || existing.request_hash !== requestHash) {
       return { outcome: "mismatch" };
+    }
+    if (existing.state === "released") {
+      // Released between the two statements: claim it again (and resume).
+      return this.begin(claim);
     }
     if (existing.state === "completed" && existing.response !== null) {
       const response =
@@ -78,6 +101,13 @@ export class SqlIdempotencyStore implements IdempotencyStore {
 
   async complete(key: string, response: StoredResponse): Promise<void> {
     await this.run(COMPLETE, [key, JSON.stringify(response)]);
+  }
+
+  async saveProgress(key: string, progress: Progress): Promise<void> {
+    const saved = await this.run(SAVE_PROGRESS, [key, JSON.stringify(progress)]);
+    if (saved.rows.length === 0) {
+      throw new Error("the idempotency key is no longer held by this request");
+    }
   }
 
   async release(key: string): Promise<void> {

@@ -121,4 +121,26 @@ export const migrations: Record<string, Migration> = {
       );
     },
   },
+  "2026-12-03-006-idempotency-progress": {
+    // A keyed call made of several upstream steps (the images, then the text, of a Messenger send)
+    // records each step that went out in `progress`. A definite failure part-way releases the key
+    // with that progress ('released'), so only the same request may claim it again, and it skips
+    // those steps. The Node server and the Worker share the table, so both read the new state.
+    async up(db: Kysely<unknown>) {
+      await sql`ALTER TABLE idempotency_keys ADD COLUMN progress text`.execute(db);
+      await sql`ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_state_check`.execute(db);
+      await sql`
+        ALTER TABLE idempotency_keys ADD CONSTRAINT idempotency_keys_state_check
+          CHECK (state IN ('in_flight', 'completed', 'released'))`.execute(db);
+    },
+    async down(db: Kysely<unknown>) {
+      // A released key's progress cannot be kept without the column: forget the key.
+      await sql`DELETE FROM idempotency_keys WHERE state = 'released'`.execute(db);
+      await sql`ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_state_check`.execute(db);
+      await sql`
+        ALTER TABLE idempotency_keys ADD CONSTRAINT idempotency_keys_state_check
+          CHECK (state IN ('in_flight', 'completed'))`.execute(db);
+      await sql`ALTER TABLE idempotency_keys DROP COLUMN progress`.execute(db);
+    },
+  },
 };

@@ -43,9 +43,12 @@ export interface IdempotencyKeysTable {
   key: string;
   operation_id: string;
   request_hash: string;
-  state: "in_flight" | "completed";
+  /** `released`: let go after a definite failure part-way, with progress, for the same request only. */
+  state: "in_flight" | "completed" | "released";
   /** The StoredResponse as JSON text (migration 005), in the key order it was written. */
   response: string | null;
+  /** The call's checkpoints (core/src/idempotency/store.ts `Progress`) as JSON text (migration 006). */
+  progress: string | null;
   created_at: Timestamp;
   locked_until: Timestamp;
   expires_at: Timestamp;

@@ -1,6 +1,7 @@
 import type { AnyResult, RawBody } from "@n2store/generated";
 import type { SharedDeps } from "../deps.js";
 import { ApiError, isApiError, toErrorBody } from "../errors.js";
+import { type CallProgress, KeyProgress } from "./progress.js";
 import type { IdempotencyStore, StoredResponse } from "./store.js";
 
 /** Results are kept for replay this long (the IETF draft leaves it open; Stripe keeps 24 h). */
@@ -116,14 +117,15 @@ function storeUnavailable(cause?: unknown): ApiError {
  * draft-ietf-httpapi-idempotency-key-header; Stripe): the first request with a key runs and its
  * response is stored; a retry with the same key and request gets that response again; the same key
  * with another request is 422; a retry while the first still runs is 409. A response that proves
- * nothing happened upstream (`nothingSent`) releases the key instead, so the retry may run.
- * Without a reachable store the call is refused with 503 before anything is sent.
+ * nothing happened upstream beyond the steps the handler recorded (`nothingSent`, `progress`)
+ * releases the key instead, keeping those steps, so the retry may run and skip them. Without a
+ * reachable store the call is refused with 503 before anything is sent.
  */
 export async function runIdempotent(
   store: IdempotencyStore | null,
   claim: { key: string; operationId: string; requestHash: string },
   deps: SharedDeps,
-  run: () => Promise<AnyResult>,
+  run: (progress: CallProgress) => Promise<AnyResult>,
 ): Promise<AnyResult> {
   if (store === null) {
     throw storeUnavailable();
@@ -160,11 +162,13 @@ export async function runIdempotent(
       break;
   }
 
+  const progress = new KeyProgress(store, claim.key, begun.progress, deps.log);
   let result: AnyResult;
   try {
-    result = await run();
+    result = await run(progress);
   } catch (error) {
-    if (isApiError(error) && error.nothingSent) {
+    // A step that went out but could not be recorded would run again on a retry: store the error.
+    if (isApiError(error) && error.nothingSent && !progress.lost) {
       await store.release(claim.key).catch((releaseError: unknown) => {
         deps.log.warn({ err: releaseError }, "could not release an idempotency key");
       });

@@ -10,10 +10,20 @@ export interface StoredResponse {
     | { readonly kind: "unavailable" };
 }
 
+/**
+ * The checkpoints of one keyed call: for each step a handler finished upstream (a message part
+ * sent, say), the JSON value it recorded, by step name. Kept with the key across attempts.
+ */
+export type Progress = Readonly<Record<string, unknown>>;
+
 /** What `begin` found for a key. */
 export type BeginOutcome =
-  /** The key is new (or expired): this request runs, and must complete or release it. */
-  | { readonly outcome: "started" }
+  /**
+   * The key is new (or expired, or released with progress by an earlier attempt of this same
+   * request): this request runs, and must complete or release it. `progress` holds what earlier
+   * attempts recorded (empty for a new key).
+   */
+  | { readonly outcome: "started"; readonly progress: Progress }
   /** A request with this key and the same body finished: replay its response. */
   | { readonly outcome: "replay"; readonly response: StoredResponse }
   /** A request with this key is still running (or stopped without finishing: `abandoned`). */
@@ -41,6 +51,15 @@ export interface IdempotencyClaim {
 export interface IdempotencyStore {
   begin(claim: IdempotencyClaim): Promise<BeginOutcome>;
   complete(key: string, response: StoredResponse, now: Date): Promise<void>;
-  /** Forgets a key whose request provably did nothing, so a retry may run it. */
+  /**
+   * Replaces the progress of a key this request holds (in flight). Rejects when the key is no
+   * longer held, so a step that cannot be recorded is never taken as recorded.
+   */
+  saveProgress(key: string, progress: Progress): Promise<void>;
+  /**
+   * Lets a key go whose request did nothing beyond its recorded progress, so a retry may run. A
+   * key without progress is forgotten (the key is free for any request); a key with progress is
+   * kept, released, for the same request only, which then resumes from that progress.
+   */
   release(key: string): Promise<void>;
 }

@@ -148,13 +148,149 @@ describe("Send API", () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(790);
   });
 
-  it("accepts comment_id recipients (private replies) without recipient_id", async () => {
-    const res = await send({
-      recipient: { comment_id: "123_456" },
-      message: { text: "Shop đã inbox" },
-      messaging_type: "RESPONSE",
+  it("sends image attachments, and refuses a message with both or neither of text and attachment", async () => {
+    const url = "https://content.pancake.vn/1/a.jpg";
+    const image = { attachment: { type: "image", payload: { url, is_reusable: true } } };
+    const res = await send(text(inWindow, { message: image }));
+    expect(res.status).toBe(200);
+    expect(graph.sent.at(-1)?.message).toEqual(image);
+    for (const message of [
+      { text: "x", ...image },
+      {},
+      { attachment: { type: "sticker", payload: { url } } },
+      { attachment: { type: "image", payload: {} } },
+      { attachment: { type: "image", payload: { url: "ftp://x/a.jpg" } } },
+    ]) {
+      const refused = await send(text(inWindow, { message }));
+      expect(refused.status, JSON.stringify(message)).toBe(400);
+      expect(((await refused.json()) as GraphError).error.code).toBe(100);
+    }
+    expect(graph.sent).toHaveLength(1);
+  });
+
+  it("refuses the n-th valid send armed with refuseSend, and only that one", async () => {
+    graph.refuseSend(3, GRAPH_ERRORS.rateLimit);
+    // An invalid send does not count.
+    expect((await send(text(outsideWindow))).status).toBe(400);
+    const statuses = [];
+    for (let i = 0; i < 4; i++) {
+      statuses.push((await send(text(inWindow))).status);
+    }
+    expect(statuses).toEqual([200, 200, 400, 200]);
+    expect(graph.sent).toHaveLength(3);
+    const disarm = graph.refuseSend(1, GRAPH_ERRORS.rateLimit);
+    disarm();
+    expect((await send(text(inWindow))).status).toBe(200);
+    expect(() => graph.refuseSend(0, GRAPH_ERRORS.rateLimit)).toThrow(RangeError);
+  });
+});
+
+describe("private replies", () => {
+  const reply = (commentId: string, message: unknown = { text: "Shop đã inbox chị ạ" }) =>
+    send({ recipient: { comment_id: commentId }, message });
+
+  it("answers a comment once, without messaging_type; a second reply is refused with 10900", async () => {
+    const post = graph.addPost(PAGE);
+    const comment = graph.addComment(post, { id: beyondHumanAgent, name: "Nguyễn Thị Lan" });
+    expect(comment).toMatch(/^\d+_\d+$/);
+    const first = await reply(comment);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toEqual({ message_id: expect.stringMatching(/^m_/) });
+    expect(graph.sent.at(-1)).toMatchObject({ recipient: { comment_id: comment }, messagingType: null });
+    expect(graph.comment(comment)?.privatelyReplied).toBe(true);
+    const second = await reply(comment);
+    expect(second.status).toBe(400);
+    expect(((await second.json()) as GraphError).error).toMatchObject({
+      code: 10900,
+      message: "(#10900) Activity already replied to",
     });
-    expect(await res.json()).toEqual({ message_id: expect.stringMatching(/^m_/) });
+    expect(graph.sent).toHaveLength(1);
+  });
+
+  it("refuses an unknown comment, another page's comment and an attachment", async () => {
+    const unknown = (await (await reply("123_456")).json()) as GraphError;
+    expect(unknown.error).toMatchObject({ code: 100, error_subcode: 2018292 });
+    const otherPage = graph.addPost(FAKE_CREDENTIALS.pageIds[1]);
+    const theirs = graph.addComment(otherPage, { id: inWindow, name: "A" });
+    expect(((await (await reply(theirs)).json()) as GraphError).error.error_subcode).toBe(2018292);
+    const mine = graph.addComment(graph.addPost(PAGE), { id: inWindow, name: "A" });
+    const image = { attachment: { type: "image", payload: { url: "https://content.pancake.vn/a.jpg" } } };
+    expect(((await (await reply(mine, image)).json()) as GraphError).error.code).toBe(100);
+    expect(graph.comment(mine)?.privatelyReplied).toBe(false);
+    expect(graph.sent).toHaveLength(0);
+  });
+});
+
+describe("comments of a post", () => {
+  interface Listing {
+    data: { id: string; from?: { id?: string; name?: string }; message?: string; created_time?: string }[];
+    paging?: { cursors: { before: string; after: string } };
+  }
+
+  const list = (objectId: string, query: Record<string, string> = {}, token = TOKEN) =>
+    fetch(
+      `${graph.url}/v26.0/${objectId}/comments?${new URLSearchParams({ access_token: token, ...query })}`,
+    );
+
+  it("lists a post's comments with the fields asked for, newest first on request", async () => {
+    const post = graph.addPost(PAGE);
+    const t = Date.UTC(2026, 10, 24, 8);
+    const older = graph.addComment(post, { id: inWindow, name: "Lan" }, { at: t, message: "còn size M?" });
+    const newer = graph.addComment(post, { id: outsideWindow, name: "Hoa" }, { at: t + 60_000 });
+    const res = await list(post, {
+      fields: "from{id,name},id,message,created_time",
+      limit: "200",
+      order: "reverse_chronological",
+      filter: "stream",
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Listing;
+    expect(body.data).toEqual([
+      {
+        created_time: "2026-11-24T08:01:00+0000",
+        from: { id: outsideWindow, name: "Hoa" },
+        message: "Chốt đơn ạ",
+        id: newer,
+      },
+      {
+        created_time: "2026-11-24T08:00:00+0000",
+        from: { id: inWindow, name: "Lan" },
+        message: "còn size M?",
+        id: older,
+      },
+    ]);
+    expect(body.paging?.cursors).toEqual({ before: expect.any(String), after: expect.any(String) });
+    const narrow = (await (await list(post, { fields: "from{name}", limit: "1" })).json()) as Listing;
+    expect(narrow.data).toEqual([{ from: { name: "Lan" }, id: older }]);
+  });
+
+  it("lists a live video's comments by its bare id", async () => {
+    const video = graph.addPost(PAGE, { video: true });
+    expect(video).toMatch(/^\d+$/);
+    graph.addComment(video, { id: inWindow, name: "Lan" });
+    expect(((await (await list(video)).json()) as Listing).data).toHaveLength(1);
+  });
+
+  it("refuses an unknown object, another page's post, a bad token and bad fields", async () => {
+    const unknown = await list(`${PAGE}_42`);
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as GraphError).error).toMatchObject({ code: 100, error_subcode: 33 });
+    const theirs = graph.addPost(FAKE_CREDENTIALS.pageIds[1]);
+    expect(((await (await list(theirs)).json()) as GraphError).error.error_subcode).toBe(33);
+    const post = graph.addPost(PAGE);
+    expect(((await (await list(post, {}, "EAAGbad")).json()) as GraphError).error.code).toBe(190);
+    expect(((await (await list(post, { fields: "from{id" })).json()) as GraphError).error.code).toBe(100);
+    expect(((await (await list(post, { order: "random" })).json()) as GraphError).error.code).toBe(100);
+  });
+
+  it("forgets posts, comments and armed refusals on reset", async () => {
+    const post = graph.addPost(PAGE);
+    const comment = graph.addComment(post, { id: inWindow, name: "Lan" });
+    graph.refuseSend(1, GRAPH_ERRORS.rateLimit);
+    graph.reset();
+    expect(graph.comment(comment)).toBeUndefined();
+    expect((await list(post)).status).toBe(400);
+    expect((await send(text(inWindow))).status).toBe(200);
   });
 });
 

@@ -1,0 +1,276 @@
+import { PGlite } from "@electric-sql/pglite";
+import type { AnyResult } from "@n2store/generated";
+import { Kysely, type Migration, Migrator, PostgresDialect, type PostgresPoolClient } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../config.js";
+import { SqlIdempotencyStore } from "../db/idempotency-store.js";
+import { migrations } from "../db/migrations.js";
+import type { SharedDeps } from "../deps.js";
+import { ApiError } from "../errors.js";
+import { silentLogger } from "../ports/runtime.js";
+import { FakeUpstream } from "../testing/fake-upstream.js";
+import { MemoryIdempotencyStore } from "../testing/memory-idempotency-store.js";
+import { TposAppVersion } from "../tpos/app-version.js";
+import { TokenCache } from "../tpos/token-cache.js";
+import type { CallProgress } from "./progress.js";
+import { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS, runIdempotent } from "./run.js";
+import type { IdempotencyClaim, IdempotencyStore, StoredResponse } from "./store.js";
+
+const T0 = Date.UTC(2026, 11, 3, 9);
+const OK: StoredResponse = {
+  status: 200,
+  headers: {},
+  body: { kind: "json", value: { success: true, message_ids: ["m_2", "m_1"] } },
+};
+
+let counter = 0;
+function claim(overrides: Partial<IdempotencyClaim> = {}): IdempotencyClaim {
+  counter += 1;
+  return {
+    key: `key-${counter}`,
+    operationId: "sendFacebookMessage",
+    requestHash: "hash-a",
+    now: new Date(T0),
+    ttlMs: IDEMPOTENCY_TTL_MS,
+    leaseMs: IDEMPOTENCY_LEASE_MS,
+    ...overrides,
+  };
+}
+
+const at = (base: IdempotencyClaim, ms: number, overrides: Partial<IdempotencyClaim> = {}) => ({
+  ...base,
+  now: new Date(T0 + ms),
+  ...overrides,
+});
+
+/** PGlite as the one client of a pg-style pool: enough for Kysely's PostgresDialect and Migrator. */
+function pgliteDialect(pglite: PGlite): PostgresDialect {
+  // Kysely sends only (text, parameters) queries here (no cursors), and reads rows and rowCount.
+  const client = {
+    async query(text: string, parameters: readonly unknown[] = []) {
+      const result = await pglite.query(text, [...parameters]);
+      return {
+        command: "SELECT" as const,
+        rowCount: result.affectedRows ?? result.rows.length,
+        rows: result.rows,
+      };
+    },
+    release() {},
+  } as unknown as PostgresPoolClient;
+  return new PostgresDialect({ pool: { connect: async () => client, end: async () => {} } });
+}
+
+async function sqlStore(): Promise<{ store: SqlIdempotencyStore; close(): Promise<void> }> {
+  const pglite = new PGlite();
+  const db = new Kysely<unknown>({ dialect: pgliteDialect(pglite) });
+  const migrated = await new Migrator({
+    db,
+    provider: { getMigrations: async (): Promise<Record<string, Migration>> => migrations },
+  }).migrateToLatest();
+  if (migrated.error !== undefined) {
+    throw migrated.error;
+  }
+  const store = new SqlIdempotencyStore(async <Row>(text: string, parameters: readonly unknown[]) => {
+    const result = await pglite.query<Row>(text, [...parameters]);
+    return { rows: result.rows };
+  });
+  return {
+    store,
+    close: async () => {
+      await db.destroy();
+      await pglite.close();
+    },
+  };
+}
+
+function deps(now: () => number): SharedDeps {
+  const config = loadConfig({});
+  const clock = { now };
+  return {
+    config,
+    upstream: new FakeUpstream(),
+    clock,
+    log: silentLogger,
+    requestId: "req-1",
+    runtime: "node",
+    tokens: new TokenCache(clock),
+    tposAppVersion: new TposAppVersion(config.tposAppVersion),
+    idempotency: null,
+    describeRuntime: async () => ({}),
+  };
+}
+
+/** A store whose progress cannot be written (its database went away mid-call, say). */
+function failingProgress(store: IdempotencyStore): IdempotencyStore {
+  return {
+    begin: (c) => store.begin(c),
+    complete: (key, response, now) => store.complete(key, response, now),
+    saveProgress: async () => {
+      throw new Error("connection terminated");
+    },
+    release: (key) => store.release(key),
+  };
+}
+
+const implementations: [string, () => Promise<{ store: IdempotencyStore; close(): Promise<void> }>][] = [
+  ["MemoryIdempotencyStore", async () => ({ store: new MemoryIdempotencyStore(), close: async () => {} })],
+  ["SqlIdempotencyStore on PGlite (migrated)", sqlStore],
+];
+
+describe.each(implementations)("%s", (_name, open) => {
+  let store: IdempotencyStore;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ store, close } = await open());
+  }, 30_000);
+  afterAll(async () => {
+    await close();
+  });
+
+  it("starts a new key with no progress; a second claim while it runs is in flight, then abandoned", async () => {
+    const first = claim();
+    expect(await store.begin(first)).toEqual({ outcome: "started", progress: {} });
+    expect(await store.begin(at(first, 1000))).toEqual({ outcome: "in_flight", abandoned: false });
+    expect(await store.begin(at(first, IDEMPOTENCY_LEASE_MS))).toEqual({
+      outcome: "in_flight",
+      abandoned: true,
+    });
+  });
+
+  it("replays a completed key exactly, and refuses it to another request", async () => {
+    const first = claim();
+    await store.begin(first);
+    await store.complete(first.key, OK, first.now);
+    expect(await store.begin(at(first, 5))).toEqual({ outcome: "replay", response: OK });
+    expect(await store.begin(at(first, 5, { requestHash: "hash-b" }))).toEqual({ outcome: "mismatch" });
+  });
+
+  it("forgets a released key without progress: any request may claim it", async () => {
+    const first = claim();
+    await store.begin(first);
+    await store.release(first.key);
+    expect(await store.begin(at(first, 5, { requestHash: "hash-b" }))).toEqual({
+      outcome: "started",
+      progress: {},
+    });
+  });
+
+  it("keeps a released key's progress for the same request only, which resumes from it", async () => {
+    const first = claim();
+    await store.begin(first);
+    await store.saveProgress(first.key, { "image:0": { message_id: "m_1" } });
+    await store.saveProgress(first.key, {
+      "image:0": { message_id: "m_1" },
+      "image:1": { message_id: "m_2" },
+    });
+    await store.release(first.key);
+    expect(await store.begin(at(first, 5, { requestHash: "hash-b" }))).toEqual({ outcome: "mismatch" });
+    const resumed = await store.begin(at(first, 10));
+    expect(resumed).toEqual({
+      outcome: "started",
+      progress: { "image:0": { message_id: "m_1" }, "image:1": { message_id: "m_2" } },
+    });
+    // Resumed, it is held again: a duplicate is told it is in flight, then it completes as usual.
+    expect(await store.begin(at(first, 20))).toEqual({ outcome: "in_flight", abandoned: false });
+    await store.complete(first.key, OK, new Date(T0 + 30));
+    expect(await store.begin(at(first, 40))).toEqual({ outcome: "replay", response: OK });
+  });
+
+  it("starts an expired released key over, without its progress", async () => {
+    const first = claim();
+    await store.begin(first);
+    await store.saveProgress(first.key, { text: { message_id: "m_1" } });
+    await store.release(first.key);
+    expect(await store.begin(at(first, IDEMPOTENCY_TTL_MS))).toEqual({ outcome: "started", progress: {} });
+  });
+
+  it("refuses to record progress on a key this request does not hold", async () => {
+    const done = claim();
+    await store.begin(done);
+    await store.complete(done.key, OK, done.now);
+    await expect(store.saveProgress(done.key, { text: {} })).rejects.toThrow(/no longer held/);
+    await expect(store.saveProgress("never-claimed", { text: {} })).rejects.toThrow(/no longer held/);
+    const released = claim();
+    await store.begin(released);
+    await store.saveProgress(released.key, { a: 1 });
+    await store.release(released.key);
+    await expect(store.saveProgress(released.key, { a: 2 })).rejects.toThrow(/no longer held/);
+  });
+
+  describe("through runIdempotent (the progress port handlers get)", () => {
+    /** A two-step call: step a, then step b, each recorded; `failB` refuses step b definitely. */
+    function twoSteps(sent: string[], failB: boolean) {
+      return async (progress: CallProgress): Promise<AnyResult> => {
+        for (const step of ["a", "b"]) {
+          if (progress.get(step) !== undefined) {
+            continue;
+          }
+          if (step === "b" && failB) {
+            throw new ApiError("FB_RATE_LIMITED", "slow down", { nothingSent: true });
+          }
+          sent.push(step);
+          await progress.record(step, { message_id: `m_${step}` });
+        }
+        return { status: 200, body: { a: progress.get("a"), b: progress.get("b") } };
+      };
+    }
+
+    it("resumes after a definite refusal part-way: the retry runs only the missing step", async () => {
+      const { key } = claim();
+      const identity = { key, operationId: "sendFacebookMessage", requestHash: "hash-a" };
+      const sent: string[] = [];
+      let now = T0;
+      const refusal = runIdempotent(
+        store,
+        identity,
+        deps(() => now),
+        twoSteps(sent, true),
+      );
+      await expect(refusal).rejects.toMatchObject({ code: "FB_RATE_LIMITED" });
+      expect(sent).toEqual(["a"]);
+      now += 60_000;
+      const retry = await runIdempotent(
+        store,
+        identity,
+        deps(() => now),
+        twoSteps(sent, false),
+      );
+      expect(retry).toEqual({ status: 200, body: { a: { message_id: "m_a" }, b: { message_id: "m_b" } } });
+      expect(sent).toEqual(["a", "b"]);
+      const replay = await runIdempotent(
+        store,
+        identity,
+        deps(() => now),
+        twoSteps(sent, false),
+      );
+      expect(replay).toMatchObject({ status: 200, headers: { "idempotent-replayed": "true" } });
+      expect(sent).toEqual(["a", "b"]);
+    });
+
+    it("stores the refusal instead of releasing when a step could not be recorded", async () => {
+      const { key } = claim();
+      const identity = { key, operationId: "sendFacebookMessage", requestHash: "hash-a" };
+      const sent: string[] = [];
+      const broken = failingProgress(store);
+      await expect(
+        runIdempotent(
+          broken,
+          identity,
+          deps(() => T0),
+          twoSteps(sent, true),
+        ),
+      ).rejects.toMatchObject({
+        code: "FB_RATE_LIMITED",
+      });
+      // The retry must not send step a again: it gets the stored refusal.
+      const retry = await runIdempotent(
+        store,
+        identity,
+        deps(() => T0 + 1000),
+        twoSteps(sent, false),
+      );
+      expect(retry).toMatchObject({ status: 429, headers: { "idempotent-replayed": "true" } });
+      expect(sent).toEqual(["a"]);
+    });
+  });
+});
