@@ -715,10 +715,10 @@ export const operations = {
     pathParams: [],
     catchAll: null,
     freeFormQuery: false,
-    headerParams: [],
+    headerParams: ["range","if-range"],
     body: null,
     websocket: false,
-    responses: ["200","400","403","502","504","default"],
+    responses: ["200","206","400","403","502","504","default"],
   },
   getFacebookAvatar: {
     operationId: "getFacebookAvatar",
@@ -737,7 +737,7 @@ export const operations = {
     headerParams: [],
     body: null,
     websocket: false,
-    responses: ["200","400"],
+    responses: ["200"],
   },
   getPancakeAvatar: {
     operationId: "getPancakeAvatar",
@@ -756,7 +756,7 @@ export const operations = {
     headerParams: [],
     body: null,
     websocket: false,
-    responses: ["200","400"],
+    responses: ["200"],
   },
   sendFacebookMessage: {
     operationId: "sendFacebookMessage",
@@ -1230,9 +1230,9 @@ export interface OperationTypes {
   getProxiedImage: {
     path: Record<string, never>;
     query: NonNullable<SpecOperations["getProxiedImage"]["parameters"]["query"]>;
-    headers: Record<string, never>;
+    headers: { readonly "range"?: string; readonly "if-range"?: string };
     body: undefined;
-    result: RawResult<200> | PassthroughResult;
+    result: RawResult<200> | RawResult<206> | PassthroughResult;
   };
   getFacebookAvatar: {
     path: Record<string, never>;
