@@ -3,6 +3,7 @@ import type { Kysely } from "kysely";
 import type { Config } from "./config.js";
 import type { Database } from "./db/schema.js";
 import type { IdempotencyStore } from "./idempotency/store.js";
+import type { ImageResizer } from "./ports/image-resizer.js";
 import type { Clock, Logger } from "./ports/runtime.js";
 import type { Upstream } from "./ports/upstream.js";
 import type { TposAppVersion } from "./tpos/app-version.js";
@@ -27,6 +28,11 @@ export interface SharedDeps {
   readonly tposAppVersion: TposAppVersion;
   /** The idempotency store both runtimes share; null when this runtime has none configured. */
   readonly idempotency: IdempotencyStore | null;
+  /**
+   * Re-encodes images for `/api/image-proxy?w=&q=` (sharp on Node); absent on the edge, which asks
+   * `NODE_SERVER_URL` instead or serves the original.
+   */
+  readonly imageResizer?: ImageResizer;
   /** Aborted when the caller goes away. */
   readonly signal?: AbortSignal;
   readonly describeRuntime: () => Promise<RuntimeHealth>;

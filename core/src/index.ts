@@ -9,6 +9,7 @@ export * from "./idempotency/run.js";
 export * from "./idempotency/store.js";
 export * from "./phone.js";
 export * from "./pipeline.js";
+export * from "./ports/image-resizer.js";
 export * from "./ports/runtime.js";
 export * from "./ports/upstream.js";
 export * from "./ssrf/address.js";
