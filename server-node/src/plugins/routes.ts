@@ -22,6 +22,7 @@ import { CompiledQuery } from "kysely";
 import { sendResult } from "../adapter/reply.js";
 import { toIncomingRequest } from "../adapter/request.js";
 import { loadDocuments } from "../docs.js";
+import { createSharpResizer } from "../images/sharp-resizer.js";
 import type { UndiciUpstream } from "../upstream/undici-upstream.js";
 
 /** Options of the routes plugin. */
@@ -43,6 +44,7 @@ export const routesPlugin = fp(
       return { rows: [...result.rows] };
     });
     const documents = await loadDocuments();
+    const imageResizer = createSharpResizer();
 
     const describeRuntime = async (): Promise<RuntimeHealth> => {
       const database = await app.database.ping(2000);
@@ -72,6 +74,7 @@ export const routesPlugin = fp(
         tokens,
         tposAppVersion,
         idempotency,
+        imageResizer,
         describeRuntime,
         db: app.database.db,
         realtime: app.realtime,
