@@ -1452,7 +1452,8 @@ export interface components {
         ImageQuality: number;
         /**
          * @description A byte range of the target (`bytes=0-1023`, `bytes=1048576-`), sent to the target when neither
-         *     `w` nor `q` is given. A value that is not a byte range is not sent (the whole body comes back).
+         *     `w` nor `q` is given. A value that is not a byte range is not sent (the whole body comes back);
+         *     one that is not printable ASCII is refused with 400.
          */
         Range: string;
         /** @description Sent with `Range`: the target answers the range only while its ETag or date still matches. */
@@ -2413,7 +2414,8 @@ export interface operations {
             header?: {
                 /**
                  * @description A byte range of the target (`bytes=0-1023`, `bytes=1048576-`), sent to the target when neither
-                 *     `w` nor `q` is given. A value that is not a byte range is not sent (the whole body comes back).
+                 *     `w` nor `q` is given. A value that is not a byte range is not sent (the whole body comes back);
+                 *     one that is not printable ASCII is refused with 400.
                  */
                 Range?: components["parameters"]["Range"];
                 /** @description Sent with `Range`: the target answers the range only while its ETag or date still matches. */

