@@ -474,15 +474,17 @@ const imageCases: ContractCase[] = [
   contractCase(
     "getProxiedImage",
     "negative",
-    "refuses loopback, metadata and unlisted targets with 403 TARGET_NOT_ALLOWED",
+    "refuses loopback, metadata and unlisted targets with 403 TARGET_NOT_ALLOWED, resizing or not",
     async (ctx) => {
       const mark = upstreamMark(ctx.fakes);
       for (const target of FORBIDDEN_TARGETS) {
-        await ctx.expectError(
-          await ctx.call("GET", `/api/image-proxy?url=${q(target)}`),
-          403,
-          "TARGET_NOT_ALLOWED",
-        );
+        for (const resize of ["", "&w=900&q=70"]) {
+          await ctx.expectError(
+            await ctx.call("GET", `/api/image-proxy?url=${q(target)}${resize}`),
+            403,
+            "TARGET_NOT_ALLOWED",
+          );
+        }
       }
       expect(upstreamMoved(ctx.fakes, mark)).toBe(false);
     },
