@@ -429,7 +429,8 @@ export interface paths {
          *     format: at most `w` pixels wide (never enlarged, the aspect ratio kept), at quality `q` (JPEG and
          *     WebP default 80; a PNG given `q` is palette-quantised at that quality, else stays lossless),
          *     turned upright by its EXIF orientation, without metadata. It decodes at most 134 million pixels
-         *     (else 502 `UPSTREAM_RESPONSE_TOO_LARGE`). GIF (resizing would drop the animation), SVG (a
+         *     (else 502 `UPSTREAM_RESPONSE_TOO_LARGE`; an image it cannot decode is 502
+         *     `UPSTREAM_BAD_RESPONSE`). GIF (resizing would drop the animation), SVG (a
          *     vector), AVIF and other image types, and every video, pass unchanged. The Worker cannot run
          *     sharp: with `NODE_SERVER_URL` set it asks that Node server for the resized image, through the
          *     same guard, and serves the original when the Node server cannot; without it, it serves the
