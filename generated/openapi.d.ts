@@ -427,9 +427,18 @@ export interface paths {
                 /** @description The absolute http(s) URL to fetch; its host must be allowed. */
                 url: components["parameters"]["TargetUrl"];
                 /**
-                 * @description A JSON object of extra request headers. Only `accept`, `accept-language`, `content-type`,
-                 *     `if-none-match`, `if-modified-since`, `tposappversion`, `x-tpos-lang` and `feature-version` are
-                 *     honoured; any other name is refused with 400 (credentials and cookies are never forwarded).
+                 * @description A JSON object of request headers for the target, as the shop's pages send them. These names
+                 *     are sent (over the gateway's own `User-Agent` and `Accept`): `Origin`, `Referer`, `User-Agent`,
+                 *     `Accept` and `Accept-*`, `Content-Type`, `Content-Language`, `Cache-Control`, `Pragma`, the
+                 *     conditionals `If-None-Match`, `If-Modified-Since`, `If-Match`, `If-Unmodified-Since`, every
+                 *     `Sec-*` and `X-*` name (`x-kas`, `x-tpos-lang`, ...), `tposappversion` and `feature-version`.
+                 *     These are dropped without an error: `Host` (the target's own is sent), `Content-Length` and
+                 *     `Expect`, the hop-by-hop headers (`Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`,
+                 *     `Upgrade`, `Trailer`, `Proxy-*`), and headers that would claim a client address
+                 *     (`X-Forwarded-*`, `Forwarded`, `Via`, `X-Real-IP`, `X-Client-IP`, `X-Cluster-Client-IP`,
+                 *     `X-Originating-IP`, `True-Client-IP`, `CF-*`). Credentials are refused with 400 (`Cookie`,
+                 *     `Authorization`, `Proxy-Authorization`), as is any other name, a name that is not an HTTP
+                 *     token, and a value that is not one line of printable ASCII.
                  */
                 headers?: components["parameters"]["ProxyHeaders"];
             };
@@ -489,10 +498,26 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Stream an image from an allowed host
-         * @description Streams the image at `url` (never buffering it whole), for pages that cannot load it directly
-         *     because of CORS or hot-link protection. The same SSRF guard and host allow-list as `/api/proxy`
-         *     apply; a body larger than the image limit (50 MB by default) is cut off with an error.
+         * Stream an image or a video from an allowed host, resized on request
+         * @description Streams the image or video at `url` for pages that cannot load it directly because of CORS or
+         *     hot-link protection (`<img>`, `<video>`). The same SSRF guard and host allow-list as `/api/proxy`
+         *     apply; a body larger than `IMAGE_MAX_BYTES` (50 MB by default) is cut off with an error. Only
+         *     `image/*` and `video/*` answers pass: anything else (HTML, JSON, ...) is refused with 502
+         *     `UPSTREAM_BAD_RESPONSE`, and the target's own non-2xx answers come back sandboxed.
+         *
+         *     **Resizing (`w`, `q`).** The Node server re-encodes JPEG, PNG and WebP with sharp, in the same
+         *     format: at most `w` pixels wide (never enlarged, the aspect ratio kept), at quality `q` (JPEG and
+         *     WebP default 80; a PNG given `q` is palette-quantised at that quality, else stays lossless),
+         *     turned upright by its EXIF orientation, without metadata. It decodes at most 134 million pixels
+         *     (else 502 `UPSTREAM_RESPONSE_TOO_LARGE`; an image it cannot decode is 502
+         *     `UPSTREAM_BAD_RESPONSE`). GIF (resizing would drop the animation), SVG (a
+         *     vector), AVIF and other image types, and every video, pass unchanged. The Worker cannot run
+         *     sharp: with `NODE_SERVER_URL` set it asks that Node server for the resized image, through the
+         *     same guard, and serves the original when the Node server cannot; without it, it serves the
+         *     original. `X-Image-Resize` tells which happened. A resized answer is always the whole image.
+         *
+         *     **Ranges.** Without `w` and `q`, `Range` and `If-Range` are sent to the target and its `206`
+         *     (with `Content-Range`), `416` and `Accept-Ranges` come back, so a `<video>` can seek.
          */
         get: operations["getProxiedImage"];
         put?: never;
@@ -514,7 +539,16 @@ export interface paths {
          * A Facebook user's avatar, or a placeholder
          * @description Tries Pancake's avatar for the page (`PANCAKE_BASE_URL/api/v1/pages/{page}/avatar/{id}`), then the
          *     Graph picture (`/{id}/picture`), following their redirects through the SSRF guard. When both fail
-         *     the answer is a small SVG placeholder (status 200, a one-hour cache), so an `<img>` never breaks.
+         *     the answer is a small SVG placeholder (status 200, a one-hour cache).
+         *
+         *     Pages put this URL in `<img src>`, so **every answer is an image, never JSON**: the parameters
+         *     are not constrained here, the handler checks them, and whatever does not pass reaches no
+         *     upstream and gets the placeholder. An `id` or `page` is used only when it is 1-64 letters,
+         *     digits, `_` or `-` (not every id is numeric: Pancake's Instagram and Zalo pages are `igo_…`,
+         *     `pzl_…`), and not the words `undefined`, `null` or `NaN` that pages write for a missing value;
+         *     Graph is asked only for a numeric `id`. An empty `page` counts as absent. A `token` goes to
+         *     Pancake (only) when it is at most 4096 characters of letters, digits and `._~+/=-`; otherwise
+         *     Pancake is asked without it. A repeated parameter counts with its first value.
          */
         get: operations["getFacebookAvatar"];
         put?: never;
@@ -535,6 +569,8 @@ export interface paths {
         /**
          * A Pancake content avatar, or a placeholder
          * @description Streams `PANCAKE_CONTENT_BASE_URL/2.1-24/avatars/{hash}`; any failure answers the SVG placeholder.
+         *     As with `/api/fb-avatar`, every answer is an image, never JSON: a `hash` that is missing or is
+         *     not 1-128 letters, digits, `_` or `-` reaches no upstream and gets the placeholder.
          */
         get: operations["getPancakeAvatar"];
         put?: never;
@@ -985,6 +1021,12 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * @description A query value of the avatar routes: any string (a repeated parameter arrives as a list, whose
+         *     first value counts). Not constrained here on purpose: the handler checks it and answers the
+         *     placeholder picture, never a JSON error, for what it cannot use.
+         */
+        AvatarParameter: string | string[];
+        /**
          * @description A Messenger message tag. `HUMAN_AGENT` (a human reply up to 7 days after the customer's last
          *     message) is the one Graph still accepts for this shop; the others were deprecated on 2026-04-27
          *     and are passed to Graph only so its refusal can be reported clearly.
@@ -1413,10 +1455,11 @@ export interface components {
                 "*/*": unknown;
             };
         };
-        /** @description The avatar image, or the SVG placeholder when no avatar could be fetched. */
+        /** @description The avatar image, or the SVG placeholder when no avatar could be fetched or the input was not usable. */
         Avatar: {
             headers: {
                 "Cache-Control": components["headers"]["Cache-Control"];
+                "X-Avatar-Source": components["headers"]["X-Avatar-Source"];
                 [name: string]: unknown;
             };
             content: {
@@ -1442,7 +1485,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description `url` is missing, not an absolute http(s) URL, carries credentials, or `headers` is not allowed. */
+        /** @description `url` is missing, not an absolute http(s) URL, or carries credentials; or `headers` names a credential or a header that is not allowed; or `w` or `q` is not a whole number in range. */
         InvalidTarget: {
             headers: {
                 [name: string]: unknown;
@@ -1676,11 +1719,32 @@ export interface components {
         /** @description The absolute http(s) URL to fetch; its host must be allowed. */
         TargetUrl: string;
         /**
-         * @description A JSON object of extra request headers. Only `accept`, `accept-language`, `content-type`,
-         *     `if-none-match`, `if-modified-since`, `tposappversion`, `x-tpos-lang` and `feature-version` are
-         *     honoured; any other name is refused with 400 (credentials and cookies are never forwarded).
+         * @description A JSON object of request headers for the target, as the shop's pages send them. These names
+         *     are sent (over the gateway's own `User-Agent` and `Accept`): `Origin`, `Referer`, `User-Agent`,
+         *     `Accept` and `Accept-*`, `Content-Type`, `Content-Language`, `Cache-Control`, `Pragma`, the
+         *     conditionals `If-None-Match`, `If-Modified-Since`, `If-Match`, `If-Unmodified-Since`, every
+         *     `Sec-*` and `X-*` name (`x-kas`, `x-tpos-lang`, ...), `tposappversion` and `feature-version`.
+         *     These are dropped without an error: `Host` (the target's own is sent), `Content-Length` and
+         *     `Expect`, the hop-by-hop headers (`Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`,
+         *     `Upgrade`, `Trailer`, `Proxy-*`), and headers that would claim a client address
+         *     (`X-Forwarded-*`, `Forwarded`, `Via`, `X-Real-IP`, `X-Client-IP`, `X-Cluster-Client-IP`,
+         *     `X-Originating-IP`, `True-Client-IP`, `CF-*`). Credentials are refused with 400 (`Cookie`,
+         *     `Authorization`, `Proxy-Authorization`), as is any other name, a name that is not an HTTP
+         *     token, and a value that is not one line of printable ASCII.
          */
         ProxyHeaders: string;
+        /** @description Resize to at most this many pixels wide, 1-4000 (see the operation). */
+        ImageWidth: number;
+        /** @description Re-encode at this quality, 1-100 (see the operation). */
+        ImageQuality: number;
+        /**
+         * @description A byte range of the target (`bytes=0-1023`, `bytes=1048576-`), sent to the target when neither
+         *     `w` nor `q` is given. A value that is not a byte range is not sent (the whole body comes back);
+         *     one that is not printable ASCII is refused with 400.
+         */
+        Range: string;
+        /** @description Sent with `Range`: the target answers the range only while its ETag or date still matches. */
+        IfRange: string;
     };
     requestBodies: {
         /** @description Any body; it is streamed to the upstream unchanged with its `Content-Type`. */
@@ -1695,6 +1759,18 @@ export interface components {
         "X-Request-Id": string;
         /** @description How long a browser may keep the image. */
         "Cache-Control": string;
+        /** @description `bytes` when the target serves ranges of this body (passed on from the target). */
+        "Accept-Ranges": string;
+        /** @description Which bytes of the whole this is, `bytes 0-1023/1048576` (RFC 9110 §14.4), from the target. */
+        "Content-Range": string;
+        /**
+         * @description What `/api/image-proxy` did with `w`/`q`: `resized` (this server re-encoded it), `forwarded` (the
+         *     Worker's `NODE_SERVER_URL` resized it), `original` (passed unchanged: a type that is not resized,
+         *     or no resizer); absent without `w` and `q`.
+         */
+        "X-Image-Resize": "resized" | "forwarded" | "original";
+        /** @description Where the avatar came from (`pancake`, `graph`, `pancake-content`) or `placeholder`. */
+        "X-Avatar-Source": string;
         /** @description `true` when this is the stored result of an earlier request with the same `Idempotency-Key`. */
         "Idempotent-Replayed": "true";
         /** @description The URL of the created resource. */
@@ -2564,9 +2640,18 @@ export interface operations {
                 /** @description The absolute http(s) URL to fetch; its host must be allowed. */
                 url: components["parameters"]["TargetUrl"];
                 /**
-                 * @description A JSON object of extra request headers. Only `accept`, `accept-language`, `content-type`,
-                 *     `if-none-match`, `if-modified-since`, `tposappversion`, `x-tpos-lang` and `feature-version` are
-                 *     honoured; any other name is refused with 400 (credentials and cookies are never forwarded).
+                 * @description A JSON object of request headers for the target, as the shop's pages send them. These names
+                 *     are sent (over the gateway's own `User-Agent` and `Accept`): `Origin`, `Referer`, `User-Agent`,
+                 *     `Accept` and `Accept-*`, `Content-Type`, `Content-Language`, `Cache-Control`, `Pragma`, the
+                 *     conditionals `If-None-Match`, `If-Modified-Since`, `If-Match`, `If-Unmodified-Since`, every
+                 *     `Sec-*` and `X-*` name (`x-kas`, `x-tpos-lang`, ...), `tposappversion` and `feature-version`.
+                 *     These are dropped without an error: `Host` (the target's own is sent), `Content-Length` and
+                 *     `Expect`, the hop-by-hop headers (`Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`,
+                 *     `Upgrade`, `Trailer`, `Proxy-*`), and headers that would claim a client address
+                 *     (`X-Forwarded-*`, `Forwarded`, `Via`, `X-Real-IP`, `X-Client-IP`, `X-Cluster-Client-IP`,
+                 *     `X-Originating-IP`, `True-Client-IP`, `CF-*`). Credentials are refused with 400 (`Cookie`,
+                 *     `Authorization`, `Proxy-Authorization`), as is any other name, a name that is not an HTTP
+                 *     token, and a value that is not one line of printable ASCII.
                  */
                 headers?: components["parameters"]["ProxyHeaders"];
             };
@@ -2590,9 +2675,18 @@ export interface operations {
                 /** @description The absolute http(s) URL to fetch; its host must be allowed. */
                 url: components["parameters"]["TargetUrl"];
                 /**
-                 * @description A JSON object of extra request headers. Only `accept`, `accept-language`, `content-type`,
-                 *     `if-none-match`, `if-modified-since`, `tposappversion`, `x-tpos-lang` and `feature-version` are
-                 *     honoured; any other name is refused with 400 (credentials and cookies are never forwarded).
+                 * @description A JSON object of request headers for the target, as the shop's pages send them. These names
+                 *     are sent (over the gateway's own `User-Agent` and `Accept`): `Origin`, `Referer`, `User-Agent`,
+                 *     `Accept` and `Accept-*`, `Content-Type`, `Content-Language`, `Cache-Control`, `Pragma`, the
+                 *     conditionals `If-None-Match`, `If-Modified-Since`, `If-Match`, `If-Unmodified-Since`, every
+                 *     `Sec-*` and `X-*` name (`x-kas`, `x-tpos-lang`, ...), `tposappversion` and `feature-version`.
+                 *     These are dropped without an error: `Host` (the target's own is sent), `Content-Length` and
+                 *     `Expect`, the hop-by-hop headers (`Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`,
+                 *     `Upgrade`, `Trailer`, `Proxy-*`), and headers that would claim a client address
+                 *     (`X-Forwarded-*`, `Forwarded`, `Via`, `X-Real-IP`, `X-Client-IP`, `X-Cluster-Client-IP`,
+                 *     `X-Originating-IP`, `True-Client-IP`, `CF-*`). Credentials are refused with 400 (`Cookie`,
+                 *     `Authorization`, `Proxy-Authorization`), as is any other name, a name that is not an HTTP
+                 *     token, and a value that is not one line of printable ASCII.
                  */
                 headers?: components["parameters"]["ProxyHeaders"];
             };
@@ -2617,9 +2711,18 @@ export interface operations {
                 /** @description The absolute http(s) URL to fetch; its host must be allowed. */
                 url: components["parameters"]["TargetUrl"];
                 /**
-                 * @description A JSON object of extra request headers. Only `accept`, `accept-language`, `content-type`,
-                 *     `if-none-match`, `if-modified-since`, `tposappversion`, `x-tpos-lang` and `feature-version` are
-                 *     honoured; any other name is refused with 400 (credentials and cookies are never forwarded).
+                 * @description A JSON object of request headers for the target, as the shop's pages send them. These names
+                 *     are sent (over the gateway's own `User-Agent` and `Accept`): `Origin`, `Referer`, `User-Agent`,
+                 *     `Accept` and `Accept-*`, `Content-Type`, `Content-Language`, `Cache-Control`, `Pragma`, the
+                 *     conditionals `If-None-Match`, `If-Modified-Since`, `If-Match`, `If-Unmodified-Since`, every
+                 *     `Sec-*` and `X-*` name (`x-kas`, `x-tpos-lang`, ...), `tposappversion` and `feature-version`.
+                 *     These are dropped without an error: `Host` (the target's own is sent), `Content-Length` and
+                 *     `Expect`, the hop-by-hop headers (`Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`,
+                 *     `Upgrade`, `Trailer`, `Proxy-*`), and headers that would claim a client address
+                 *     (`X-Forwarded-*`, `Forwarded`, `Via`, `X-Real-IP`, `X-Client-IP`, `X-Cluster-Client-IP`,
+                 *     `X-Originating-IP`, `True-Client-IP`, `CF-*`). Credentials are refused with 400 (`Cookie`,
+                 *     `Authorization`, `Proxy-Authorization`), as is any other name, a name that is not an HTTP
+                 *     token, and a value that is not one line of printable ASCII.
                  */
                 headers?: components["parameters"]["ProxyHeaders"];
             };
@@ -2655,9 +2758,18 @@ export interface operations {
                 /** @description The absolute http(s) URL to fetch; its host must be allowed. */
                 url: components["parameters"]["TargetUrl"];
                 /**
-                 * @description A JSON object of extra request headers. Only `accept`, `accept-language`, `content-type`,
-                 *     `if-none-match`, `if-modified-since`, `tposappversion`, `x-tpos-lang` and `feature-version` are
-                 *     honoured; any other name is refused with 400 (credentials and cookies are never forwarded).
+                 * @description A JSON object of request headers for the target, as the shop's pages send them. These names
+                 *     are sent (over the gateway's own `User-Agent` and `Accept`): `Origin`, `Referer`, `User-Agent`,
+                 *     `Accept` and `Accept-*`, `Content-Type`, `Content-Language`, `Cache-Control`, `Pragma`, the
+                 *     conditionals `If-None-Match`, `If-Modified-Since`, `If-Match`, `If-Unmodified-Since`, every
+                 *     `Sec-*` and `X-*` name (`x-kas`, `x-tpos-lang`, ...), `tposappversion` and `feature-version`.
+                 *     These are dropped without an error: `Host` (the target's own is sent), `Content-Length` and
+                 *     `Expect`, the hop-by-hop headers (`Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`,
+                 *     `Upgrade`, `Trailer`, `Proxy-*`), and headers that would claim a client address
+                 *     (`X-Forwarded-*`, `Forwarded`, `Via`, `X-Real-IP`, `X-Client-IP`, `X-Cluster-Client-IP`,
+                 *     `X-Originating-IP`, `True-Client-IP`, `CF-*`). Credentials are refused with 400 (`Cookie`,
+                 *     `Authorization`, `Proxy-Authorization`), as is any other name, a name that is not an HTTP
+                 *     token, and a value that is not one line of printable ASCII.
                  */
                 headers?: components["parameters"]["ProxyHeaders"];
             };
@@ -2681,9 +2793,18 @@ export interface operations {
                 /** @description The absolute http(s) URL to fetch; its host must be allowed. */
                 url: components["parameters"]["TargetUrl"];
                 /**
-                 * @description A JSON object of extra request headers. Only `accept`, `accept-language`, `content-type`,
-                 *     `if-none-match`, `if-modified-since`, `tposappversion`, `x-tpos-lang` and `feature-version` are
-                 *     honoured; any other name is refused with 400 (credentials and cookies are never forwarded).
+                 * @description A JSON object of request headers for the target, as the shop's pages send them. These names
+                 *     are sent (over the gateway's own `User-Agent` and `Accept`): `Origin`, `Referer`, `User-Agent`,
+                 *     `Accept` and `Accept-*`, `Content-Type`, `Content-Language`, `Cache-Control`, `Pragma`, the
+                 *     conditionals `If-None-Match`, `If-Modified-Since`, `If-Match`, `If-Unmodified-Since`, every
+                 *     `Sec-*` and `X-*` name (`x-kas`, `x-tpos-lang`, ...), `tposappversion` and `feature-version`.
+                 *     These are dropped without an error: `Host` (the target's own is sent), `Content-Length` and
+                 *     `Expect`, the hop-by-hop headers (`Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`,
+                 *     `Upgrade`, `Trailer`, `Proxy-*`), and headers that would claim a client address
+                 *     (`X-Forwarded-*`, `Forwarded`, `Via`, `X-Real-IP`, `X-Client-IP`, `X-Cluster-Client-IP`,
+                 *     `X-Originating-IP`, `True-Client-IP`, `CF-*`). Credentials are refused with 400 (`Cookie`,
+                 *     `Authorization`, `Proxy-Authorization`), as is any other name, a name that is not an HTTP
+                 *     token, and a value that is not one line of printable ASCII.
                  */
                 headers?: components["parameters"]["ProxyHeaders"];
             };
@@ -2718,21 +2839,53 @@ export interface operations {
             query: {
                 /** @description The absolute http(s) URL to fetch; its host must be allowed. */
                 url: components["parameters"]["TargetUrl"];
+                /** @description Resize to at most this many pixels wide, 1-4000 (see the operation). */
+                w?: components["parameters"]["ImageWidth"];
+                /** @description Re-encode at this quality, 1-100 (see the operation). */
+                q?: components["parameters"]["ImageQuality"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description A byte range of the target (`bytes=0-1023`, `bytes=1048576-`), sent to the target when neither
+                 *     `w` nor `q` is given. A value that is not a byte range is not sent (the whole body comes back);
+                 *     one that is not printable ASCII is refused with 400.
+                 */
+                Range?: components["parameters"]["Range"];
+                /** @description Sent with `Range`: the target answers the range only while its ETag or date still matches. */
+                "If-Range"?: components["parameters"]["IfRange"];
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The image, streamed, with the upstream's content type and a one-day cache lifetime. */
+            /**
+             * @description The image or video, streamed, with a one-day cache lifetime: the target's own bytes and
+             *     content type, or the resized image in the same format.
+             */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Accept-Ranges": components["headers"]["Accept-Ranges"];
+                    "X-Image-Resize": components["headers"]["X-Image-Resize"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                    "video/*": string;
+                };
+            };
+            /** @description The part of the image or video that `Range` asked for, as the target answered it. */
+            206: {
+                headers: {
+                    "Content-Range": components["headers"]["Content-Range"];
+                    "Accept-Ranges": components["headers"]["Accept-Ranges"];
                     "Cache-Control": components["headers"]["Cache-Control"];
                     [name: string]: unknown;
                 };
                 content: {
                     "image/*": string;
+                    "video/*": string;
                 };
             };
             400: components["responses"]["InvalidTarget"];
@@ -2744,13 +2897,13 @@ export interface operations {
     };
     getFacebookAvatar: {
         parameters: {
-            query: {
-                /** @description The Facebook user id (or PSID) whose avatar is wanted. */
-                id: string;
-                /** @description The page whose Pancake avatar cache to ask first. */
-                page?: string;
+            query?: {
+                /** @description The Facebook user id (or PSID, or a Pancake customer id) whose avatar is wanted. */
+                id?: components["schemas"]["AvatarParameter"];
+                /** @description The page whose Pancake avatar cache to ask first; empty or absent asks Graph only. */
+                page?: components["schemas"]["AvatarParameter"];
                 /** @description A Pancake user token, sent to Pancake (only) as `access_token`. */
-                token?: string;
+                token?: components["schemas"]["AvatarParameter"];
             };
             header?: never;
             path?: never;
@@ -2759,14 +2912,13 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["Avatar"];
-            400: components["responses"]["BadRequest"];
         };
     };
     getPancakeAvatar: {
         parameters: {
-            query: {
+            query?: {
                 /** @description The avatar hash from a Pancake avatar URL. */
-                hash: string;
+                hash?: components["schemas"]["AvatarParameter"];
             };
             header?: never;
             path?: never;
@@ -2775,7 +2927,6 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["Avatar"];
-            400: components["responses"]["BadRequest"];
         };
     };
     sendFacebookMessage: {

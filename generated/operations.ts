@@ -810,10 +810,10 @@ export const operations = {
     pathParams: [],
     catchAll: null,
     freeFormQuery: false,
-    headerParams: [],
+    headerParams: ["range","if-range"],
     body: null,
     websocket: false,
-    responses: ["200","400","403","502","504","default"],
+    responses: ["200","206","400","403","502","504","default"],
   },
   getFacebookAvatar: {
     operationId: "getFacebookAvatar",
@@ -832,7 +832,7 @@ export const operations = {
     headerParams: [],
     body: null,
     websocket: false,
-    responses: ["200","400"],
+    responses: ["200"],
   },
   getPancakeAvatar: {
     operationId: "getPancakeAvatar",
@@ -851,7 +851,7 @@ export const operations = {
     headerParams: [],
     body: null,
     websocket: false,
-    responses: ["200","400"],
+    responses: ["200"],
   },
   sendFacebookMessage: {
     operationId: "sendFacebookMessage",
@@ -1455,9 +1455,9 @@ export interface OperationTypes {
   getProxiedImage: {
     path: Record<string, never>;
     query: NonNullable<SpecOperations["getProxiedImage"]["parameters"]["query"]>;
-    headers: Record<string, never>;
+    headers: { readonly "range"?: string; readonly "if-range"?: string };
     body: undefined;
-    result: RawResult<200> | PassthroughResult;
+    result: RawResult<200> | RawResult<206> | PassthroughResult;
   };
   getFacebookAvatar: {
     path: Record<string, never>;

@@ -44,9 +44,18 @@ describe("loadConfig", () => {
           "*.fbcdn.net",
           "platform-lookaside.fbsbx.com",
           "content.pancake.vn",
+          // What the shop's pages reach through /api/proxy and image-proxy (notes/pages-calls.md).
+          "img.vietqr.io",
+          "34tinhthanh.com",
+          "tienich.vnhub.com",
+          "*.b-cdn.net",
         ]),
       );
       expect(config.proxyAllowedAddresses).toEqual([]);
+    });
+
+    it("has no Node server to forward image resizes to when NODE_SERVER_URL is unset", () => {
+      expect(config.nodeServerUrl).toBeNull();
     });
 
     it("uses the documented limits when nothing is set", () => {
@@ -62,6 +71,23 @@ describe("loadConfig", () => {
       expect(blank.graphVersion).toBe("v26.0");
       expect(blank.sepayApiKey).toBeNull();
     });
+  });
+
+  describe("NODE_SERVER_URL", () => {
+    it("reads the Node server's base URL without adding it to the proxy routes' hosts", () => {
+      const config = loadConfig({ NODE_SERVER_URL: "https://n2store-fallback.onrender.com" });
+      expect(config.nodeServerUrl?.href).toBe("https://n2store-fallback.onrender.com/");
+      expect(config.proxyAllowedHosts.map((rule) => rule.host)).not.toContain(
+        "n2store-fallback.onrender.com",
+      );
+    });
+
+    it.each(["n2store-fallback.onrender.com", "ftp://node.example", "https://user:pw@node.example"])(
+      "throws a ConfigError naming NODE_SERVER_URL for %j",
+      (raw) => {
+        expect(configError({ NODE_SERVER_URL: raw }).message).toContain("NODE_SERVER_URL");
+      },
+    );
   });
 
   describe("refusals", () => {

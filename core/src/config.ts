@@ -51,6 +51,12 @@ export interface Config {
   readonly upstreamTimeoutMs: number;
   readonly imageMaxBytes: number;
   readonly proxyMaxBytes: number;
+  /**
+   * The Node server's base URL (`NODE_SERVER_URL`): a runtime without its own image resizer (the
+   * Worker) asks it for resized images; null: such a runtime serves the original. It is not one of
+   * the hosts the proxy routes may reach (see `originRule`).
+   */
+  readonly nodeServerUrl: URL | null;
 }
 
 /** The environment as both runtimes give it. */
@@ -71,7 +77,7 @@ export const CONFIG_DEFAULTS = {
   TPOS_APP_VERSION: "6.5.14.1",
   CORS_ALLOWED_ORIGINS: "*",
   PROXY_ALLOWED_HOSTS:
-    "tomato.tpos.vn,*.tpos.vn,pancake.vn,*.pancake.vn,pages.fm,*.pages.fm,graph.facebook.com,*.fbcdn.net,platform-lookaside.fbsbx.com,img.vietqr.io",
+    "tomato.tpos.vn,*.tpos.vn,pancake.vn,*.pancake.vn,pages.fm,*.pages.fm,graph.facebook.com,*.fbcdn.net,platform-lookaside.fbsbx.com,img.vietqr.io,34tinhthanh.com,tienich.vnhub.com,*.b-cdn.net",
   UPSTREAM_TIMEOUT_MS: "15000",
   IMAGE_MAX_BYTES: String(50 * 1024 * 1024),
   PROXY_MAX_BYTES: String(20 * 1024 * 1024),
@@ -96,7 +102,16 @@ function optional(env: Env, name: string): string | null {
 }
 
 function url(env: Env, name: keyof typeof CONFIG_DEFAULTS, protocols: readonly string[]): URL {
-  const raw = value(env, name);
+  return parseUrl(name, value(env, name), protocols);
+}
+
+/** A URL setting without a default: null when unset. */
+function optionalUrl(env: Env, name: string, protocols: readonly string[]): URL | null {
+  const raw = optional(env, name);
+  return raw === null ? null : parseUrl(name, raw, protocols);
+}
+
+function parseUrl(name: string, raw: string, protocols: readonly string[]): URL {
   let parsed: URL;
   try {
     parsed = new URL(raw);
@@ -175,8 +190,12 @@ function hostEntry(entry: string): { host?: HostRule; address?: AddressRule } {
   return isIp && port !== null ? { host: rule, address: { address: host, port } } : { host: rule };
 }
 
-/** The origins of the configured upstreams are always allowed to the proxy routes, exactly. */
-function upstreamRule(target: URL): { host: HostRule; address?: AddressRule } {
+/**
+ * The rule that allows exactly the origin of `target` (its host and port, and its address when it
+ * is an IP literal). The configured upstreams are always allowed to the proxy routes this way; the
+ * Node server (`NODE_SERVER_URL`) only to the image forward, never to `/api/proxy`.
+ */
+export function originRule(target: URL): { host: HostRule; address?: AddressRule } {
   const port = Number(target.port || (target.protocol === "https:" || target.protocol === "wss:" ? 443 : 80));
   const hostname = target.hostname.toLowerCase();
   const rule: HostRule = { host: hostname, subdomains: false, port };
@@ -225,6 +244,7 @@ export function loadConfig(env: Env): Config {
   const pancakeContentBaseUrl = url(env, "PANCAKE_CONTENT_BASE_URL", ["https:", "http:"]);
   const graphBaseUrl = url(env, "FACEBOOK_GRAPH_BASE_URL", ["https:", "http:"]);
   const pancakeWsUrl = url(env, "PANCAKE_WS_URL", ["wss:", "ws:"]);
+  const nodeServerUrl = optionalUrl(env, "NODE_SERVER_URL", ["https:", "http:"]);
   const graphVersion = value(env, "FACEBOOK_GRAPH_VERSION");
   if (!/^v\d+\.\d+$/.test(graphVersion)) {
     throw new ConfigError(`FACEBOOK_GRAPH_VERSION must look like v26.0, got "${graphVersion}"`);
@@ -250,7 +270,7 @@ export function loadConfig(env: Env): Config {
     pancakeContentBaseUrl,
     graphBaseUrl,
   ]) {
-    const parsed = upstreamRule(upstream);
+    const parsed = originRule(upstream);
     hosts.push(parsed.host);
     if (parsed.address) {
       addresses.push(parsed.address);
@@ -276,5 +296,6 @@ export function loadConfig(env: Env): Config {
     upstreamTimeoutMs: positiveInt(env, "UPSTREAM_TIMEOUT_MS"),
     imageMaxBytes: positiveInt(env, "IMAGE_MAX_BYTES"),
     proxyMaxBytes: positiveInt(env, "PROXY_MAX_BYTES"),
+    nodeServerUrl,
   };
 }

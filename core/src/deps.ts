@@ -4,6 +4,7 @@ import type { Config } from "./config.js";
 import type { Database } from "./db/schema.js";
 import type { CallProgress } from "./idempotency/progress.js";
 import type { IdempotencyStore } from "./idempotency/store.js";
+import type { ImageResizer } from "./ports/image-resizer.js";
 import type { Clock, Logger } from "./ports/runtime.js";
 import type { Upstream } from "./ports/upstream.js";
 import type { TposAppVersion } from "./tpos/app-version.js";
@@ -33,6 +34,11 @@ export interface SharedDeps {
    * several upstream calls records each one, and skips those an earlier attempt recorded.
    */
   readonly progress?: CallProgress;
+  /**
+   * Re-encodes images for `/api/image-proxy?w=&q=` (sharp on Node); absent on the edge, which asks
+   * `NODE_SERVER_URL` instead or serves the original.
+   */
+  readonly imageResizer?: ImageResizer;
   /** Aborted when the caller goes away. */
   readonly signal?: AbortSignal;
   readonly describeRuntime: () => Promise<RuntimeHealth>;

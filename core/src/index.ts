@@ -13,6 +13,7 @@ export * from "./json.js";
 export * from "./log/redact.js";
 export * from "./phone.js";
 export * from "./pipeline.js";
+export * from "./ports/image-resizer.js";
 export * from "./ports/runtime.js";
 export * from "./ports/upstream.js";
 export * from "./ssrf/address.js";

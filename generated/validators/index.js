@@ -40,7 +40,7 @@ export const validators = {
   proxyPut: { query: params.proxyGet_query },
   proxyPatch: { query: params.proxyGet_query, headers: params.tposRestPost_header },
   proxyDelete: { query: params.proxyGet_query },
-  getProxiedImage: { query: params.getProxiedImage_query },
+  getProxiedImage: { query: params.getProxiedImage_query, headers: params.getProxiedImage_header },
   getFacebookAvatar: { query: params.getFacebookAvatar_query },
   getPancakeAvatar: { query: params.getPancakeAvatar_query },
   sendFacebookMessage: { headers: params.sendFacebookMessage_header, body: { "application/json": bodies.sendFacebookMessage_body0 } },

@@ -24,6 +24,7 @@ import { CompiledQuery } from "kysely";
 import { sendResult } from "../adapter/reply.js";
 import { toIncomingRequest } from "../adapter/request.js";
 import { loadDocuments } from "../docs.js";
+import { createSharpResizer } from "../images/sharp-resizer.js";
 import type { UndiciUpstream } from "../upstream/undici-upstream.js";
 
 /** Options of the routes plugin. */
@@ -45,6 +46,7 @@ export const routesPlugin = fp(
       return { rows: [...result.rows] };
     });
     const documents = await loadDocuments();
+    const imageResizer = createSharpResizer();
 
     const describeRuntime = async (): Promise<RuntimeHealth> => {
       const database = await app.database.ping(2000);
@@ -74,6 +76,7 @@ export const routesPlugin = fp(
         tokens,
         tposAppVersion,
         idempotency,
+        imageResizer,
         describeRuntime,
         db: app.database.db,
         realtime: app.realtime,
