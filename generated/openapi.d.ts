@@ -798,7 +798,8 @@ export interface paths {
          * The browsers' realtime WebSocket
          * @description A WebSocket (`ws://` or `wss://`). Browsers cannot set headers on a WebSocket, so the socket
          *     authenticates in-band: the first message must be `{"type":"auth","key":"<API key>"}` within 5
-         *     seconds, answered by `{"type":"ready"}`; otherwise the server closes with code 4401. Then the
+         *     seconds, answered by `{"type":"ready"}`; otherwise the server closes with code 4401 (4429 when
+         *     the client failed about 20 credential checks in the last minute). Then the
          *     server pushes the messages of `RealtimeServerMessage`. A browser that cannot keep up (more than
          *     1 MB unsent) is closed with code 1013 and reconnects; it never holds up the others. On shutdown
          *     the server closes sockets with 1001.
@@ -931,7 +932,7 @@ export interface components {
          *     HTTP status.
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "MALFORMED_BODY" | "MALFORMED_REQUEST" | "INVALID_TARGET_URL" | "UNAUTHORIZED" | "TPOS_TOKEN_REJECTED" | "TARGET_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "CUSTOMER_PHONE_EXISTS" | "REQUEST_TIMEOUT" | "IDEMPOTENCY_KEY_IN_USE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "UPGRADE_REQUIRED" | "HEADERS_TOO_LARGE" | "FB_INVALID_REQUEST" | "FB_PAGE_TOKEN_INVALID" | "FB_PERMISSION_DENIED" | "FB_OUTSIDE_WINDOW" | "FB_RECIPIENT_UNAVAILABLE" | "FB_RATE_LIMITED" | "FB_UPSTREAM_ERROR" | "INTERNAL" | "NOT_SERVED_BY_RUNTIME" | "UPSTREAM_UNREACHABLE" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_ERROR" | "UPSTREAM_RESPONSE_TOO_LARGE" | "TOO_MANY_REDIRECTS" | "DATABASE_UNAVAILABLE" | "IDEMPOTENCY_STORE_UNAVAILABLE" | "SEPAY_NOT_CONFIGURED" | "TPOS_ACCOUNT_NOT_CONFIGURED" | "UPSTREAM_TIMEOUT";
+        ErrorCode: "VALIDATION_FAILED" | "MALFORMED_BODY" | "MALFORMED_REQUEST" | "INVALID_TARGET_URL" | "UNAUTHORIZED" | "TPOS_TOKEN_REJECTED" | "TARGET_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "CUSTOMER_PHONE_EXISTS" | "REQUEST_TIMEOUT" | "IDEMPOTENCY_KEY_IN_USE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "UPGRADE_REQUIRED" | "HEADERS_TOO_LARGE" | "FB_INVALID_REQUEST" | "FB_PAGE_TOKEN_INVALID" | "FB_PERMISSION_DENIED" | "FB_OUTSIDE_WINDOW" | "FB_RECIPIENT_UNAVAILABLE" | "FB_RATE_LIMITED" | "TOO_MANY_FAILURES" | "FB_UPSTREAM_ERROR" | "INTERNAL" | "NOT_SERVED_BY_RUNTIME" | "UPSTREAM_UNREACHABLE" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_ERROR" | "UPSTREAM_RESPONSE_TOO_LARGE" | "TOO_MANY_REDIRECTS" | "DATABASE_UNAVAILABLE" | "IDEMPOTENCY_STORE_UNAVAILABLE" | "SEPAY_NOT_CONFIGURED" | "TPOS_ACCOUNT_NOT_CONFIGURED" | "UPSTREAM_TIMEOUT";
         Health: {
             /**
              * @description `degraded` when a dependency (the database) is down but the server still answers.
@@ -1516,6 +1517,20 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /**
+         * @description This client (its address) failed about 20 credential checks in the last minute (wrong API keys,
+         *     a wrong SePay key, refused TPOS passwords, failed `/ws` authentication); every credential it
+         *     presents is refused until `Retry-After` seconds have passed. Successful calls are never counted.
+         */
+        TooManyFailures: {
+            headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description No TPOS account is configured on this server for the company asked for (`TPOS_USERNAME`, `TPOS_USERNAME_2`, ...). */
         TposAccountNotConfigured: {
             headers: {
@@ -1924,6 +1939,7 @@ export interface operations {
             401: components["responses"]["TposTokenRejected"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyFailures"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["TposAccountNotConfigured"];
             504: components["responses"]["GatewayTimeout"];
@@ -3004,6 +3020,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyFailures"];
             501: components["responses"]["NotServedByRuntime"];
             503: components["responses"]["DatabaseUnavailable"];
         };
@@ -3046,6 +3063,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyFailures"];
             501: components["responses"]["NotServedByRuntime"];
             503: components["responses"]["DatabaseUnavailable"];
         };
@@ -3074,6 +3092,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["CustomerNotFound"];
+            429: components["responses"]["TooManyFailures"];
             501: components["responses"]["NotServedByRuntime"];
             503: components["responses"]["DatabaseUnavailable"];
         };
@@ -3100,6 +3119,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["CustomerNotFound"];
+            429: components["responses"]["TooManyFailures"];
             501: components["responses"]["NotServedByRuntime"];
             503: components["responses"]["DatabaseUnavailable"];
         };
@@ -3135,6 +3155,7 @@ export interface operations {
             409: components["responses"]["CustomerConflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyFailures"];
             501: components["responses"]["NotServedByRuntime"];
             503: components["responses"]["DatabaseUnavailable"];
         };
@@ -3165,6 +3186,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyFailures"];
             501: components["responses"]["NotServedByRuntime"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3206,6 +3228,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyFailures"];
             501: components["responses"]["NotServedByRuntime"];
             503: components["responses"]["DatabaseUnavailable"];
         };
@@ -3228,6 +3251,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyFailures"];
             501: components["responses"]["NotServedByRuntime"];
             503: components["responses"]["DatabaseUnavailable"];
         };
@@ -3243,6 +3267,7 @@ export interface operations {
         responses: {
             200: components["responses"]["RealtimeStatus"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyFailures"];
             501: components["responses"]["NotServedByRuntime"];
             503: components["responses"]["DatabaseUnavailable"];
         };
@@ -3258,6 +3283,7 @@ export interface operations {
         responses: {
             200: components["responses"]["RealtimeStatus"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyFailures"];
             501: components["responses"]["NotServedByRuntime"];
             503: components["responses"]["DatabaseUnavailable"];
         };

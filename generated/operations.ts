@@ -224,7 +224,7 @@ export const operations = {
     headerParams: [],
     body: {"required":true,"contentTypes":["application/x-www-form-urlencoded","application/json"],"raw":false},
     websocket: false,
-    responses: ["200","400","401","413","415","502","503","504"],
+    responses: ["200","400","401","413","415","429","502","503","504"],
   },
   tposRestGet: {
     operationId: "tposRestGet",
@@ -889,7 +889,7 @@ export const operations = {
     headerParams: [],
     body: null,
     websocket: false,
-    responses: ["200","400","401","501","503"],
+    responses: ["200","400","401","429","501","503"],
   },
   createCustomer: {
     operationId: "createCustomer",
@@ -908,7 +908,7 @@ export const operations = {
     headerParams: ["idempotency-key"],
     body: {"required":true,"contentTypes":["application/json"],"raw":false},
     websocket: false,
-    responses: ["201","400","401","409","413","415","422","501","503"],
+    responses: ["201","400","401","409","413","415","422","429","501","503"],
   },
   getCustomer: {
     operationId: "getCustomer",
@@ -927,7 +927,7 @@ export const operations = {
     headerParams: [],
     body: null,
     websocket: false,
-    responses: ["200","400","401","404","501","503"],
+    responses: ["200","400","401","404","429","501","503"],
   },
   updateCustomer: {
     operationId: "updateCustomer",
@@ -946,7 +946,7 @@ export const operations = {
     headerParams: [],
     body: {"required":true,"contentTypes":["application/json"],"raw":false},
     websocket: false,
-    responses: ["200","400","401","404","409","413","415","501","503"],
+    responses: ["200","400","401","404","409","413","415","429","501","503"],
   },
   deleteCustomer: {
     operationId: "deleteCustomer",
@@ -965,7 +965,7 @@ export const operations = {
     headerParams: [],
     body: null,
     websocket: false,
-    responses: ["204","400","401","404","501","503"],
+    responses: ["204","400","401","404","429","501","503"],
   },
   receiveSepayWebhook: {
     operationId: "receiveSepayWebhook",
@@ -984,7 +984,7 @@ export const operations = {
     headerParams: [],
     body: {"required":true,"contentTypes":["application/json"],"raw":false},
     websocket: false,
-    responses: ["200","400","401","413","415","501","503"],
+    responses: ["200","400","401","413","415","429","501","503"],
   },
   listSepayTransactions: {
     operationId: "listSepayTransactions",
@@ -1003,7 +1003,7 @@ export const operations = {
     headerParams: [],
     body: null,
     websocket: false,
-    responses: ["200","400","401","501","503"],
+    responses: ["200","400","401","429","501","503"],
   },
   startRealtime: {
     operationId: "startRealtime",
@@ -1022,7 +1022,7 @@ export const operations = {
     headerParams: [],
     body: {"required":true,"contentTypes":["application/json"],"raw":false},
     websocket: false,
-    responses: ["200","400","401","413","415","501","503"],
+    responses: ["200","400","401","413","415","429","501","503"],
   },
   getRealtimeStatus: {
     operationId: "getRealtimeStatus",
@@ -1041,7 +1041,7 @@ export const operations = {
     headerParams: [],
     body: null,
     websocket: false,
-    responses: ["200","401","501","503"],
+    responses: ["200","401","429","501","503"],
   },
   stopRealtime: {
     operationId: "stopRealtime",
@@ -1060,7 +1060,7 @@ export const operations = {
     headerParams: [],
     body: null,
     websocket: false,
-    responses: ["200","401","501","503"],
+    responses: ["200","401","429","501","503"],
   },
   openRealtimeSocket: {
     operationId: "openRealtimeSocket",
@@ -1196,7 +1196,7 @@ export const nodeHttpOperationIds = ["getHealth", "getServerTime", "getOpenApiDo
 export type NodeHttpOperationId = (typeof nodeHttpOperationIds)[number];
 
 /** The values of the spec's `ErrorCode` enum, in spec order. */
-export const ERROR_CODE_VALUES = ["VALIDATION_FAILED","MALFORMED_BODY","MALFORMED_REQUEST","INVALID_TARGET_URL","UNAUTHORIZED","TPOS_TOKEN_REJECTED","TARGET_NOT_ALLOWED","ROUTE_NOT_FOUND","CUSTOMER_NOT_FOUND","CUSTOMER_PHONE_EXISTS","REQUEST_TIMEOUT","IDEMPOTENCY_KEY_IN_USE","PAYLOAD_TOO_LARGE","UNSUPPORTED_MEDIA_TYPE","IDEMPOTENCY_KEY_REUSED","UPGRADE_REQUIRED","HEADERS_TOO_LARGE","FB_INVALID_REQUEST","FB_PAGE_TOKEN_INVALID","FB_PERMISSION_DENIED","FB_OUTSIDE_WINDOW","FB_RECIPIENT_UNAVAILABLE","FB_RATE_LIMITED","FB_UPSTREAM_ERROR","INTERNAL","NOT_SERVED_BY_RUNTIME","UPSTREAM_UNREACHABLE","UPSTREAM_BAD_RESPONSE","UPSTREAM_ERROR","UPSTREAM_RESPONSE_TOO_LARGE","TOO_MANY_REDIRECTS","DATABASE_UNAVAILABLE","IDEMPOTENCY_STORE_UNAVAILABLE","SEPAY_NOT_CONFIGURED","TPOS_ACCOUNT_NOT_CONFIGURED","UPSTREAM_TIMEOUT"] as const satisfies readonly ErrorCode[];
+export const ERROR_CODE_VALUES = ["VALIDATION_FAILED","MALFORMED_BODY","MALFORMED_REQUEST","INVALID_TARGET_URL","UNAUTHORIZED","TPOS_TOKEN_REJECTED","TARGET_NOT_ALLOWED","ROUTE_NOT_FOUND","CUSTOMER_NOT_FOUND","CUSTOMER_PHONE_EXISTS","REQUEST_TIMEOUT","IDEMPOTENCY_KEY_IN_USE","PAYLOAD_TOO_LARGE","UNSUPPORTED_MEDIA_TYPE","IDEMPOTENCY_KEY_REUSED","UPGRADE_REQUIRED","HEADERS_TOO_LARGE","FB_INVALID_REQUEST","FB_PAGE_TOKEN_INVALID","FB_PERMISSION_DENIED","FB_OUTSIDE_WINDOW","FB_RECIPIENT_UNAVAILABLE","FB_RATE_LIMITED","TOO_MANY_FAILURES","FB_UPSTREAM_ERROR","INTERNAL","NOT_SERVED_BY_RUNTIME","UPSTREAM_UNREACHABLE","UPSTREAM_BAD_RESPONSE","UPSTREAM_ERROR","UPSTREAM_RESPONSE_TOO_LARGE","TOO_MANY_REDIRECTS","DATABASE_UNAVAILABLE","IDEMPOTENCY_STORE_UNAVAILABLE","SEPAY_NOT_CONFIGURED","TPOS_ACCOUNT_NOT_CONFIGURED","UPSTREAM_TIMEOUT"] as const satisfies readonly ErrorCode[];
 
 /** The validated input and the allowed results of every operation, by operationId. */
 export interface OperationTypes {

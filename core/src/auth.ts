@@ -1,21 +1,49 @@
 import type { OperationSpec } from "@n2store/generated";
-import type { Config } from "./config.js";
 import { secretIn } from "./crypto.js";
+import type { SharedDeps } from "./deps.js";
 import { ApiError } from "./errors.js";
+import { limitFailures } from "./limits/failure-limiter.js";
+
+/** What a credential check needs: the configured keys, and the failure limiter with the caller's address. */
+export type AuthDeps = Pick<SharedDeps, "config" | "failures" | "clientAddress">;
 
 function unauthorized(message: string): ApiError {
   return new ApiError("UNAUTHORIZED", message, { nothingSent: true });
+}
+
+/** The limiter's key for a client: its address (behind TRUST_PROXY, or Cloudflare's CF-Connecting-IP). */
+export function clientKey(deps: Pick<SharedDeps, "clientAddress">): string {
+  return `addr:${deps.clientAddress ?? "unknown"}`;
+}
+
+/**
+ * Compares a presented secret with the accepted ones in constant time, under the failure limiter: a
+ * client that presented about 20 wrong ones in a minute is refused with 429 before the comparison,
+ * so guessing cannot go on at full speed. A missing secret is not a guess and is not counted.
+ */
+async function checkSecret(
+  given: string,
+  accepted: readonly string[],
+  deps: AuthDeps,
+  wrong: string,
+): Promise<void> {
+  await limitFailures(deps.failures, [clientKey(deps)], async () => {
+    if (!(await secretIn(given, accepted))) {
+      throw unauthorized(wrong);
+    }
+  });
 }
 
 /** Checks the operation's security requirements (OR of alternatives) against the request headers. */
 export async function authorize(
   operation: OperationSpec,
   headers: Readonly<Record<string, string>>,
-  config: Config,
+  deps: AuthDeps,
 ): Promise<void> {
   if (operation.security.length === 0) {
     return;
   }
+  const { config } = deps;
   const schemes = new Set(operation.security.flat());
   if (schemes.has("sepayApiKey")) {
     if (config.sepayApiKey === null) {
@@ -29,12 +57,10 @@ export async function authorize(
     if (match?.[1] === undefined) {
       throw unauthorized("SePay must send Authorization: Apikey <key>.");
     }
-    if (!(await secretIn(match[1].trim(), [config.sepayApiKey]))) {
-      throw unauthorized("The SePay API key is wrong.");
-    }
+    await checkSecret(match[1].trim(), [config.sepayApiKey], deps, "The SePay API key is wrong.");
     return;
   }
-  await requireApiKey(headers, config);
+  await requireApiKey(headers, deps);
 }
 
 /**
@@ -43,9 +69,9 @@ export async function authorize(
  */
 export async function requireApiKey(
   headers: Readonly<Record<string, string>>,
-  config: Config,
+  deps: AuthDeps,
 ): Promise<void> {
-  if (config.apiKeys.length === 0) {
+  if (deps.config.apiKeys.length === 0) {
     throw unauthorized(
       "No API keys are configured on this server (N2STORE_API_KEYS), so this operation refuses every call.",
     );
@@ -55,7 +81,5 @@ export async function requireApiKey(
   if (given === undefined || given === "") {
     throw unauthorized("This operation needs an API key: send it as x-api-key or Authorization: Bearer.");
   }
-  if (!(await secretIn(given, config.apiKeys))) {
-    throw unauthorized("The API key is not valid.");
-  }
+  await checkSecret(given, deps.config.apiKeys, deps, "The API key is not valid.");
 }

@@ -4,6 +4,7 @@ import type { Config } from "./config.js";
 import type { Database } from "./db/schema.js";
 import type { CallProgress } from "./idempotency/progress.js";
 import type { IdempotencyStore } from "./idempotency/store.js";
+import type { FailureLimiter } from "./limits/failure-limiter.js";
 import type { ImageResizer } from "./ports/image-resizer.js";
 import type { Clock, Logger } from "./ports/runtime.js";
 import type { Upstream } from "./ports/upstream.js";
@@ -27,6 +28,10 @@ export interface SharedDeps {
   /** TPOS tokens, per credential; one cache per process or isolate. */
   readonly tokens: TokenCache;
   readonly tposAppVersion: TposAppVersion;
+  /** Failed credential checks per client (wrong keys, refused TPOS passwords); one per process or isolate. */
+  readonly failures: FailureLimiter;
+  /** The caller's address (TRUST_PROXY on Node, CF-Connecting-IP on the edge); the limiter's key. */
+  readonly clientAddress?: string;
   /** The idempotency store both runtimes share; null when this runtime has none configured. */
   readonly idempotency: IdempotencyStore | null;
   /**

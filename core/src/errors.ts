@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   FB_OUTSIDE_WINDOW: { status: 403 },
   FB_RECIPIENT_UNAVAILABLE: { status: 403 },
   FB_RATE_LIMITED: { status: 429 },
+  TOO_MANY_FAILURES: { status: 429 },
   FB_UPSTREAM_ERROR: { status: 502 },
   INTERNAL: { status: 500 },
   NOT_SERVED_BY_RUNTIME: { status: 501 },

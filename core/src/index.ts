@@ -10,6 +10,7 @@ export * from "./idempotency/progress.js";
 export * from "./idempotency/run.js";
 export * from "./idempotency/store.js";
 export * from "./json.js";
+export * from "./limits/failure-limiter.js";
 export * from "./log/redact.js";
 export * from "./phone.js";
 export * from "./pipeline.js";

@@ -8,8 +8,7 @@ import {
 } from "@n2store/generated";
 import openapi from "@n2store/generated/openapi.json" with { type: "json" };
 import { describe, expect, it, vi } from "vitest";
-import { authorize } from "./auth.js";
-import { type Env, loadConfig } from "./config.js";
+import type { Env } from "./config.js";
 import type { SharedDeps } from "./deps.js";
 import { ApiError } from "./errors.js";
 import { proxyHandlers } from "./handlers/media.js";
@@ -18,10 +17,9 @@ import type { IdempotencyStore } from "./idempotency/store.js";
 import { errorResult, execute, type IncomingRequest, notServedResult, RAW_BODY_LIMIT } from "./pipeline.js";
 import type { Logger } from "./ports/runtime.js";
 import type { Upstream } from "./ports/upstream.js";
+import { testDeps as sharedTestDeps } from "./testing/deps.js";
 import { bodyText, FakeUpstream, rawBody } from "./testing/fake-upstream.js";
 import { MemoryIdempotencyStore } from "./testing/memory-idempotency-store.js";
-import { TposAppVersion } from "./tpos/app-version.js";
-import { TokenCache } from "./tpos/token-cache.js";
 
 function recordingLogger(): Logger & { calls: { level: string; obj: object; msg?: string }[] } {
   const calls: { level: string; obj: object; msg?: string }[] = [];
@@ -37,19 +35,17 @@ function testDeps(
   env: Env = {},
   extra: { idempotency?: IdempotencyStore | null; upstream?: Upstream; now?: () => number } = {},
 ): SharedDeps & { log: ReturnType<typeof recordingLogger> } {
-  const config = loadConfig(env);
-  const clock = { now: extra.now ?? (() => Date.UTC(2026, 10, 25, 8)) };
+  const log = recordingLogger();
   return {
-    config,
-    upstream: extra.upstream ?? new FakeUpstream(),
-    clock,
-    log: recordingLogger(),
-    requestId: "req-7",
-    runtime: "edge",
-    tokens: new TokenCache(clock),
-    tposAppVersion: new TposAppVersion(config.tposAppVersion),
-    idempotency: extra.idempotency === undefined ? null : extra.idempotency,
-    describeRuntime: async () => ({}),
+    ...sharedTestDeps({
+      env,
+      log,
+      requestId: "req-7",
+      ...(extra.upstream === undefined ? {} : { upstream: extra.upstream }),
+      ...(extra.now === undefined ? {} : { now: extra.now }),
+      ...(extra.idempotency === undefined ? {} : { idempotency: extra.idempotency }),
+    }),
+    log,
   };
 }
 
@@ -90,106 +86,6 @@ const proxyPost = op.proxyPost as OperationSpec;
 
 const SEND = { pageId: "270136663390370", psid: "9484319011642026", message: "Dạ", pageToken: "EAAG" };
 const KEY = "5f0c2b6e-3f7a-4d0e-9a57-1c2b3d4e5f60";
-
-describe("authorize", () => {
-  const config = loadConfig({ N2STORE_API_KEYS: "key-one,key-two", SEPAY_API_KEY: "sepay-key" });
-
-  it("lets a public operation through without any key configured", async () => {
-    await expect(authorize(getHealth, {}, loadConfig({}))).resolves.toBeUndefined();
-  });
-
-  it.each([
-    ["x-api-key", { "x-api-key": "key-two" }],
-    ["x-api-key with spaces", { "x-api-key": "  key-one " }],
-    ["Authorization: Bearer", { authorization: "Bearer key-one" }],
-    ["authorization: bearer (any case)", { authorization: "bearer key-two" }],
-  ])("accepts a configured key sent as %s", async (_how, headers) => {
-    await expect(authorize(listCustomers, headers, config)).resolves.toBeUndefined();
-  });
-
-  it.each([
-    ["a wrong x-api-key", { "x-api-key": "key-three" }, "The API key is not valid."],
-    ["a wrong bearer token", { authorization: "Bearer nope" }, "The API key is not valid."],
-    ["a key prefix", { "x-api-key": "key-on" }, "The API key is not valid."],
-    ["no key", {}, "This operation needs an API key: send it as x-api-key or Authorization: Bearer."],
-    [
-      "another Authorization scheme",
-      { authorization: "Basic a2V5LW9uZQ==" },
-      "This operation needs an API key: send it as x-api-key or Authorization: Bearer.",
-    ],
-  ])("refuses %s with 401 UNAUTHORIZED", async (_what, headers, message) => {
-    await expect(authorize(listCustomers, headers, config)).rejects.toMatchObject({
-      code: "UNAUTHORIZED",
-      status: 401,
-      message,
-      nothingSent: true,
-    });
-  });
-
-  it("prefers x-api-key over a bearer token", async () => {
-    await expect(
-      authorize(listCustomers, { "x-api-key": "wrong", authorization: "Bearer key-one" }, config),
-    ).rejects.toMatchObject({ code: "UNAUTHORIZED" });
-  });
-
-  it("refuses every call with a clear message when no API keys are configured", async () => {
-    await expect(authorize(listCustomers, { "x-api-key": "anything" }, loadConfig({}))).rejects.toMatchObject(
-      {
-        code: "UNAUTHORIZED",
-        message: expect.stringContaining("N2STORE_API_KEYS"),
-      },
-    );
-  });
-
-  it("compares the given key with every configured key through SHA-256, without stopping at a match", async () => {
-    const digest = vi.spyOn(crypto.subtle, "digest");
-    await authorize(listCustomers, { "x-api-key": "key-one" }, config);
-    // secretEquals hashes both sides; both configured keys are compared even though the first matches.
-    expect(digest).toHaveBeenCalledTimes(4);
-    expect(digest.mock.calls.every(([algorithm]) => algorithm === "SHA-256")).toBe(true);
-  });
-
-  describe("SePay", () => {
-    it.each(["Apikey sepay-key", "apikey sepay-key", "APIKEY   sepay-key  "])(
-      "accepts %j",
-      async (authorization) => {
-        await expect(authorize(receiveSepayWebhook, { authorization }, config)).resolves.toBeUndefined();
-      },
-    );
-
-    it("refuses another scheme", async () => {
-      await expect(
-        authorize(receiveSepayWebhook, { authorization: "Bearer sepay-key" }, config),
-      ).rejects.toMatchObject({
-        code: "UNAUTHORIZED",
-        message: "SePay must send Authorization: Apikey <key>.",
-      });
-    });
-
-    it("refuses a wrong key", async () => {
-      await expect(
-        authorize(receiveSepayWebhook, { authorization: "Apikey key-one" }, config),
-      ).rejects.toMatchObject({ code: "UNAUTHORIZED", message: "The SePay API key is wrong." });
-    });
-
-    it("does not accept a gateway API key in x-api-key", async () => {
-      await expect(authorize(receiveSepayWebhook, { "x-api-key": "key-one" }, config)).rejects.toMatchObject({
-        code: "UNAUTHORIZED",
-      });
-    });
-
-    it("answers 503 SEPAY_NOT_CONFIGURED with Retry-After when SEPAY_API_KEY is unset", async () => {
-      await expect(
-        authorize(receiveSepayWebhook, { authorization: "Apikey anything" }, loadConfig({})),
-      ).rejects.toMatchObject({
-        code: "SEPAY_NOT_CONFIGURED",
-        status: 503,
-        headers: { "retry-after": "60" },
-        message: expect.stringContaining("SEPAY_API_KEY"),
-      });
-    });
-  });
-});
 
 describe("execute", () => {
   describe("security", () => {

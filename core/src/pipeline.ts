@@ -270,7 +270,7 @@ export async function execute<Ctx extends SharedDeps>(
   deps: Ctx,
 ): Promise<AnyResult> {
   try {
-    await authorize(operation, request.headers, deps.config);
+    await authorize(operation, request.headers, deps);
     const valid = validateRequest(operation, request);
     const key = operation.acceptsIdempotencyKey ? request.headers["idempotency-key"] : undefined;
     if (key === undefined) {

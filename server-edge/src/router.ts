@@ -5,6 +5,7 @@ import {
   errorResult,
   execute,
   loadConfig,
+  MemoryFailureLimiter,
   notServedResult,
   preflightHeaders,
   routeNotFound,
@@ -19,6 +20,7 @@ import { type IttyAdapter, registerIttyRoutes } from "@n2store/generated/itty";
 import { type IRequest, IttyRouter } from "itty-router";
 import { toResponse } from "./adapter/reply.js";
 import { discardUnreadBody, toIncomingRequest } from "./adapter/request.js";
+import { EdgeFailureLimiter } from "./failures.js";
 import { HyperdriveIdempotencyStore } from "./idempotency.js";
 import { consoleLogger } from "./logger.js";
 import { FetchUpstream } from "./upstream/fetch-upstream.js";
@@ -38,6 +40,9 @@ function configFor(env: Env): Config {
   }
   return configCache.config;
 }
+
+/** This isolate's count of failed credential checks; the binding adds the location-wide one. */
+const isolateFailures = new MemoryFailureLimiter(systemClock);
 
 function hyperdriveOf(env: Env): Hyperdrive | undefined {
   return (env as Partial<Env>).HYPERDRIVE;
@@ -59,6 +64,7 @@ function depsFor(request: Request, env: Env, pending: Promise<unknown>[]): Share
   const idempotency = hyperdrive === undefined ? null : new HyperdriveIdempotencyStore(hyperdrive);
   const health: Schema<"Health">["idempotencyStore"] = { configured: hyperdrive !== undefined };
   const requestId = requestIdOf(request);
+  const clientAddress = request.headers.get("cf-connecting-ip");
   return {
     config,
     upstream,
@@ -68,6 +74,8 @@ function depsFor(request: Request, env: Env, pending: Promise<unknown>[]): Share
     runtime: "edge",
     tokens,
     tposAppVersion,
+    failures: new EdgeFailureLimiter(isolateFailures, (env as Partial<Env>).AUTH_FAILURES),
+    ...(clientAddress === null ? {} : { clientAddress }),
     idempotency,
     signal: request.signal,
     describeRuntime: async () => ({ idempotencyStore: health }),

@@ -8,7 +8,9 @@ import {
   JSON_BODY_LIMIT,
   type Logger,
   loadConfig,
+  MemoryFailureLimiter,
   redactUrl,
+  systemClock,
 } from "@n2store/core";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { sendResult } from "./adapter/reply.js";
@@ -85,6 +87,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
             undefined | boolean
           >),
     genReqId: (request) => requestId(request.headers["x-request-id"]),
+    // Behind Render's or another load balancer, the client's address is in X-Forwarded-For.
+    trustProxy: settings.trustProxy,
     ...httpServerOptions(settings.requestTimeoutMs),
     clientErrorHandler: clientErrorHandler((): Logger => app.log),
     bodyLimit: JSON_BODY_LIMIT,
@@ -129,7 +133,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     databaseUrl: settings.databaseUrl,
     dataDir: options.dataDir === undefined ? settings.dataDir : options.dataDir,
   });
+  // One count of failed credential checks for this instance, shared by the HTTP routes and /ws.
+  const failures = new MemoryFailureLimiter(systemClock);
   await app.register(realtimePlugin, {
+    failures,
     config,
     instanceId: settings.instanceId,
     leaderPollMs: settings.leaderPollMs,
@@ -137,6 +144,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.reconnectBaseMs ? { reconnectBaseMs: options.reconnectBaseMs } : {}),
   });
   await app.register(routesPlugin, {
+    failures,
     config,
     upstream,
     instanceId: settings.instanceId,

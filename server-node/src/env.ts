@@ -17,6 +17,27 @@ export interface NodeSettings {
   readonly leaderPollMs: number;
   /** The longest a client may take to send one whole request, headers and body (slowloris). */
   readonly requestTimeoutMs: number;
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client's address (Fastify's trustProxy): false,
+   * true (any), a number of hops, or a comma list of addresses and CIDRs.
+   */
+  readonly trustProxy: boolean | string | ((address: string, hop: number) => boolean);
+}
+
+function trustProxy(env: Env): NodeSettings["trustProxy"] {
+  const raw = env.TRUST_PROXY?.trim() ?? "";
+  if (raw === "" || raw === "false") {
+    return false;
+  }
+  if (raw === "true") {
+    return true;
+  }
+  if (/^\d+$/.test(raw)) {
+    // A number of hops: the address that many proxies back (what Fastify does with a number).
+    const hops = Number(raw);
+    return (_address, hop) => hop < hops;
+  }
+  return raw;
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -47,5 +68,6 @@ export function loadNodeSettings(env: Env): NodeSettings {
     instanceId: env.INSTANCE_ID?.trim() || `${hostname()}-${process.pid}`,
     leaderPollMs: integer(env, "REALTIME_LEADER_POLL_MS", 2000, 100, 60_000),
     requestTimeoutMs: integer(env, "REQUEST_TIMEOUT_MS", 30_000, 500, 600_000),
+    trustProxy: trustProxy(env),
   };
 }

@@ -83,12 +83,18 @@ describe("upstream faults: clear errors, no crash, no leak over 10 000 requests"
       const step = PLAN[i % PLAN.length] ?? PLAN[0];
       // Every tenth request is a token grant, which the gateway reads and parses itself.
       const token = i % 10 === 9;
+      // The wrong passwords come from 100 clients and for 100 usernames, each well under the limit
+      // on failed credential checks (20 a minute), so every one reaches TPOS and is refused there.
+      const client100 = Math.floor(i / 10) % 100;
       const response = token
         ? await request(`${base}/api/token`, {
             method: "POST",
             dispatcher: client,
-            headers: { "content-type": "application/x-www-form-urlencoded" },
-            body: `grant_type=password&username=${FAKE_CREDENTIALS.tpos.username}&password=p${i}`,
+            headers: {
+              "content-type": "application/x-www-form-urlencoded",
+              "x-forwarded-for": `198.18.7.${client100 + 1}`,
+            },
+            body: `grant_type=password&username=${FAKE_CREDENTIALS.tpos.username}-${client100}&password=p${i}`,
           })
         : await request(`${base}/api/rest${step.path.slice("/rest".length)}/${i}`, { dispatcher: client });
       const text = await response.body.text();

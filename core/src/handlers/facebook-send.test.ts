@@ -1,14 +1,12 @@
 import type { OperationInput, Schema } from "@n2store/generated";
 import { describe, expect, it } from "vitest";
-import { type Env, loadConfig } from "../config.js";
+import type { Env } from "../config.js";
 import type { SharedDeps } from "../deps.js";
 import { type ApiError, isApiError, toErrorBody } from "../errors.js";
 import type { CallProgress } from "../idempotency/progress.js";
-import { silentLogger } from "../ports/runtime.js";
 import { UpstreamFailure } from "../ports/upstream.js";
+import { testDeps as sharedTestDeps } from "../testing/deps.js";
 import { type FakeReply, FakeUpstream } from "../testing/fake-upstream.js";
-import { TposAppVersion } from "../tpos/app-version.js";
-import { TokenCache } from "../tpos/token-cache.js";
 import { graphError, sendFacebookMessage } from "./facebook-send.js";
 
 type SendRequest = Schema<"FacebookSendRequest">;
@@ -18,21 +16,12 @@ const PSID = "9484319011642026";
 const SEND_URL = `https://graph.facebook.com/v26.0/${PAGE}/messages`;
 
 function testDeps(upstream: FakeUpstream, env: Env = {}, progress?: CallProgress): SharedDeps {
-  const config = loadConfig(env);
-  const clock = { now: () => Date.UTC(2026, 10, 25) };
-  return {
-    config,
+  return sharedTestDeps({
     upstream,
-    clock,
-    log: silentLogger,
-    requestId: "req-1",
-    runtime: "edge",
-    tokens: new TokenCache(clock),
-    tposAppVersion: new TposAppVersion(config.tposAppVersion),
-    idempotency: null,
-    describeRuntime: async () => ({}),
-    ...(progress === undefined ? {} : { progress }),
-  };
+    env,
+    now: Date.UTC(2026, 10, 25),
+    ...(progress === undefined ? {} : { extra: { progress } }),
+  });
 }
 
 /** A validated input; a field given as undefined is left out. */

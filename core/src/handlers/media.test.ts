@@ -1,14 +1,12 @@
 import type { OperationInput, RawBody } from "@n2store/generated";
 import { describe, expect, it } from "vitest";
-import { type Env, loadConfig } from "../config.js";
+import type { Env } from "../config.js";
 import type { SharedDeps } from "../deps.js";
 import { type ApiError, isApiError } from "../errors.js";
 import { ImageResizeFailure, type ImageResizer, type ResizeOptions } from "../ports/image-resizer.js";
-import { silentLogger } from "../ports/runtime.js";
 import { UpstreamFailure } from "../ports/upstream.js";
+import { testDeps as sharedTestDeps } from "../testing/deps.js";
 import { bodyText, FakeUpstream, rawBody } from "../testing/fake-upstream.js";
-import { TposAppVersion } from "../tpos/app-version.js";
-import { TokenCache } from "../tpos/token-cache.js";
 import {
   avatarHash,
   avatarId,
@@ -36,21 +34,7 @@ function testDeps(
   env: Env = {},
   extra: Partial<Pick<SharedDeps, "imageResizer">> = {},
 ): SharedDeps {
-  const config = loadConfig(env);
-  const clock = { now: () => Date.UTC(2026, 10, 25) };
-  return {
-    config,
-    upstream,
-    clock,
-    log: silentLogger,
-    requestId: "req-1",
-    runtime: "edge",
-    tokens: new TokenCache(clock),
-    tposAppVersion: new TposAppVersion(config.tposAppVersion),
-    idempotency: null,
-    describeRuntime: async () => ({}),
-    ...extra,
-  };
+  return sharedTestDeps({ upstream, env, now: Date.UTC(2026, 10, 25), extra });
 }
 
 function caught(run: () => unknown): ApiError {

@@ -1,13 +1,11 @@
 import type { OperationInput, RawBody } from "@n2store/generated";
 import { describe, expect, it } from "vitest";
-import { type Env, loadConfig } from "../config.js";
+import type { Env } from "../config.js";
 import type { SharedDeps } from "../deps.js";
 import { type ApiError, isApiError } from "../errors.js";
-import { silentLogger } from "../ports/runtime.js";
 import { UpstreamFailure } from "../ports/upstream.js";
+import { testDeps as sharedTestDeps } from "../testing/deps.js";
 import { bodyText, FakeUpstream, rawBody } from "../testing/fake-upstream.js";
-import { TposAppVersion } from "../tpos/app-version.js";
-import { TokenCache } from "../tpos/token-cache.js";
 import {
   encodeCatchAll,
   OWN_API_SEGMENTS,
@@ -23,20 +21,7 @@ import {
 } from "./passthrough.js";
 
 function testDeps(upstream: FakeUpstream, env: Env = {}): SharedDeps {
-  const config = loadConfig(env);
-  const clock = { now: () => Date.UTC(2026, 10, 25) };
-  return {
-    config,
-    upstream,
-    clock,
-    log: silentLogger,
-    requestId: "req-1",
-    runtime: "node",
-    tokens: new TokenCache(clock),
-    tposAppVersion: new TposAppVersion(config.tposAppVersion),
-    idempotency: null,
-    describeRuntime: async () => ({}),
-  };
+  return sharedTestDeps({ upstream, env, runtime: "node", now: Date.UTC(2026, 10, 25) });
 }
 
 /** A pass-through input as the pipeline hands it over (query already in rawQuery). */

@@ -1,30 +1,13 @@
 import { API_VERSION, type OperationInput } from "@n2store/generated";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../config.js";
 import type { NodeDeps, RuntimeHealth, SharedDeps } from "../deps.js";
-import { silentLogger } from "../ports/runtime.js";
-import { FakeUpstream } from "../testing/fake-upstream.js";
-import { TposAppVersion } from "../tpos/app-version.js";
-import { TokenCache } from "../tpos/token-cache.js";
+import { testDeps as sharedTestDeps } from "../testing/deps.js";
 import { getHealth, getServerTime } from "./system.js";
 
 const NOW = Date.UTC(2026, 10, 25, 15, 4, 5, 678);
 
 function testDeps(runtime: "edge" | "node", health: RuntimeHealth = {}): SharedDeps {
-  const config = loadConfig({});
-  const clock = { now: () => NOW };
-  return {
-    config,
-    upstream: new FakeUpstream(),
-    clock,
-    log: silentLogger,
-    requestId: "req-1",
-    runtime,
-    tokens: new TokenCache(clock),
-    tposAppVersion: new TposAppVersion(config.tposAppVersion),
-    idempotency: null,
-    describeRuntime: async () => health,
-  };
+  return sharedTestDeps({ runtime, health, now: NOW });
 }
 
 function noInput<Op extends "getHealth" | "getServerTime">(): OperationInput<Op> {

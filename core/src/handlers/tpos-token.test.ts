@@ -1,13 +1,11 @@
 import type { OperationInput, Schema } from "@n2store/generated";
 import { describe, expect, it, vi } from "vitest";
-import { type Env, loadConfig } from "../config.js";
+import type { Env } from "../config.js";
 import type { SharedDeps } from "../deps.js";
 import { type ApiError, isApiError } from "../errors.js";
-import { silentLogger } from "../ports/runtime.js";
 import { UpstreamFailure, type UpstreamFailureKind } from "../ports/upstream.js";
+import { testDeps as sharedTestDeps } from "../testing/deps.js";
 import { type FakeReply, FakeUpstream } from "../testing/fake-upstream.js";
-import { TposAppVersion } from "../tpos/app-version.js";
-import { TokenCache } from "../tpos/token-cache.js";
 import { createTposToken, credentialKey } from "./tpos-token.js";
 
 type TokenRequest = Schema<"TokenRequest">;
@@ -16,20 +14,7 @@ const TOKEN_URL = "https://tomato.tpos.vn/token";
 const NOW = Date.UTC(2026, 10, 25, 8, 0, 0);
 
 function testDeps(upstream: FakeUpstream, env: Env = {}): SharedDeps {
-  const config = loadConfig(env);
-  const clock = { now: () => NOW };
-  return {
-    config,
-    upstream,
-    clock,
-    log: silentLogger,
-    requestId: "req-1",
-    runtime: "edge",
-    tokens: new TokenCache(clock),
-    tposAppVersion: new TposAppVersion(config.tposAppVersion),
-    idempotency: null,
-    describeRuntime: async () => ({}),
-  };
+  return sharedTestDeps({ upstream, env, now: NOW });
 }
 
 function input(
@@ -416,5 +401,43 @@ describe("createTposToken with {companyId}: the shop's own accounts", () => {
     );
     expect(third.message).toContain("company 3");
     expect(upstream.requests).toHaveLength(0);
+  });
+});
+
+describe("createTposToken under the failure limiter", () => {
+  const refused = {
+    status: 400,
+    json: { error: "invalid_grant", error_description: "The user name or password is incorrect." },
+  };
+
+  it("refuses a client whose passwords TPOS refused 20 times with 429, without asking TPOS again", async () => {
+    const upstream = new FakeUpstream().on(TOKEN_URL, refused);
+    const deps = testDeps(upstream);
+    for (let i = 0; i < 20; i++) {
+      const error = await thrown(createTposToken(input({ ...staff, username: `user-${i}` }), deps));
+      expect(error.code).toBe("TPOS_TOKEN_REJECTED");
+    }
+    const blocked = await thrown(createTposToken(input({ ...staff, username: "someone-else" }), deps));
+    expect(blocked.code).toBe("TOO_MANY_FAILURES");
+    expect(blocked.headers?.["retry-after"]).toBe("60");
+    expect(upstream.requests).toHaveLength(20);
+  });
+
+  it("locks one username guessed from many addresses, but still serves its cached token", async () => {
+    const upstream = new FakeUpstream().on(TOKEN_URL, { json: issued }, refused);
+    const deps = testDeps(upstream);
+    // The real owner logs in first: the token is cached.
+    await createTposToken(input(staff), deps);
+    for (let i = 0; i < 20; i++) {
+      const from = { ...deps, clientAddress: `203.0.113.${i}` };
+      await thrown(createTposToken(input({ ...staff, password: `guess-${i}` }), from));
+    }
+    const guess = await thrown(
+      createTposToken(input({ ...staff, password: "guess-21" }), { ...deps, clientAddress: "203.0.113.99" }),
+    );
+    expect(guess.code).toBe("TOO_MANY_FAILURES");
+    expect(upstream.requests).toHaveLength(21);
+    const owner = await createTposToken(input(staff), { ...deps, clientAddress: "198.51.100.7" });
+    expect(owner.headers?.["x-token-cache"]).toBe("hit");
   });
 });

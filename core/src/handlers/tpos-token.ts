@@ -1,8 +1,9 @@
 import type { Schema } from "@n2store/generated";
-import { requireApiKey } from "../auth.js";
+import { clientKey, requireApiKey } from "../auth.js";
 import { canonicalJson, sha256Hex } from "../crypto.js";
 import type { SharedDeps, SharedHandler } from "../deps.js";
 import { ApiError } from "../errors.js";
+import { limitFailures, tooManyFailures } from "../limits/failure-limiter.js";
 import { callUpstream, joinUrl, readJson } from "../upstream.js";
 
 type TokenRequest = Schema<"TokenRequest">;
@@ -112,7 +113,7 @@ async function companyGrant(
   headers: Readonly<Record<string, string>>,
   deps: SharedDeps,
 ): Promise<TokenRequest> {
-  await requireApiKey(headers, deps.config);
+  await requireApiKey(headers, deps);
   const company = Number(request.companyId ?? 1);
   const account = deps.config.tposAccounts.get(company);
   if (account === undefined) {
@@ -144,7 +145,20 @@ export const createTposToken: SharedHandler<"createTposToken"> = async (input, d
     ? await companyGrant(input.body, input.rawHeaders, deps)
     : input.body;
   const key = await credentialKey(grant);
-  const { token, cached } = await deps.tokens.getOrFetch(key, () => requestToken(grant, deps));
+  // A client that had too many passwords refused waits, cached credentials or not.
+  const wait = await deps.failures.retryAfter(clientKey(deps));
+  if (wait > 0) {
+    throw tooManyFailures(wait);
+  }
+  // Only a call TPOS would answer counts, against the client and against the username (a guess at
+  // one account spread over many addresses); a cached token for that username is still served.
+  const keys =
+    grant.grant_type === "password"
+      ? [clientKey(deps), `tpos-user:${await sha256Hex(grant.username.toLowerCase())}`]
+      : [clientKey(deps)];
+  const { token, cached } = await deps.tokens.getOrFetch(key, () =>
+    limitFailures(deps.failures, keys, () => requestToken(grant, deps)),
+  );
   return {
     status: 200,
     headers: { "cache-control": "no-store", "x-token-cache": cached ? "hit" : "miss" },

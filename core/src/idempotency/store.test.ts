@@ -2,16 +2,12 @@ import { PGlite } from "@electric-sql/pglite";
 import type { AnyResult } from "@n2store/generated";
 import { Kysely, type Migration, Migrator, PostgresDialect, type PostgresPoolClient } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../config.js";
 import { SqlIdempotencyStore } from "../db/idempotency-store.js";
 import { migrations } from "../db/migrations.js";
 import type { SharedDeps } from "../deps.js";
 import { ApiError } from "../errors.js";
-import { silentLogger } from "../ports/runtime.js";
-import { FakeUpstream } from "../testing/fake-upstream.js";
+import { testDeps } from "../testing/deps.js";
 import { MemoryIdempotencyStore } from "../testing/memory-idempotency-store.js";
-import { TposAppVersion } from "../tpos/app-version.js";
-import { TokenCache } from "../tpos/token-cache.js";
 import type { CallProgress } from "./progress.js";
 import { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS, runIdempotent } from "./run.js";
 import type { IdempotencyClaim, IdempotencyStore, StoredResponse } from "./store.js";
@@ -84,20 +80,7 @@ async function sqlStore(): Promise<{ store: SqlIdempotencyStore; close(): Promis
 }
 
 function deps(now: () => number): SharedDeps {
-  const config = loadConfig({});
-  const clock = { now };
-  return {
-    config,
-    upstream: new FakeUpstream(),
-    clock,
-    log: silentLogger,
-    requestId: "req-1",
-    runtime: "node",
-    tokens: new TokenCache(clock),
-    tposAppVersion: new TposAppVersion(config.tposAppVersion),
-    idempotency: null,
-    describeRuntime: async () => ({}),
-  };
+  return testDeps({ now, runtime: "node" });
 }
 
 /** A store whose progress cannot be written (its database went away mid-call, say). */

@@ -1,4 +1,11 @@
-import { type Config, jsonTooDeep, type Logger, secretIn } from "@n2store/core";
+import {
+  type Config,
+  type FailureLimiter,
+  isApiError,
+  jsonTooDeep,
+  type Logger,
+  requireApiKey,
+} from "@n2store/core";
 import type { Schema } from "@n2store/generated";
 import { validateRealtimeClientMessage } from "@n2store/generated/validators";
 import type WebSocket from "ws";
@@ -7,7 +14,13 @@ import type { BrowserHub } from "../realtime/hub.js";
 type ServerMessage = Schema<"RealtimeServerMessage">;
 
 /** Close codes of the browser socket (documented on GET /ws). */
-export const CLOSE = { unauthorized: 4401, badMessage: 4400, goingAway: 1001, tooSlow: 1013 } as const;
+export const CLOSE = {
+  unauthorized: 4401,
+  badMessage: 4400,
+  tooManyFailures: 4429,
+  goingAway: 1001,
+  tooSlow: 1013,
+} as const;
 /** A browser must authenticate this fast after connecting. */
 export const AUTH_TIMEOUT_MS = 5000;
 
@@ -15,12 +28,14 @@ function send(socket: WebSocket, message: ServerMessage): void {
   socket.send(JSON.stringify(message));
 }
 
+/** The error code a close code stands for in the message sent before closing. */
+const CODES: Readonly<Record<number, Schema<"ErrorCode">>> = {
+  [CLOSE.unauthorized]: "UNAUTHORIZED",
+  [CLOSE.tooManyFailures]: "TOO_MANY_FAILURES",
+};
+
 function refuse(socket: WebSocket, code: number, message: string): void {
-  send(socket, {
-    type: "error",
-    code: code === CLOSE.unauthorized ? "UNAUTHORIZED" : "VALIDATION_FAILED",
-    message,
-  });
+  send(socket, { type: "error", code: CODES[code] ?? "VALIDATION_FAILED", message });
   socket.close(code, message.slice(0, 120));
 }
 
@@ -31,7 +46,14 @@ function refuse(socket: WebSocket, code: number, message: string): void {
  */
 export function acceptBrowserSocket(
   socket: WebSocket,
-  context: { hub: BrowserHub; config: Config; instanceId: string; log: Logger },
+  context: {
+    hub: BrowserHub;
+    config: Config;
+    instanceId: string;
+    log: Logger;
+    failures: FailureLimiter;
+    clientAddress: string;
+  },
 ): void {
   let authenticated = false;
   const timer = setTimeout(() => {
@@ -81,11 +103,20 @@ export function acceptBrowserSocket(
     if (authenticated) {
       return;
     }
-    const { apiKeys } = context.config;
-    // Trimmed as the HTTP routes trim x-api-key.
-    if (apiKeys.length === 0 || !(await secretIn(typed.key.trim(), apiKeys))) {
-      context.log.info({}, "browser socket refused: bad key");
-      refuse(socket, CLOSE.unauthorized, "the key is not valid");
+    try {
+      // The same check as the HTTP routes' x-api-key (trimmed), under the same failure limiter.
+      await requireApiKey({ "x-api-key": typed.key }, context);
+    } catch (error) {
+      const limited = isApiError(error) && error.code === "TOO_MANY_FAILURES";
+      context.log.info(
+        {},
+        limited ? "browser socket refused: too many failures" : "browser socket refused: bad key",
+      );
+      refuse(
+        socket,
+        limited ? CLOSE.tooManyFailures : CLOSE.unauthorized,
+        limited && isApiError(error) ? error.message : "the key is not valid",
+      );
       return;
     }
     authenticated = true;

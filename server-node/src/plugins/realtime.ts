@@ -1,5 +1,5 @@
 import websocket from "@fastify/websocket";
-import { ApiError, type Config, errorResult } from "@n2store/core";
+import { ApiError, type Config, errorResult, type FailureLimiter } from "@n2store/core";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { sendResult } from "../adapter/reply.js";
@@ -21,6 +21,8 @@ export interface RealtimePluginOptions {
   readonly leaderPollMs: number;
   readonly heartbeatMs?: number;
   readonly reconnectBaseMs?: number;
+  /** Failed credential checks per client, shared with the HTTP routes. */
+  readonly failures: FailureLimiter;
 }
 
 /**
@@ -61,7 +63,15 @@ export const realtimePlugin = fp(
               requestId: request.id,
             }),
           ),
-        wsHandler: (socket) => acceptBrowserSocket(socket, { hub, config, instanceId, log: app.log }),
+        wsHandler: (socket, request) =>
+          acceptBrowserSocket(socket, {
+            hub,
+            config,
+            instanceId,
+            log: app.log,
+            failures: options.failures,
+            clientAddress: request.ip,
+          }),
       });
     });
 

@@ -3,6 +3,7 @@ import {
   type Config,
   errorResult,
   execute,
+  type FailureLimiter,
   JSON_BODY_LIMIT,
   jsonTooDeep,
   jsonTooDeepError,
@@ -33,6 +34,8 @@ export interface RoutesOptions {
   readonly upstream: UndiciUpstream;
   readonly instanceId: string;
   readonly startedAt: number;
+  /** Failed credential checks per client address, shared with /ws. */
+  readonly failures: FailureLimiter;
 }
 
 /** Every operation of the spec, served through the shared pipeline with the Node server's dependencies. */
@@ -75,6 +78,8 @@ export const routesPlugin = fp(
         runtime: "node",
         tokens,
         tposAppVersion,
+        failures: options.failures,
+        clientAddress: request.ip,
         idempotency,
         imageResizer,
         describeRuntime,

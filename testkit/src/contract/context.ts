@@ -64,8 +64,8 @@ export interface CaseContext {
   uniqueDigits(length: number): string;
   /** A TPOS access token, got through the target's own POST /api/token. */
   tposToken(): Promise<string>;
-  /** Opens a WebSocket to the target. */
-  websocket(path: string): WebSocket;
+  /** Opens a WebSocket to the target, as this case's client (or as `address`). */
+  websocket(path: string, address?: string): WebSocket;
   /** Polls `check` until it returns something truthy, for at most `timeoutMs` (default 10 s). */
   waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs?: number): Promise<NonNullable<T>>;
   /** Every response this case received, with what validation found. */
@@ -139,6 +139,17 @@ export function validatedTarget(
 let counter = 0;
 const runId = Date.now().toString(36);
 
+let clients = 0;
+/**
+ * A client address of its own for each case (198.18.0.0/15, the benchmarking range), sent as both
+ * runtimes learn the caller's address: X-Forwarded-For (Node, TRUST_PROXY) and CF-Connecting-IP (the
+ * Worker). Cases that present wrong keys on purpose must not get the next case refused with 429.
+ */
+function nextClientAddress(): string {
+  clients += 1;
+  return `198.18.${Math.floor(clients / 250) % 256}.${(clients % 250) + 1}`;
+}
+
 /** Builds the context of one case. */
 export function createCaseContext(options: {
   target: StartedTarget;
@@ -146,6 +157,7 @@ export function createCaseContext(options: {
   validator: ResponseValidator;
 }): CaseContext {
   const verdicts: Verdict[] = [];
+  const clientAddress = nextClientAddress();
   const target = validatedTarget(options.target, options.validator, options.fakes, (verdict) => {
     verdicts.push(verdict);
     if (verdict.violations.length > 0) {
@@ -158,6 +170,11 @@ export function createCaseContext(options: {
       url.searchParams.append(name, value);
     }
     const headers = new Headers(init.headers);
+    for (const name of ["x-forwarded-for", "cf-connecting-ip"]) {
+      if (!headers.has(name)) {
+        headers.set(name, clientAddress);
+      }
+    }
     let body: string | Uint8Array | ReadableStream<Uint8Array> | undefined = init.body;
     if (init.json !== undefined) {
       body = JSON.stringify(init.json);
@@ -212,8 +229,10 @@ export function createCaseContext(options: {
       expect(response.status, "POST /api/token for the seeded TPOS user").toBe(200);
       return ((await response.json()) as { access_token: string }).access_token;
     },
-    websocket(path) {
-      return new WebSocket(`${options.target.baseUrl.replace(/^http/, "ws")}${path}`);
+    websocket(path, address = clientAddress) {
+      return new WebSocket(`${options.target.baseUrl.replace(/^http/, "ws")}${path}`, {
+        headers: { "x-forwarded-for": address },
+      });
     },
     async waitFor(check, what, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;

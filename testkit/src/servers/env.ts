@@ -22,6 +22,8 @@ export function gatewayEnv(fakes: AllFakes, extra: Record<string, string> = {}):
     SEPAY_API_KEY: SEPAY_KEY,
     PROXY_ALLOWED_HOSTS: `${cdn.hostname}:${cdn.port}`,
     UPSTREAM_TIMEOUT_MS: "3000",
+    // Test clients speak from loopback and may say which address they are (X-Forwarded-For).
+    TRUST_PROXY: "127.0.0.1,::1",
     ...extra,
   };
 }

@@ -283,6 +283,36 @@ export const realtimeCases: ContractCase[] = [
   contractCase(
     "openRealtimeSocket",
     "negative",
+    "closes a client's socket with 4429 TOO_MANY_FAILURES after 20 wrong keys in a minute, even with the right key",
+    async (ctx) => {
+      const address = `198.19.200.${Math.floor(Math.random() * 250) + 1}`;
+      const attempt = async (key: string): Promise<{ code: number; messages: Loose[] }> => {
+        const socket = ctx.websocket("/ws", address);
+        const messages = inbox(socket);
+        await opened(socket);
+        const code = closed(socket);
+        socket.send(JSON.stringify({ type: "auth", key }));
+        return { code: await code, messages };
+      };
+      for (let i = 0; i < 20; i++) {
+        expect((await attempt(`${API_KEY}-guess-${i}`)).code).toBe(4401);
+      }
+      const blocked = await attempt(API_KEY);
+      expect(blocked.code).toBe(4429);
+      expect(blocked.messages[0]).toMatchObject({ type: "error", code: "TOO_MANY_FAILURES" });
+      // The same address over HTTP is refused too: one count per client.
+      await ctx.expectError(
+        await ctx.call("GET", "/api/realtime/status", {
+          headers: { ...withKey(), "x-forwarded-for": address },
+        }),
+        429,
+        "TOO_MANY_FAILURES",
+      );
+    },
+  ),
+  contractCase(
+    "openRealtimeSocket",
+    "negative",
     "closes a socket that sends a wrong key with 4401 after an error message",
     async (ctx) => {
       const socket = ctx.websocket("/ws");

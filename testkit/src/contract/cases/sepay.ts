@@ -10,6 +10,7 @@ import {
   contractCase,
   expectQueryRefused,
   expectRefused,
+  failureLimitCase,
   jsonBodyNegatives,
   notServedOnEdge,
 } from "./shared.js";
@@ -91,6 +92,15 @@ export const sepayCases: ContractCase[] = [
     expect(response.status).toBe(200);
     expect(await find(ctx, marker)).toHaveLength(1);
   }),
+  failureLimitCase("receiveSepayWebhook", "POST", async (ctx, key) => ({
+    path: "/api/sepay/webhook",
+    init: {
+      headers: {
+        authorization: key === undefined ? `Apikey ${ctx.unique("wrong-key")}` : `Apikey ${SEPAY_KEY}`,
+      },
+      json: sepayTransaction({ content: ctx.unique("LIMIT") }),
+    },
+  })),
   contractCase(
     "receiveSepayWebhook",
     "negative",

@@ -426,7 +426,60 @@ export function apiKeyNegatives(
       "refuses a wrong Bearer key with 401 UNAUTHORIZED",
       send({ authorization: "Bearer not-the-key-0000" }),
     ),
+    failureLimitCase(operationId, method, async (ctx, key) => {
+      const { path, init } = await request(ctx);
+      const rest = Object.fromEntries(
+        Object.entries(init?.headers ?? {}).filter(
+          ([name]) => name !== "x-api-key" && name !== "authorization",
+        ),
+      );
+      return { path, init: { ...init, headers: { ...rest, "x-api-key": key ?? `${API_KEY}-guess` } } };
+    }),
   ];
+}
+
+/** Failed credential checks a client may make in a minute before it must wait (README: rate limits). */
+export const FAILURES_PER_MINUTE = 20;
+
+/**
+ * Guessing is slowed: a client (an address) that failed FAILURES_PER_MINUTE credential checks in a
+ * minute is refused with 429 TOO_MANY_FAILURES and Retry-After, even with the right credential,
+ * while another client is not affected. `request(ctx, undefined)` is a wrong credential,
+ * `request(ctx, API_KEY)` the right one.
+ */
+export function failureLimitCase(
+  operationId: OperationId,
+  method: string,
+  request: (ctx: CaseContext, key: string | undefined) => Promise<{ path: string; init?: CallInit }>,
+  wrongStatus = 401,
+  wrongCode: Parameters<CaseContext["expectError"]>[2] = "UNAUTHORIZED",
+): ContractCase {
+  return contractCase(
+    operationId,
+    "negative",
+    `answers 429 TOO_MANY_FAILURES with Retry-After after ${FAILURES_PER_MINUTE} failed credentials in a minute from one client, even to the right one; other clients go on`,
+    async (ctx) => {
+      // Prepared first: preparing may itself call the gateway (creating a customer to delete).
+      const right = await request(ctx, API_KEY);
+      for (let attempt = 0; attempt < FAILURES_PER_MINUTE; attempt++) {
+        const { path, init } = await request(ctx, undefined);
+        await ctx.expectError(await ctx.call(method, path, init), wrongStatus, wrongCode);
+      }
+      const blocked = await ctx.call(method, right.path, right.init);
+      await ctx.expectError(blocked, 429, "TOO_MANY_FAILURES");
+      const wait = Number(blocked.headers.get("retry-after"));
+      expect(wait).toBeGreaterThan(0);
+      expect(wait).toBeLessThanOrEqual(60);
+      // Another client, with the right credential, is answered as usual.
+      const other = `198.19.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250) + 1}`;
+      const response = await ctx.call(method, right.path, {
+        ...right.init,
+        headers: { ...right.init?.headers, "x-forwarded-for": other, "cf-connecting-ip": other },
+      });
+      expect(response.status, "another client is not limited").toBeLessThan(400);
+      await response.arrayBuffer();
+    },
+  );
 }
 
 /** Accepts the API key as `Authorization: Bearer <key>` as well as `x-api-key`. */

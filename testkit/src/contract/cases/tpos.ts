@@ -12,6 +12,7 @@ import {
   chunkedBodyTooLarge,
   contractCase,
   expectRefused,
+  failureLimitCase,
   idempotencyCases,
   jsonBodyNegatives,
   rawBodyTooLarge,
@@ -111,6 +112,23 @@ const companyCases: ContractCase[] = [
         expect(upstreamMoved(ctx.fakes, mark)).toBe(false);
       },
     ),
+  ),
+  failureLimitCase("createTposToken", "POST", async (_ctx, key) => ({
+    path: "/api/token",
+    init: { headers: { "x-api-key": key ?? `${API_KEY}-guess` }, json: { companyId: 1 } },
+  })),
+  failureLimitCase(
+    "createTposToken",
+    "POST",
+    async (ctx, key) => ({
+      path: "/api/token",
+      // Guesses at made-up usernames, so the seeded user's own count (per username) stays clean.
+      init: {
+        form: key === undefined ? { ...passwordGrant, username: ctx.unique("guess-user") } : passwordGrant,
+      },
+    }),
+    401,
+    "TPOS_TOKEN_REJECTED",
   ),
   contractCase(
     "createTposToken",
