@@ -14,8 +14,10 @@ export interface Call {
   /** Path and query, exactly as sent. */
   path: string;
   headers: Headers;
-  /** Read with text(), which works where Request has no `body` property (Firefox). */
+  /** Read with arrayBuffer(), which works where Request has no `body` property (Firefox). */
   body: string;
+  /** The body's exact bytes. */
+  bytes: Uint8Array<ArrayBuffer>;
   signal: AbortSignal;
   /** The request itself (its body already read), for its other properties. */
   request: Request;
@@ -26,12 +28,14 @@ export function scripted(handler: (call: Call) => Reply | Promise<Reply>) {
   const calls: Call[] = [];
   const fetch = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
+    const bytes = new Uint8Array(await req.arrayBuffer());
     const call: Call = {
       base: url.origin,
       method: req.method,
       path: url.pathname + url.search,
       headers: req.headers,
-      body: await req.text(),
+      body: new TextDecoder().decode(bytes),
+      bytes,
       signal: req.signal,
       request: req,
     };
