@@ -58,6 +58,7 @@ afterEach(() => {
 });
 
 describe("createMatcher", () => {
+  // Cases that hold whatever catch-alls the spec adds; the precedence of catch-alls is the next test's.
   it("matches raw requests to the spec's operations by method and path", () => {
     const match = createMatcher();
     const cases: [string, string, string | undefined, number | undefined][] = [
@@ -65,17 +66,15 @@ describe("createMatcher", () => {
       ["GET", "/api/customers", "/api/customers", 6],
       ["POST", "/api/customers", "/api/customers", 0xa],
       ["GET", "/api/customers/12", "/api/customers/{id}", 6],
-      ["GET", "/api/customers/12/notes", undefined, undefined],
       ["POST", "/api/facebook-send", "/api/facebook-send", 0xb],
-      ["PUT", "/api/facebook-send", undefined, undefined],
       ["GET", "/api/rest/v2.0/SaleOnline_Order/ODataService.GetView", "/api/rest/{path}", 7],
       ["POST", "/api/pancake-official/pages/1/upload_contents", "/api/pancake-official/{path}", 0xb],
-      ["GET", "/api/rest/", undefined, undefined],
       ["GET", "/docs/redoc.standalone.js", "/docs/redoc.standalone.js", 6],
       ["GET", "/docs/redocXstandalone.js", undefined, undefined],
       ["HEAD", "/api/image-proxy", "/api/image-proxy", 7],
       ["OPTIONS", "/api/image-proxy", undefined, undefined],
       ["GET", "/nowhere", undefined, undefined],
+      ["POST", "/v2/api/facebook-send", undefined, undefined],
     ];
     expect(
       cases.map(([method, path]) => {
@@ -332,7 +331,7 @@ describe("createFailoverFetch: sending a message", () => {
 describe("createFailoverFetch: a path no operation matches", () => {
   it("sends a POST to the first server without a key, and does not move it after it may have arrived", async () => {
     const { f, requests } = setup(({ base }) => (base === EDGE ? browserError() : json(200, {})));
-    const e = await rejection(f(`${EDGE}/api/not-in-spec`, { method: "POST", body: "{}" }));
+    const e = await rejection(f(`${EDGE}/not-in-spec`, { method: "POST", body: "{}" }));
     expect(e).toMatchObject({ reason: "network", maybeDelivered: true, attempts: 1 });
     expect(requests().map((c) => [c.base, c.headers.has("idempotency-key")])).toEqual([[EDGE, false]]);
   });
@@ -340,27 +339,27 @@ describe("createFailoverFetch: a path no operation matches", () => {
   it("does not move it for a caller's key either: no server keeps keys for it", async () => {
     const { f, sent } = setup(({ base }) => (base === EDGE ? browserError() : json(200, {})));
     await rejection(
-      f(`${EDGE}/api/not-in-spec`, {
+      f(`${EDGE}/not-in-spec`, {
         method: "PATCH",
         headers: { "Idempotency-Key": "k-123456789" },
         body: "{}",
       }),
     );
-    expect(sent()).toEqual([`${EDGE} PATCH /api/not-in-spec`]);
+    expect(sent()).toEqual([`${EDGE} PATCH /not-in-spec`]);
   });
 
   it("moves a GET, a HEAD and a PUT, whose methods are idempotent", async () => {
     const { f, sent } = setup(({ base }) => (base === EDGE ? browserError() : new Response(null)));
     for (const method of ["GET", "HEAD", "PUT"]) {
-      expect((await f(`${EDGE}/api/not-in-spec`, { method })).status).toBe(200);
+      expect((await f(`${EDGE}/not-in-spec`, { method })).status).toBe(200);
     }
     expect(sent()).toEqual([
-      `${EDGE} GET /api/not-in-spec`,
-      `${NODE} GET /api/not-in-spec`,
-      `${EDGE} HEAD /api/not-in-spec`,
-      `${NODE} HEAD /api/not-in-spec`,
-      `${EDGE} PUT /api/not-in-spec`,
-      `${NODE} PUT /api/not-in-spec`,
+      `${EDGE} GET /not-in-spec`,
+      `${NODE} GET /not-in-spec`,
+      `${EDGE} HEAD /not-in-spec`,
+      `${NODE} HEAD /not-in-spec`,
+      `${EDGE} PUT /not-in-spec`,
+      `${NODE} PUT /not-in-spec`,
     ]);
   });
 });
