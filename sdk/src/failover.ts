@@ -312,8 +312,10 @@ export function createFailover(o: FailoverOptions) {
     // counts only where the servers keep keys: elsewhere they would run the call twice.
     const safe = flags & 4 || (keyed && flags & 8);
     const once = init.duplex;
-    // Read with arrayBuffer(), not through `body`: Firefox has no Request.body. A GET has none.
-    const body = once ? req.body : /^(GET|HEAD)$/.test(method) ? null : await req.arrayBuffer();
+    // Read with arrayBuffer(), not through `body`: Firefox has no Request.body. Empty is none, as
+    // the caller sent it (a GET cannot have one; a DELETE with none must not get a Content-Length).
+    const buf = !once && (await req.arrayBuffer());
+    const body = buf ? (buf.byteLength ? buf : null) : req.body;
     const signal = req.signal;
     const deadline = now() + (init.timeoutMs ?? timeoutMs);
     // 1: tried in this call (going back to it takes a backoff); 2: left out (does not serve the operation).

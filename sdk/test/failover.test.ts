@@ -126,6 +126,12 @@ describe("createClient: calls", () => {
     ]);
   });
 
+  it("sends no body, not an empty one, where the call has none", async () => {
+    const { client, requests } = setup(withHealth(() => new Response(null, { status: 204 })));
+    await client.DELETE("/api/customers/{id}", { params: { path: { id: 7 } } });
+    expect(requests()[0]?.request.body).toBeNull();
+  });
+
   it("returns HTTP errors as a typed { error }, without throwing", async () => {
     const { client } = setup(withHealth(() => gatewayError(404, "CUSTOMER_NOT_FOUND")));
     const { error, data } = await client.GET("/api/customers/{id}", { params: { path: { id: 7 } } });

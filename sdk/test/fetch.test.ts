@@ -407,6 +407,15 @@ describe("createFailoverFetch: bodies", () => {
     }
   });
 
+  it("sends no body where the page sent none, so a JSON content type gets no empty body", async () => {
+    const { f, requests } = setup(() => json(200, {}));
+    await f(`${EDGE}/api/rest/v2.0/SaleOnline_Order(1)`, {
+      method: "DELETE",
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(requests()[0]?.request.body).toBeNull();
+  });
+
   it("sends a stream body once, as it comes, and never to a second server", async () => {
     const { f, sent, requests } = setup(({ base }) =>
       base === EDGE ? nodeError("ECONNREFUSED", "connect") : json(200, {}),
