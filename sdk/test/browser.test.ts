@@ -13,6 +13,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { extname, join, resolve } from "node:path";
 import { type AllFakes, conversationUpdate, FAKE_CREDENTIALS, startAllFakes } from "@n2store/testkit/fakes";
+import { createTestDatabase } from "@n2store/testkit/postgres";
 import {
   API_KEY,
   type EdgeServer,
@@ -122,17 +123,26 @@ describe.skipIf(!existsSync(CHROMIUM))("the packed SDK in Chromium", () => {
   let work: string;
   let env: Record<string, string>;
   let edgePort: number;
+  // With DATABASE_URL: a fresh database of this file's own (the Node server would otherwise inherit
+  // DATABASE_URL itself), which the edge shares through Hyperdrive, as deployed.
+  let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
+  const startEdge = () =>
+    startEdgeServer({ vars: env, port: edgePort, ...(database ? { hyperdrive: database.url } : {}) });
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "n2store-browser-"));
     fakes = await startAllFakes();
     env = gatewayEnv(fakes);
+    database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
     // A fixed port, so that a test can start the primary again where the pages expect it.
     edgePort = await freePort();
     [edge, node, page] = await startTogether(
-      [startEdgeServer({ vars: env, port: edgePort }), (started) => started.close()],
+      [startEdge(), (started) => started.close()],
       [
-        startNodeProcess("sdk-browser-node", { ...env, DATA_DIR: join(work, "pglite") }),
+        startNodeProcess("sdk-browser-node", {
+          ...env,
+          ...(database ? { DATABASE_URL: database.url } : { DATA_DIR: join(work, "pglite") }),
+        }),
         (started) => started.stop(),
       ],
       [Promise.resolve(packSdk(work)).then(servePage), (started) => started.server.close()],
@@ -157,6 +167,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the packed SDK in Chromium", () => {
     await edge?.close();
     await node?.stop();
     await fakes?.close();
+    await database?.drop();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -251,7 +262,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the packed SDK in Chromium", () => {
         () => false,
       ))
     ) {
-      edge = await startEdgeServer({ vars: env, port: edgePort });
+      edge = await startEdge();
     }
     const PAGE = FAKE_CREDENTIALS.pageIds[0];
     const conversation = fakes.pancakeStore.conversations.find(
@@ -363,13 +374,13 @@ describe.skipIf(!existsSync(CHROMIUM))("the packed SDK in Chromium", () => {
     expect(before.token).toBe(200);
     expect(before.statuses).toEqual(Array(9).fill(200));
     expect(before.aborted).toBe("AbortError");
-    // The primary took the idempotent calls; without a key store it refused every keyed message
-    // before sending it (503), so those moved to the fallback.
-    expect(before.moved.sort()).toEqual([
-      "POST /api/facebook-send",
-      "POST /api/facebook-send",
-      "POST /api/pancake-official/{path}",
-    ]);
+    // The primary took every call it can run. With the shared key store (DATABASE_URL) that is all
+    // of them; without one it refuses each keyed message before sending it (503), which then moves.
+    expect(before.moved.sort()).toEqual(
+      database
+        ? []
+        : ["POST /api/facebook-send", "POST /api/facebook-send", "POST /api/pancake-official/{path}"],
+    );
 
     // Stop the primary, and open the page again: its smartFetch does not know yet, so every call
     // first meets a refused connection (a bare TypeError in a browser, "maybe delivered").
