@@ -4,7 +4,8 @@ export type NetworkFailure = "network" | "timeout" | "aborted";
 /**
  * Thrown when no server gave an HTTP response: every server failed before answering, the call's
  * deadline passed, or the caller aborted. HTTP errors are not thrown: they come back as `{ error }`,
- * as in openapi-fetch.
+ * as in openapi-fetch. A `TypeError`, as `fetch` rejects with on a network failure, so code written
+ * for `fetch` (`e instanceof TypeError`) treats it as one.
  *
  * @example
  * try {
@@ -15,7 +16,7 @@ export type NetworkFailure = "network" | "timeout" | "aborted";
  *   }
  * }
  */
-export class N2StoreNetworkError extends Error {
+export class N2StoreNetworkError extends TypeError {
   /** Brand checked by {@link isN2StoreNetworkError}; survives two copies of the SDK in one page. */
   declare readonly isN2StoreNetworkError: true;
   /** `network`: no server answered; `timeout`: an attempt or the deadline ran out; `aborted`: the caller's signal. */

@@ -105,6 +105,11 @@ export interface ServerEvent {
 
 /** openapi-fetch builds each Request on this origin; the engine swaps in the chosen server's base URL. */
 export const BASE = "http://n2store.invalid";
+/**
+ * Where a client keeps its engine's `send`, for `createFailoverFetch(client)`. A registered symbol,
+ * so that a client made by another copy of the SDK (a script tag and a bundle) is still recognised.
+ */
+export const ENGINE = Symbol.for("n2store");
 const IK = "idempotency-key";
 type Cause = { code?: unknown; syscall?: unknown; errors?: Cause[] };
 
@@ -275,37 +280,44 @@ export function createFailover(o: FailoverOptions) {
   };
 
   /**
-   * Sends one logical call. `init` is the caller's openapi-fetch init; its RequestInit extras
-   * (credentials, cache, ...) are passed on, unknown keys are ignored by `new Request`.
+   * Sends one logical call. `init` is the caller's init with its CallOptions; its RequestInit
+   * extras (credentials, cache, ...) are passed on, and `new Request` ignores the other keys. With
+   * `duplex` (a stream body) the body is sent as it comes, once: a stream cannot be sent again, so
+   * the call never moves. `flags` and `path` default to the typed client's: the operation's policy
+   * digit, and `req.url` below BASE.
    */
   const send = async (
     method: string,
     template: string,
     req: Request,
-    init: object,
-    call: CallOptions,
+    init: CallOptions & { duplex?: string | undefined },
+    // An operation the spec does not have (reachable only through a cast): both runtimes, and
+    // non-idempotent, the safe assumption.
+    flags = parseInt(OPERATION_FLAGS[template]?.[POLICY_METHODS.indexOf(method)] as string, 16) || 3,
+    path = req.url.slice(BASE.length),
   ): Promise<Response> => {
     lastCall = now();
     schedule();
     const operation = `${method} ${template}`;
-    // An operation the spec does not have (reachable only through a cast): both runtimes, and
-    // non-idempotent, the safe assumption.
-    const flags = parseInt(OPERATION_FLAGS[template]?.[POLICY_METHODS.indexOf(method)] as string, 16) || 3;
     // Served by one runtime only: a server of unknown runtime must be asked before it gets the call.
     const partial = (flags & 3) !== 3;
     const headers = new Headers(req.headers);
-    const key = call.idempotencyKey;
+    const key = init.idempotencyKey;
     if (key || (flags & 8 && key !== false && o.idempotencyKeys !== false && !headers.has(IK))) {
       // One key for every attempt on every server: the shared key store runs the call at most once.
       headers.set(IK, key || uuid());
     }
     const keyed = headers.has(IK);
-    // May the call go to another server after it may have reached one? (RFC 9110 §9.2.2)
-    const safe = flags & 4 || keyed;
-    const body = req.body && (await req.arrayBuffer());
-    const path = req.url.slice(BASE.length);
+    // May the call go to another server after it may have reached one (RFC 9110 §9.2.2)? A key
+    // counts only where the servers keep keys: elsewhere they would run the call twice.
+    const safe = flags & 4 || (keyed && flags & 8);
+    const once = init.duplex;
+    // Read with arrayBuffer(), not through `body`: Firefox has no Request.body. Empty is none, as
+    // the caller sent it (a GET cannot have one; a DELETE with none must not get a Content-Length).
+    const buf = !once && (await req.arrayBuffer());
+    const body = buf ? (buf.byteLength ? buf : null) : req.body;
     const signal = req.signal;
-    const deadline = now() + (call.timeoutMs ?? timeoutMs);
+    const deadline = now() + (init.timeoutMs ?? timeoutMs);
     // 1: tried in this call (going back to it takes a backoff); 2: left out (does not serve the operation).
     const marks = new Map<ServerState, number>();
     const urls: string[] = [];
@@ -456,7 +468,7 @@ export function createFailover(o: FailoverOptions) {
           reason = failure;
         }
       }
-      if (!move || urls.length >= maxAttempts || urls.length > 4) {
+      if (!move || once || urls.length >= maxAttempts || urls.length > 4) {
         break;
       }
       const asked = wait;

@@ -9,6 +9,7 @@ import {
   type CallOptions,
   type ClientState,
   createFailover,
+  ENGINE,
   type FailoverEvent,
   type FailoverOptions,
   pathSerializer,
@@ -133,14 +134,19 @@ export function createClient(options: ClientOptions): N2StoreClient {
     querySerializer: { object: { style: "form", explode: true } },
     pathSerializer,
   });
-  const out: Record<string, unknown> = { ...api, use: client.use, eject: client.eject };
+  const out: Record<string | symbol, unknown> = {
+    ...api,
+    use: client.use,
+    eject: client.eject,
+    [ENGINE]: send,
+  };
   for (const name of POLICY_METHODS as readonly ("GET" | "POST" | "PUT" | "PATCH" | "DELETE")[]) {
     // A per-call fetch, so that the engine learns the call's path template (its operation). The
     // CallOptions keys ride along in `init`: Request ignores them, openapi-fetch copies them as expandos.
     out[name] = (url: string, init: CallOptions = {}) =>
       (client[name] as (u: string, i: object) => unknown)(url, {
         ...init,
-        fetch: (req: Request) => send(name, url, req, init, init),
+        fetch: (req: Request) => send(name, url, req, init),
       });
   }
   return out as unknown as N2StoreClient;

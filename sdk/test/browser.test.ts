@@ -2,8 +2,9 @@
  * The packed SDK in a real browser (Debian's Chromium, driven by playwright-core): a page served
  * from its own origin loads the tarball's dist/ through an import map, calls the gateway's two
  * servers across origins (CORS), survives the primary going down, and receives a realtime event
- * relayed from the fake Pancake socket. Skipped, saying so, where /usr/bin/chromium is missing
- * (CI installs it).
+ * relayed from the fake Pancake socket. A second page is a shop page without a bundler: one
+ * <script> tag loads the one-file build, and its hand-written `smartFetch` becomes the failover
+ * fetch. Skipped, saying so, where /usr/bin/chromium is missing (CI installs it).
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -12,9 +13,11 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { extname, join, resolve } from "node:path";
 import { type AllFakes, conversationUpdate, FAKE_CREDENTIALS, startAllFakes } from "@n2store/testkit/fakes";
+import { createTestDatabase } from "@n2store/testkit/postgres";
 import {
   API_KEY,
   type EdgeServer,
+  freePort,
   gatewayEnv,
   type NodeProcess,
   startEdgeServer,
@@ -49,6 +52,30 @@ const TYPES: Record<string, string> = {
   ".html": "text/html",
 };
 
+/**
+ * A shop page as the shop writes them (`shared/js/api-config.js`): URLs built by hand against the
+ * Worker, and calls through `API_CONFIG.smartFetch`, which was plain `fetch`. With the SDK's script
+ * build it is the failover fetch, one line. The servers' URLs come in the query string.
+ */
+const SHOP_PAGE = `<!doctype html><meta charset="utf-8"><title>orders-report</title>
+<script src="/sdk/dist/n2store-sdk.iife.js"></script>
+<script>
+  const params = new URLSearchParams(location.search);
+  const WORKER_URL = params.get("worker");
+  const FALLBACK_URL = params.get("fallback");
+  const API_CONFIG = {
+    WORKER_URL,
+    buildUrl: {
+      tposOData: (endpoint, qs) => WORKER_URL + "/api/odata/" + endpoint + (qs ? "?" + qs : ""),
+      pancakeOfficial: (endpoint, pat) =>
+        WORKER_URL + "/api/pancake-official/" + endpoint + "?page_access_token=" + pat,
+      facebookSend: () => WORKER_URL + "/api/facebook-send",
+    },
+    smartFetch: N2StoreSDK.createFailoverFetch({ servers: [WORKER_URL, FALLBACK_URL] }),
+  };
+  window.API_CONFIG = API_CONFIG;
+</script>`;
+
 /** The page's own origin: index.html, the unpacked SDK under /sdk/, openapi-fetch under /vendor/. */
 async function servePage(packageDir: string): Promise<{ url: string; server: Server }> {
   const openapiFetch = require.resolve("openapi-fetch").replace(/index\.c?js$/, "index.mjs");
@@ -69,8 +96,8 @@ async function servePage(packageDir: string): Promise<{ url: string; server: Ser
       const candidate = resolve(packageDir, `.${path.slice("/sdk".length)}`);
       file = candidate.startsWith(`${packageDir}/`) ? candidate : null;
     }
-    if (path === "/") {
-      response.writeHead(200, { "content-type": "text/html" }).end(page);
+    if (path === "/" || path === "/shop.html") {
+      response.writeHead(200, { "content-type": "text/html" }).end(path === "/" ? page : SHOP_PAGE);
     } else if (file !== null && existsSync(file)) {
       response
         .writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" })
@@ -94,15 +121,28 @@ describe.skipIf(!existsSync(CHROMIUM))("the packed SDK in Chromium", () => {
   let page: { url: string; server: Server };
   let browser: Browser;
   let work: string;
+  let env: Record<string, string>;
+  let edgePort: number;
+  // With DATABASE_URL: a fresh database of this file's own (the Node server would otherwise inherit
+  // DATABASE_URL itself), which the edge shares through Hyperdrive, as deployed.
+  let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
+  const startEdge = () =>
+    startEdgeServer({ vars: env, port: edgePort, ...(database ? { hyperdrive: database.url } : {}) });
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "n2store-browser-"));
     fakes = await startAllFakes();
-    const env = gatewayEnv(fakes);
+    env = gatewayEnv(fakes);
+    database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
+    // A fixed port, so that a test can start the primary again where the pages expect it.
+    edgePort = await freePort();
     [edge, node, page] = await startTogether(
-      [startEdgeServer({ vars: env }), (started) => started.close()],
+      [startEdge(), (started) => started.close()],
       [
-        startNodeProcess("sdk-browser-node", { ...env, DATA_DIR: join(work, "pglite") }),
+        startNodeProcess("sdk-browser-node", {
+          ...env,
+          ...(database ? { DATABASE_URL: database.url } : { DATA_DIR: join(work, "pglite") }),
+        }),
         (started) => started.stop(),
       ],
       [Promise.resolve(packSdk(work)).then(servePage), (started) => started.server.close()],
@@ -127,6 +167,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the packed SDK in Chromium", () => {
     await edge?.close();
     await node?.stop();
     await fakes?.close();
+    await database?.drop();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -212,4 +253,165 @@ describe.skipIf(!existsSync(CHROMIUM))("the packed SDK in Chromium", () => {
     expect(failed.filter((url) => url.startsWith(node.url))).toEqual([]);
     await tab.close();
   }, 90_000);
+
+  it("gives a shop page's smartFetch failover with one <script>: its calls succeed on the fallback while the primary is stopped, and no message is sent twice", async () => {
+    // The test above stops the primary; start it again where the page expects it.
+    if (
+      !(await fetch(`${edge.url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    ) {
+      edge = await startEdge();
+    }
+    const PAGE = FAKE_CREDENTIALS.pageIds[0];
+    const conversation = fakes.pancakeStore.conversations.find(
+      (c) => c.page_id === PAGE && c.type === "INBOX",
+    );
+    const shop = {
+      tpos: FAKE_CREDENTIALS.tpos,
+      page: PAGE,
+      psid: FAKE_CREDENTIALS.psids.inWindow,
+      pageToken: FAKE_CREDENTIALS.graphPageTokens[PAGE] ?? "",
+      pat: FAKE_CREDENTIALS.pageAccessTokens[PAGE] ?? "",
+      conversation: conversation?.id ?? "",
+    };
+    type Shop = typeof shop;
+    const graphBefore = fakes.graph.sent.length;
+    const pagesFmBefore = fakes.pagesFm.sent.length;
+    const tab = await browser.newPage();
+    const failed: string[] = [];
+    tab.on("requestfailed", (request) => failed.push(request.url()));
+    await tab.goto(`${page.url}/shop.html?${new URLSearchParams({ worker: edge.url, fallback: node.url })}`);
+    await tab.waitForFunction(() => "API_CONFIG" in window);
+
+    // What the page does, as the shop's code does it: bodies of several kinds, built by hand.
+    const pageCalls = async ({ shop, tag, sends }: { shop: Shop; tag: string; sends: number }) => {
+      type Api = {
+        smartFetch: ((input: RequestInfo | URL, init?: RequestInit) => Promise<Response>) & {
+          state(): { active?: string };
+          onFailover(fn: (e: { operation: string }) => void): () => void;
+        };
+        buildUrl: {
+          tposOData(endpoint: string, qs?: string): string;
+          pancakeOfficial(endpoint: string, pat: string): string;
+          facebookSend(): string;
+        };
+        WORKER_URL: string;
+      };
+      const api = (window as unknown as { API_CONFIG: Api }).API_CONFIG;
+      const moved: string[] = [];
+      const off = api.smartFetch.onFailover((e) => moved.push(e.operation));
+      const token = await api.smartFetch(`${api.WORKER_URL}/api/token`, {
+        method: "POST",
+        body: new URLSearchParams({
+          grant_type: "password",
+          username: shop.tpos.username,
+          password: shop.tpos.password,
+          client_id: shop.tpos.clientId,
+        }),
+      });
+      const { access_token } = await token.json();
+      const message = (i: number) => ({
+        pageId: shop.page,
+        psid: shop.psid,
+        message: `${tag} ${i}`,
+        pageToken: shop.pageToken,
+      });
+      const calls: Promise<Response>[] = [
+        ...Array.from({ length: 6 }, () =>
+          api.smartFetch(api.buildUrl.tposOData("Partner", "$top=1"), {
+            headers: { Authorization: `Bearer ${access_token}`, tposappversion: "6.5.14.1" },
+          }),
+        ),
+        ...Array.from({ length: sends }, (_, i) =>
+          api.smartFetch(api.buildUrl.facebookSend(), {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify(message(i)),
+          }),
+        ),
+        // A Blob body, as a page that builds its payload as a file would send it.
+        api.smartFetch(api.buildUrl.facebookSend(), {
+          method: "POST",
+          body: new Blob([JSON.stringify(message(sends))], { type: "application/json" }),
+        }),
+        // A Request object, replying through pages.fm's public API.
+        api.smartFetch(
+          new Request(
+            api.buildUrl.pancakeOfficial(
+              `pages/${shop.page}/conversations/${shop.conversation}/messages`,
+              shop.pat,
+            ),
+            {
+              method: "POST",
+              headers: { "Content-Type": "application/json", Accept: "application/json" },
+              body: JSON.stringify({ action: "reply_inbox", message: `${tag} reply` }),
+            },
+          ),
+        ),
+      ];
+      const statuses = await Promise.all(
+        calls.map((c) =>
+          c.then(
+            (r) => r.status,
+            (e: Error) => `${e.name}: ${e.message}`,
+          ),
+        ),
+      );
+      // A call the page cancels rejects as fetch does.
+      const aborted = await api
+        .smartFetch(api.buildUrl.tposOData("Partner"), { signal: AbortSignal.abort() })
+        .then(
+          () => "resolved",
+          (e: Error) => e.name,
+        );
+      off();
+      return { token: token.status, statuses, aborted, moved, active: api.smartFetch.state().active };
+    };
+
+    const before = await tab.evaluate(pageCalls, { shop, tag: "trước", sends: 1 });
+    expect(before.token).toBe(200);
+    expect(before.statuses).toEqual(Array(9).fill(200));
+    expect(before.aborted).toBe("AbortError");
+    // The primary took every call it can run. With the shared key store (DATABASE_URL) that is all
+    // of them; without one it refuses each keyed message before sending it (503), which then moves.
+    expect(before.moved.sort()).toEqual(
+      database
+        ? []
+        : ["POST /api/facebook-send", "POST /api/facebook-send", "POST /api/pancake-official/{path}"],
+    );
+
+    // Stop the primary, and open the page again: its smartFetch does not know yet, so every call
+    // first meets a refused connection (a bare TypeError in a browser, "maybe delivered").
+    await edge.close();
+    await tab.reload();
+    await tab.waitForFunction(() => "API_CONFIG" in window);
+    const started = performance.now();
+    const after = await tab.evaluate(pageCalls, { shop, tag: "sau", sends: 4 });
+    const elapsed = performance.now() - started;
+    expect(after.token).toBe(200);
+    expect(after.statuses).toEqual(Array(12).fill(200));
+    expect(after.aborted).toBe("AbortError");
+    expect(after.active).toBe(node.url);
+    // The token call and the calls that set out before the primary was marked down moved to the
+    // fallback: the messages among them because they carry a key.
+    expect(after.moved.length).toBeGreaterThanOrEqual(3);
+    expect(after.moved).toContain("POST /api/token");
+    expect(after.moved).toContain("POST /api/facebook-send");
+
+    // Every message reached Graph and pages.fm exactly once.
+    const texts = fakes.graph.sent
+      .slice(graphBefore)
+      .map((entry) => (entry.message as { text?: string }).text);
+    expect(texts.sort()).toEqual(["sau 0", "sau 1", "sau 2", "sau 3", "sau 4", "trước 0", "trước 1"]);
+    const replies = fakes.pagesFm.sent.slice(pagesFmBefore).map((entry) => entry.body.message);
+    expect(replies.sort()).toEqual(["sau reply", "trước reply"]);
+    expect(failed.filter((url) => url.startsWith(node.url))).toEqual([]);
+    console.log(
+      `sdk browser: shop page, primary stopped: ${after.statuses.length + 1} calls ok on the fallback in ${elapsed.toFixed(0)} ms, ` +
+        `${after.moved.length} moved, ${texts.length} messages at Graph and ${replies.length} at pages.fm (0 duplicates)`,
+    );
+    await tab.close();
+  }, 120_000);
 });

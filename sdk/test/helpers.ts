@@ -1,5 +1,6 @@
 // Scripted fetch for SDK tests, in the manner of openapi-fetch's own test helpers: no mocking
 // library, every base URL answers what the test says, and every request is recorded.
+import { vi } from "vitest";
 
 export const EDGE = "http://127.0.0.1:8787";
 export const NODE = "http://127.0.0.1:3000";
@@ -13,8 +14,13 @@ export interface Call {
   /** Path and query, exactly as sent. */
   path: string;
   headers: Headers;
+  /** Read with arrayBuffer(), which works where Request has no `body` property (Firefox). */
   body: string;
+  /** The body's exact bytes. */
+  bytes: Uint8Array<ArrayBuffer>;
   signal: AbortSignal;
+  /** The request itself (its body already read), for its other properties. */
+  request: Request;
 }
 
 /** A fetch whose servers answer through `handler`; `calls` lists every request in order. */
@@ -22,13 +28,16 @@ export function scripted(handler: (call: Call) => Reply | Promise<Reply>) {
   const calls: Call[] = [];
   const fetch = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
+    const bytes = new Uint8Array(await req.arrayBuffer());
     const call: Call = {
       base: url.origin,
       method: req.method,
       path: url.pathname + url.search,
       headers: req.headers,
-      body: req.body ? await req.text() : "",
+      body: new TextDecoder().decode(bytes),
+      bytes,
       signal: req.signal,
+      request: req,
     };
     calls.push(call);
     const reply = await handler(call);
@@ -101,3 +110,26 @@ export const connectTimeout = () =>
 
 /** What every browser gives for any network failure: a bare TypeError, no cause. */
 export const browserError = () => new TypeError("Failed to fetch");
+
+/** Lets fake time pass while `p` runs, then gives its result or its rejection. */
+export async function run<T>(p: Promise<T>, ms = 5_000): Promise<T> {
+  const settled = p.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  await vi.advanceTimersByTimeAsync(ms);
+  const r = await settled;
+  if ("error" in r) {
+    throw r.error;
+  }
+  return r.value;
+}
+
+/** The rejection of `p` after `ms` of fake time. */
+export const rejection = (p: Promise<unknown>, ms = 5_000) =>
+  run(p, ms).then(
+    () => {
+      throw new Error("expected the call to throw");
+    },
+    (e: unknown) => e,
+  );

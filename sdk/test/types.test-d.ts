@@ -1,10 +1,12 @@
 // Public types, checked by `tsc --noEmit -p sdk` (this file is never run).
 import { describe, expectTypeOf, it } from "vitest";
 import { WebSocket } from "ws";
+import { createFailoverFetch } from "../src/fetch.js";
 import {
   type components,
   createClient,
   createRealtime,
+  type N2StoreClient,
   type N2StoreNetworkError,
   type RealtimeMessage,
 } from "../src/index.js";
@@ -63,5 +65,18 @@ describe("realtime", () => {
     expectTypeOf<RealtimeMessage<"sepay:transaction">>().toEqualTypeOf<Schemas["SepayTransactionMessage"]>();
     // @ts-expect-error not a message type of the spec
     live.on("pages:nope", () => {});
+  });
+});
+
+describe("createFailoverFetch", () => {
+  it("is a fetch, made from a client or from options, with the client's controls", () => {
+    const fromClient = createFailoverFetch(client);
+    const fromOptions = createFailoverFetch({ servers: ["http://127.0.0.1:8787"], fetch: globalThis.fetch });
+    expectTypeOf(fromClient).toExtend<typeof globalThis.fetch>();
+    expectTypeOf(fromOptions).toExtend<(input: RequestInfo | URL, init?: RequestInit) => Promise<Response>>();
+    expectTypeOf(fromOptions.state).toEqualTypeOf<N2StoreClient["state"]>();
+    expectTypeOf(fromOptions.onFailover).toEqualTypeOf<N2StoreClient["onFailover"]>();
+    // @ts-expect-error: the options need servers
+    createFailoverFetch({ timeoutMs: 1 });
   });
 });
