@@ -932,7 +932,7 @@ export interface components {
          *     HTTP status.
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "MALFORMED_BODY" | "MALFORMED_REQUEST" | "INVALID_TARGET_URL" | "UNAUTHORIZED" | "TPOS_TOKEN_REJECTED" | "TARGET_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "CUSTOMER_PHONE_EXISTS" | "REQUEST_TIMEOUT" | "IDEMPOTENCY_KEY_IN_USE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "UPGRADE_REQUIRED" | "HEADERS_TOO_LARGE" | "FB_INVALID_REQUEST" | "FB_PAGE_TOKEN_INVALID" | "FB_PERMISSION_DENIED" | "FB_OUTSIDE_WINDOW" | "FB_RECIPIENT_UNAVAILABLE" | "FB_RATE_LIMITED" | "TOO_MANY_FAILURES" | "FB_UPSTREAM_ERROR" | "INTERNAL" | "NOT_SERVED_BY_RUNTIME" | "UPSTREAM_UNREACHABLE" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_ERROR" | "UPSTREAM_RESPONSE_TOO_LARGE" | "TOO_MANY_REDIRECTS" | "DATABASE_UNAVAILABLE" | "IDEMPOTENCY_STORE_UNAVAILABLE" | "SEPAY_NOT_CONFIGURED" | "TPOS_ACCOUNT_NOT_CONFIGURED" | "UPSTREAM_TIMEOUT";
+        ErrorCode: "VALIDATION_FAILED" | "MALFORMED_BODY" | "MALFORMED_REQUEST" | "INVALID_TARGET_URL" | "UNAUTHORIZED" | "TPOS_TOKEN_REJECTED" | "TARGET_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "CUSTOMER_PHONE_EXISTS" | "REQUEST_TIMEOUT" | "IDEMPOTENCY_KEY_IN_USE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "UPGRADE_REQUIRED" | "HEADERS_TOO_LARGE" | "FB_INVALID_REQUEST" | "FB_PAGE_TOKEN_INVALID" | "FB_PERMISSION_DENIED" | "FB_OUTSIDE_WINDOW" | "FB_RECIPIENT_UNAVAILABLE" | "FB_RATE_LIMITED" | "TOO_MANY_FAILURES" | "FB_UPSTREAM_ERROR" | "INTERNAL" | "NOT_SERVED_BY_RUNTIME" | "UPSTREAM_UNREACHABLE" | "OUTCOME_UNKNOWN" | "UPSTREAM_BAD_RESPONSE" | "UPSTREAM_ERROR" | "UPSTREAM_RESPONSE_TOO_LARGE" | "TOO_MANY_REDIRECTS" | "DATABASE_UNAVAILABLE" | "IDEMPOTENCY_STORE_UNAVAILABLE" | "SEPAY_NOT_CONFIGURED" | "TPOS_ACCOUNT_NOT_CONFIGURED" | "UPSTREAM_TIMEOUT";
         Health: {
             /**
              * @description `degraded` when a dependency (the database) is down but the server still answers.
@@ -1631,7 +1631,12 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The upstream could not be reached, answered garbage or a body too large, or redirected too often. */
+        /**
+         * @description The upstream could not be reached, answered garbage or a body too large, or redirected too often.
+         *     For a call with an `Idempotency-Key`, `OUTCOME_UNKNOWN` means the upstream may have received it
+         *     before the connection broke or the time ran out: it is stored, every retry with the key gets it
+         *     on either runtime, and the call is never sent again with that key.
+         */
         BadGateway: {
             headers: {
                 [name: string]: unknown;
@@ -1729,6 +1734,9 @@ export interface components {
          *     in a store both runtimes share: a retry with the same key and body replays it (with
          *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
          *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+         *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+         *     another caller with the same key neither sees the first answer nor blocks it.
+         *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
          */
         IdempotencyKey: string;
         /** @description The absolute http(s) URL to fetch; its host must be allowed. */
@@ -2002,6 +2010,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2058,6 +2069,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2137,6 +2151,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2193,6 +2210,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2284,6 +2304,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2348,6 +2371,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2427,6 +2453,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2483,6 +2512,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2568,6 +2600,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2628,6 +2663,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2748,6 +2786,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2830,6 +2871,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2954,6 +2998,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description The page access token, when the body has no `pageToken` (the original proxy took it from here too). Sent to Graph only, never logged. */
@@ -3034,6 +3081,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -3367,6 +3417,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -3425,6 +3478,9 @@ export interface operations {
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
                  *     `Idempotent-Replayed: true`) instead of running again; the same key with another body is refused
                  *     with 422, and a retry while the first request still runs gets 409. The SDK adds a key by itself.
+                 *     A key belongs to the caller's credential (`Authorization`, a Pancake or page token, the API key):
+                 *     another caller with the same key neither sees the first answer nor blocks it.
+                 *     `X-Idempotency-Key` is read as this header when it is absent (the shop's pages send it).
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };

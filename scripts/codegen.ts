@@ -175,6 +175,13 @@ export function readOperations(spec: JsonObject): OperationRow[] {
       if (catchAll !== null && !path.endsWith(`{${catchAll}}`)) {
         problems.push(`${where}: the x-catch-all parameter {${catchAll}} must be the last path segment`);
       }
+      // The SDK tells a catch-all template by its ending `{path}`, which keeps the browser bundle
+      // free of a list of them; and only a catch-all may end so.
+      if ((catchAll !== null && catchAll !== "path") || (catchAll === null && path.endsWith("{path}"))) {
+        problems.push(
+          `${where}: a path ending in {path} is a catch-all (x-catch-all), and a catch-all is named {path}`,
+        );
+      }
       for (const name of pathParams) {
         if (!params.some((p) => p.in === "path" && p.name === name)) {
           problems.push(`${where}: path parameter {${name}} is not declared`);

@@ -39,6 +39,11 @@ export interface Config {
   readonly graphBaseUrl: URL;
   readonly graphVersion: string;
   readonly tposAppVersion: string;
+  /**
+   * The key of the hash that scopes Idempotency-Keys to the caller's credential (IDEMPOTENCY_SCOPE_SECRET,
+   * the same on both runtimes); a fixed default keeps scoping working without it.
+   */
+  readonly idempotencyScopeSecret: string;
   /** The shop's TPOS accounts by company id (1: TPOS_USERNAME, 2: TPOS_USERNAME_2); secrets. */
   readonly tposAccounts: ReadonlyMap<number, TposAccount>;
   readonly sepayApiKey: string | null;
@@ -288,6 +293,7 @@ export function loadConfig(env: Env): Config {
     graphVersion,
     tposAppVersion: value(env, "TPOS_APP_VERSION"),
     tposAccounts: tposAccounts(env),
+    idempotencyScopeSecret: optional(env, "IDEMPOTENCY_SCOPE_SECRET") ?? "n2store-idempotency-scope-v1",
     sepayApiKey: optional(env, "SEPAY_API_KEY"),
     apiKeys: list(optional(env, "N2STORE_API_KEYS") ?? ""),
     corsAllowedOrigins: origins.includes("*") ? null : origins,

@@ -12,6 +12,18 @@ export async function sha256Hex(data: string | Uint8Array): Promise<string> {
   return hex(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
 }
 
+/** HMAC-SHA-256 of `data` under `key`, as lower-case hex. */
+export async function hmacSha256Hex(key: string, data: string): Promise<string> {
+  const cryptoKey = await crypto.subtle.importKey(
+    "raw",
+    encoder.encode(key),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  return hex(await crypto.subtle.sign("HMAC", cryptoKey, encoder.encode(data)));
+}
+
 /**
  * Compares a secret the caller sent with the expected one in constant time: both are hashed first,
  * so neither the length nor the first differing byte shows in the timing.

@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   INTERNAL: { status: 500 },
   NOT_SERVED_BY_RUNTIME: { status: 501 },
   UPSTREAM_UNREACHABLE: { status: 502 },
+  OUTCOME_UNKNOWN: { status: 502 },
   UPSTREAM_BAD_RESPONSE: { status: 502 },
   UPSTREAM_ERROR: { status: 502 },
   UPSTREAM_RESPONSE_TOO_LARGE: { status: 502 },
@@ -83,6 +84,11 @@ export interface ApiErrorOptions {
   readonly nothingSent?: boolean;
   /** The upstream's own numeric error code and subcode (Graph's), sent as `error_code` and `error_subcode`. */
   readonly upstreamCode?: { readonly code: number; readonly subcode?: number | undefined };
+  /**
+   * The upstream may have received the request before the connection broke or the time ran out:
+   * under an Idempotency-Key this is stored as OUTCOME_UNKNOWN, never sent again.
+   */
+  readonly outcomeUnknown?: boolean;
   readonly cause?: unknown;
 }
 
@@ -97,6 +103,7 @@ export class ApiError extends Error {
   readonly details: readonly ErrorDetail[] | undefined;
   readonly headers: Readonly<Record<string, string>> | undefined;
   readonly nothingSent: boolean;
+  readonly outcomeUnknown: boolean;
   readonly upstreamCode: ApiErrorOptions["upstreamCode"];
 
   private readonly options: ApiErrorOptions;
@@ -109,6 +116,7 @@ export class ApiError extends Error {
     this.details = options.details;
     this.headers = options.headers;
     this.nothingSent = options.nothingSent ?? false;
+    this.outcomeUnknown = options.outcomeUnknown ?? false;
     this.upstreamCode = options.upstreamCode;
     this.options = options;
   }

@@ -16,10 +16,11 @@ import { IDEMPOTENCY_LEASE_MS } from "./idempotency/run.js";
 import type { IdempotencyStore } from "./idempotency/store.js";
 import { errorResult, execute, type IncomingRequest, notServedResult, RAW_BODY_LIMIT } from "./pipeline.js";
 import type { Logger } from "./ports/runtime.js";
-import type { Upstream } from "./ports/upstream.js";
+import { type Upstream, UpstreamFailure } from "./ports/upstream.js";
 import { testDeps as sharedTestDeps } from "./testing/deps.js";
 import { bodyText, FakeUpstream, rawBody } from "./testing/fake-upstream.js";
 import { MemoryIdempotencyStore } from "./testing/memory-idempotency-store.js";
+import { upstreamError } from "./upstream.js";
 
 function recordingLogger(): Logger & { calls: { level: string; obj: object; msg?: string }[] } {
   const calls: { level: string; obj: object; msg?: string }[] = [];
@@ -438,7 +439,7 @@ describe("execute", () => {
       );
       expect(result).toEqual({ status: 200, body: { message_id: "m_1" } });
       expect(handler).toHaveBeenCalledTimes(1);
-      expect(store.rows.get(KEY)?.state).toBe("completed");
+      expect(store.byKey(KEY)?.state).toBe("completed");
     });
 
     it("replays the stored result with idempotent-replayed: true and does not run the handler again", async () => {
@@ -457,6 +458,112 @@ describe("execute", () => {
         headers: { "x-extra": "1", "idempotent-replayed": "true" },
       });
       expect(handler).toHaveBeenCalledTimes(1);
+    });
+
+    it("scopes a key to the caller's credential: another page token with the same key runs, and does not block", async () => {
+      const store = new MemoryIdempotencyStore();
+      const handler = okHandler();
+      const deps = testDeps({}, { idempotency: store });
+      await execute(sendFacebookMessage, handler, keyed(SEND), deps);
+      const other = await execute(
+        sendFacebookMessage,
+        handler,
+        keyed({ ...SEND, pageToken: "EAAG-other" }),
+        deps,
+      );
+      expect(other.headers?.["idempotent-replayed"]).toBeUndefined();
+      expect(handler).toHaveBeenCalledTimes(2);
+      // The owner still gets its own stored answer back.
+      const replay = await execute(sendFacebookMessage, handler, keyed(SEND), deps);
+      expect(replay.headers).toEqual({ "idempotent-replayed": "true" });
+      expect(handler).toHaveBeenCalledTimes(2);
+    });
+
+    it("scopes a pass-through's key to its Authorization: another TPOS token never gets the first answer", async () => {
+      const store = new MemoryIdempotencyStore();
+      const handler = vi.fn<AnyHandler<SharedDeps>>(async () => ({
+        status: 200,
+        raw: "first caller's order",
+        headers: {},
+      }));
+      const deps = testDeps({}, { idempotency: store });
+      const post = (authorization: string | undefined) =>
+        execute(
+          tposRestPost,
+          handler,
+          request({
+            params: { path: "v2.0/order" },
+            headers: { "idempotency-key": KEY, ...(authorization === undefined ? {} : { authorization }) },
+            body: { kind: "raw", value: rawBody("{}") },
+          }),
+          deps,
+        );
+      await post("Bearer token-of-a");
+      for (const other of ["Bearer token-of-b", undefined]) {
+        const result = await post(other);
+        expect(result.headers?.["idempotent-replayed"], String(other)).toBeUndefined();
+      }
+      expect(handler).toHaveBeenCalledTimes(3);
+      expect((await post("Bearer token-of-a")).headers?.["idempotent-replayed"]).toBe("true");
+    });
+
+    it("takes X-Idempotency-Key, which the shop's pages send, as the Idempotency-Key", async () => {
+      const store = new MemoryIdempotencyStore();
+      const handler = okHandler();
+      const deps = testDeps({}, { idempotency: store });
+      const alias = () => request({ headers: { "x-idempotency-key": KEY }, body: json(SEND) });
+      await execute(sendFacebookMessage, handler, alias(), deps);
+      const replay = await execute(sendFacebookMessage, handler, alias(), deps);
+      expect(replay.headers).toEqual({ "idempotent-replayed": "true" });
+      expect(handler).toHaveBeenCalledTimes(1);
+      // The standard header wins when both are sent.
+      await execute(
+        sendFacebookMessage,
+        handler,
+        request({ headers: { "idempotency-key": `${KEY}-2`, "x-idempotency-key": KEY }, body: json(SEND) }),
+        deps,
+      );
+      expect(handler).toHaveBeenCalledTimes(2);
+    });
+
+    it.each([
+      ["a reset after the request was sent", "reset", 502],
+      ["a timeout", "timeout", 502],
+    ] as const)(
+      "stores %s as 502 OUTCOME_UNKNOWN and answers every retry so, never sending again",
+      async (_what, kind, status) => {
+        const store = new MemoryIdempotencyStore();
+        const handler = vi.fn<AnyHandler<SharedDeps>>(async () => {
+          throw upstreamError(new UpstreamFailure(kind, "Network connection lost."), "Facebook", 15_000);
+        });
+        const deps = testDeps({}, { idempotency: store });
+        const first = await execute(sendFacebookMessage, handler, keyed(), deps);
+        expect(first.status).toBe(status);
+        expect(errorOf(first).code).toBe("OUTCOME_UNKNOWN");
+        expect(errorOf(first).message).toMatch(/may have received the request/);
+        const retry = await execute(sendFacebookMessage, handler, keyed(), deps);
+        expect(errorOf(retry).code).toBe("OUTCOME_UNKNOWN");
+        expect(retry.headers?.["idempotent-replayed"]).toBe("true");
+        expect(handler).toHaveBeenCalledTimes(1);
+      },
+    );
+
+    it("releases the key on a refused connection (nothing was sent), so the retry sends", async () => {
+      const store = new MemoryIdempotencyStore();
+      let calls = 0;
+      const handler = vi.fn<AnyHandler<SharedDeps>>(async () => {
+        calls += 1;
+        if (calls === 1) {
+          throw upstreamError(new UpstreamFailure("unreachable", "connect ECONNREFUSED"), "Facebook", 15_000);
+        }
+        return { status: 200, body: { message_id: "m_1" } };
+      });
+      const deps = testDeps({}, { idempotency: store });
+      expect(errorOf(await execute(sendFacebookMessage, handler, keyed(), deps)).code).toBe(
+        "UPSTREAM_UNREACHABLE",
+      );
+      expect((await execute(sendFacebookMessage, handler, keyed(), deps)).status).toBe(200);
+      expect(handler).toHaveBeenCalledTimes(2);
     });
 
     it("treats the same JSON with its keys in another order as the same request", async () => {
@@ -526,7 +633,7 @@ describe("execute", () => {
           deps,
         );
       });
-      expect(store.rows.get(KEY)?.state).toBe("in_flight");
+      expect(store.byKey(KEY)?.state).toBe("in_flight");
       now += IDEMPOTENCY_LEASE_MS;
       const handler = okHandler();
       const retry = await execute(sendFacebookMessage, handler, keyed(), deps);
@@ -568,7 +675,7 @@ describe("execute", () => {
       });
       const deps = testDeps({}, { idempotency: store });
       expect((await execute(sendFacebookMessage, handler, keyed(), deps)).status).toBe(429);
-      expect(store.rows.get(KEY)?.state).toBe("released");
+      expect(store.byKey(KEY)?.state).toBe("released");
       // Another request cannot take a key that holds this request's progress.
       expect(
         (await execute(sendFacebookMessage, handler, keyed({ ...SEND, message: "khác" }), deps)).status,

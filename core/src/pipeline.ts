@@ -8,7 +8,7 @@ import type {
 } from "@n2store/generated";
 import { type ValidateFunction, type ValidationError, validators } from "@n2store/generated/validators";
 import { authorize } from "./auth.js";
-import { canonicalJson, sha256Hex } from "./crypto.js";
+import { canonicalJson, hmacSha256Hex, sha256Hex } from "./crypto.js";
 import type { SharedDeps } from "./deps.js";
 import {
   ApiError,
@@ -228,6 +228,57 @@ function validateRequest(
   return { path, query, headers, body };
 }
 
+/**
+ * `X-Idempotency-Key` read as `Idempotency-Key` when that is absent: the shop's pages send it on
+ * TPOS order creation (tab1-sale.js), and the original's CORS allowed it.
+ */
+function withIdempotencyKeyAlias(operation: OperationSpec, request: IncomingRequest): IncomingRequest {
+  const alias = request.headers["x-idempotency-key"];
+  if (
+    !operation.acceptsIdempotencyKey ||
+    alias === undefined ||
+    request.headers["idempotency-key"] !== undefined
+  ) {
+    return request;
+  }
+  return { ...request, headers: { ...request.headers, "idempotency-key": alias } };
+}
+
+/** Query parameters and headers that carry a caller's credential on some operation. */
+const CREDENTIAL_PARAMS = ["jwt", "access_token", "page_access_token"];
+const CREDENTIAL_HEADERS = ["authorization", "x-api-key", "x-page-access-token"];
+
+/**
+ * The scope of an Idempotency-Key: a keyed hash of every credential the request carries (TPOS's
+ * `Authorization`, Pancake's `jwt`/`access_token`/`page_access_token`, a page token in the body or
+ * in X-Page-Access-Token, our API key), '' when it carries none. A key is looked up within its
+ * scope only, so another caller reusing a key neither gets the first caller's stored answer nor
+ * blocks it. Keyed with IDEMPOTENCY_SCOPE_SECRET, so the table holds nothing a token can be checked
+ * against without it.
+ */
+async function credentialScope(request: IncomingRequest, secret: string): Promise<string> {
+  const found: [string, string][] = [];
+  for (const name of CREDENTIAL_HEADERS) {
+    const value = request.headers[name];
+    if (value !== undefined && value !== "") {
+      found.push([`header:${name}`, value]);
+    }
+  }
+  for (const name of CREDENTIAL_PARAMS) {
+    const value = request.query[name];
+    if (value !== undefined && value !== "") {
+      found.push([`query:${name}`, Array.isArray(value) ? value.join(",") : String(value)]);
+    }
+  }
+  if (request.body.kind === "parsed") {
+    const pageToken = (request.body.value as { pageToken?: unknown } | null)?.pageToken;
+    if (typeof pageToken === "string" && pageToken !== "") {
+      found.push(["body:pageToken", pageToken]);
+    }
+  }
+  return found.length === 0 ? "" : hmacSha256Hex(secret, canonicalJson(found));
+}
+
 /** What identifies a request for the idempotency check: operation, parameters and body. */
 async function requestHash(
   operation: OperationSpec,
@@ -271,19 +322,21 @@ export async function execute<Ctx extends SharedDeps>(
 ): Promise<AnyResult> {
   try {
     await authorize(operation, request.headers, deps);
-    const valid = validateRequest(operation, request);
-    const key = operation.acceptsIdempotencyKey ? request.headers["idempotency-key"] : undefined;
+    const keyed = withIdempotencyKeyAlias(operation, request);
+    const valid = validateRequest(operation, keyed);
+    const key = operation.acceptsIdempotencyKey ? keyed.headers["idempotency-key"] : undefined;
     if (key === undefined) {
-      return await handler(inputOf(valid, request, valid.body), deps);
+      return await handler(inputOf(valid, keyed, valid.body), deps);
     }
     // A keyed pass-through body is read once: it is hashed, then sent from memory.
-    const rawBody = request.body.kind === "raw" ? await readRequestBody(request.body.value, deps) : null;
-    const hash = await requestHash(operation, request, rawBody);
+    const rawBody = keyed.body.kind === "raw" ? await readRequestBody(keyed.body.value, deps) : null;
+    const hash = await requestHash(operation, keyed, rawBody);
+    const scope = await credentialScope(keyed, deps.config.idempotencyScopeSecret);
     return await runIdempotent(
       deps.idempotency,
-      { key, operationId: operation.operationId, requestHash: hash },
+      { scope, key, operationId: operation.operationId, requestHash: hash },
       deps,
-      (progress) => handler(inputOf(valid, request, rawBody ?? valid.body), { ...deps, progress }),
+      (progress) => handler(inputOf(valid, keyed, rawBody ?? valid.body), { ...deps, progress }),
     );
   } catch (error) {
     if (!isApiError(error) && deps.signal?.aborted) {

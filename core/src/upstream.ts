@@ -48,6 +48,7 @@ export function upstreamError(error: unknown, service: string, timeoutMs: number
     case "reset":
       return new ApiError("UPSTREAM_UNREACHABLE", `The connection to ${service} broke before it answered.`, {
         cause: error,
+        outcomeUnknown: true,
       });
     case "timeout":
       return new ApiError(
@@ -55,6 +56,7 @@ export function upstreamError(error: unknown, service: string, timeoutMs: number
         `${capitalised(service)} did not answer within ${timeoutMs} ms.`,
         {
           cause: error,
+          outcomeUnknown: true,
         },
       );
     case "blocked":

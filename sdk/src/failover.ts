@@ -1,4 +1,4 @@
-import { CATCH_ALL_PATHS, OPERATION_FLAGS, POLICY_METHODS } from "@n2store/generated/policy";
+import { OPERATION_FLAGS, POLICY_METHODS } from "@n2store/generated/policy";
 import { N2StoreNetworkError, type NetworkFailure } from "./errors.js";
 import { emitter, later } from "./util.js";
 
@@ -128,11 +128,12 @@ export const notSent = (e: unknown): boolean => {
 };
 
 /**
- * openapi-fetch path serializer: encodes every parameter, except that the catch-all parameter of a
- * `CATCH_ALL_PATHS` template keeps its `/` (the servers route it as Fastify `*` / itty `:path+`).
+ * openapi-fetch path serializer: encodes every parameter, except that the catch-all parameter keeps
+ * its `/` (the servers route it as Fastify `*` / itty `:path+`). A catch-all is the template's last
+ * `{path}` (codegen holds the spec to that, so no list of catch-alls ships to browsers).
  */
 export const pathSerializer = (url: string, params: Record<string, unknown>): string => {
-  const catchAll = CATCH_ALL_PATHS.some((t) => url.endsWith(t));
+  const catchAll = url.endsWith("{path}");
   return url.replace(/\{([^}]+)\}/g, (m, name: string, at: number) => {
     const v = params[name];
     if (v == null) {
@@ -417,8 +418,10 @@ export function createFailover(o: FailoverOptions) {
         const st = r.status;
         const ra = retryAfter(r);
         reason = `HTTP ${st}`;
+        // The codes that change what happens next come with 409 (key in use), 501 (not served here)
+        // and 502 (outcome unknown).
         const code =
-          st === 501 || (st === 409 && keyed)
+          st > 408 && st < 503
             ? (
                 await r
                   .clone()
@@ -440,6 +443,12 @@ export function createFailover(o: FailoverOptions) {
           move = true;
           charged = false;
           wait = ra ?? 100 * 2 ** urls.length;
+        } else if (code === "OUTCOME_UNKNOWN") {
+          // The upstream may have run it, and every server answers so for this key: no move, and the
+          // caller is told it may have been delivered (README: idempotency).
+          cancel(r);
+          res = void cancel(res);
+          break;
         } else if ((st > 501 && st < 505) || (st === 429 && ra !== undefined)) {
           if (ra !== undefined) {
             // Per server, capped at 5 minutes like Envoy: a Retry-After of a day must not bench it for a day.

@@ -383,6 +383,24 @@ describe("failover rules", () => {
     expect(sent()).toEqual([`${EDGE} POST /api/facebook-send`, `${EDGE} POST /api/facebook-send`]);
   });
 
+  it("stops and reports maybeDelivered when a keyed send's outcome is unknown (502 OUTCOME_UNKNOWN)", async () => {
+    const { client, sent } = setup(() => gatewayError(502, "OUTCOME_UNKNOWN"));
+    const e = await rejection(client.POST("/api/facebook-send", { body: send }), 2_000);
+    expect(isN2StoreNetworkError(e)).toBe(true);
+    expect(e).toMatchObject({ maybeDelivered: true, attempts: 1, servers: [EDGE] });
+    // The other server would only replay the same stored outcome: it is not asked.
+    expect(sent()).toEqual([`${EDGE} POST /api/facebook-send`]);
+  });
+
+  it("still moves a keyed send on after a plain 502 (the key was released: nothing went out)", async () => {
+    const { client, sent } = setup(({ base }) =>
+      base === EDGE ? gatewayError(502, "UPSTREAM_UNREACHABLE") : json(200, { message_id: "m" }),
+    );
+    const { data } = await run(client.POST("/api/facebook-send", { body: send }), 2_000);
+    expect(data?.message_id).toBe("m");
+    expect(sent()).toEqual([`${EDGE} POST /api/facebook-send`, `${NODE} POST /api/facebook-send`]);
+  });
+
   it("returns the last response when every server answered 503", async () => {
     const { client, sent } = setup(() => gatewayError(503, "DATABASE_UNAVAILABLE"));
     const { error } = await run(client.GET("/api/rest/{path}", restPath), 2_000);

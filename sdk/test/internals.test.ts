@@ -1,3 +1,4 @@
+import { CATCH_ALL_PATHS, OPERATION_FLAGS } from "@n2store/generated/policy";
 import { describe, expect, it } from "vitest";
 import { BASE, notSent, pathSerializer } from "../src/failover.js";
 import { emitter, later } from "../src/util.js";
@@ -40,9 +41,16 @@ describe("pathSerializer", () => {
     expect(pathSerializer(`${BASE}/api/customers/{id}`, { id: "a/b c" })).toBe(
       `${BASE}/api/customers/a%2Fb%20c`,
     );
+    // Only the last `{path}` is the catch-all; any other parameter is one segment.
     expect(pathSerializer(`${BASE}/api/things/{id}/{path}`, { id: "x/y", path: "p/q" })).toBe(
-      `${BASE}/api/things/x%2Fy/p%2Fq`,
+      `${BASE}/api/things/x%2Fy/p/q`,
     );
+  });
+
+  it("relies on the spec's rule that the catch-all templates are exactly those ending in {path}", () => {
+    const endsInPath = Object.keys(OPERATION_FLAGS).filter((template) => template.endsWith("{path}"));
+    expect(endsInPath.sort()).toEqual([...CATCH_ALL_PATHS].sort());
+    expect(endsInPath.length).toBeGreaterThan(3);
   });
 
   it("leaves a missing parameter as it was", () => {

@@ -2,6 +2,7 @@ import type {
   BeginOutcome,
   IdempotencyClaim,
   IdempotencyStore,
+  KeyRef,
   Progress,
   StoredResponse,
 } from "@n2store/core";
@@ -44,16 +45,16 @@ export class HyperdriveIdempotencyStore implements IdempotencyStore {
     return this.store.begin(claim);
   }
 
-  complete(key: string, response: StoredResponse): Promise<void> {
-    return this.store.complete(key, response);
+  complete(ref: KeyRef, response: StoredResponse): Promise<void> {
+    return this.store.complete(ref, response);
   }
 
-  saveProgress(key: string, progress: Progress): Promise<void> {
-    return this.store.saveProgress(key, progress);
+  saveProgress(ref: KeyRef, progress: Progress): Promise<void> {
+    return this.store.saveProgress(ref, progress);
   }
 
-  release(key: string): Promise<void> {
-    return this.store.release(key);
+  release(ref: KeyRef): Promise<void> {
+    return this.store.release(ref);
   }
 
   /** Closes the connection if this request opened one. */

@@ -145,6 +145,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(routesPlugin, {
     failures,
+    purgeIntervalMs: settings.idempotencyPurgeIntervalMs,
     config,
     upstream,
     instanceId: settings.instanceId,

@@ -22,6 +22,8 @@ export interface NodeSettings {
    * true (any), a number of hops, or a comma list of addresses and CIDRs.
    */
   readonly trustProxy: boolean | string | ((address: string, hop: number) => boolean);
+  /** How often an instance tries to purge expired idempotency keys (one instance does, under a lock). */
+  readonly idempotencyPurgeIntervalMs: number;
 }
 
 function trustProxy(env: Env): NodeSettings["trustProxy"] {
@@ -69,5 +71,6 @@ export function loadNodeSettings(env: Env): NodeSettings {
     leaderPollMs: integer(env, "REALTIME_LEADER_POLL_MS", 2000, 100, 60_000),
     requestTimeoutMs: integer(env, "REQUEST_TIMEOUT_MS", 30_000, 500, 600_000),
     trustProxy: trustProxy(env),
+    idempotencyPurgeIntervalMs: integer(env, "IDEMPOTENCY_PURGE_INTERVAL_MS", 600_000, 100, 86_400_000),
   };
 }

@@ -2,6 +2,7 @@ import type {
   BeginOutcome,
   IdempotencyClaim,
   IdempotencyStore,
+  KeyRef,
   Progress,
   StoredResponse,
 } from "../idempotency/store.js";
@@ -18,9 +19,9 @@ export type SqlExecutor = <Row>(text: string, parameters: readonly unknown[]) =>
 // retry resumes). One statement, so two requests with the same key on any instance or runtime can
 // never both be told "started".
 const CLAIM = `
-  INSERT INTO idempotency_keys (key, operation_id, request_hash, state, response, progress, created_at, locked_until, expires_at)
-  VALUES ($1, $2, $3, 'in_flight', NULL, NULL, $4, $5, $6)
-  ON CONFLICT (key) DO UPDATE SET
+  INSERT INTO idempotency_keys (scope, key, operation_id, request_hash, state, response, progress, created_at, locked_until, expires_at)
+  VALUES ($7, $1, $2, $3, 'in_flight', NULL, NULL, $4, $5, $6)
+  ON CONFLICT (scope, key) DO UPDATE SET
     operation_id = EXCLUDED.operation_id,
     request_hash = EXCLUDED.request_hash,
     state = 'in_flight',
@@ -35,19 +36,24 @@ const CLAIM = `
          AND idempotency_keys.request_hash = EXCLUDED.request_hash)
   RETURNING key, progress`;
 const READ =
-  "SELECT operation_id, request_hash, state, response, locked_until FROM idempotency_keys WHERE key = $1";
+  "SELECT operation_id, request_hash, state, response, locked_until FROM idempotency_keys WHERE scope = $2 AND key = $1";
 const COMPLETE =
-  "UPDATE idempotency_keys SET state = 'completed', response = $2 WHERE key = $1 AND state = 'in_flight'";
+  "UPDATE idempotency_keys SET state = 'completed', response = $2 WHERE scope = $3 AND key = $1 AND state = 'in_flight'";
 const SAVE_PROGRESS =
-  "UPDATE idempotency_keys SET progress = $2 WHERE key = $1 AND state = 'in_flight' RETURNING key";
+  "UPDATE idempotency_keys SET progress = $2 WHERE scope = $3 AND key = $1 AND state = 'in_flight' RETURNING key";
 // Without progress the key is forgotten; with progress it is kept, released, for the same request.
 const RELEASE = `
   WITH forgotten AS (
-    DELETE FROM idempotency_keys WHERE key = $1 AND state = 'in_flight' AND progress IS NULL RETURNING key
+    DELETE FROM idempotency_keys
+    WHERE scope = $2 AND key = $1 AND state = 'in_flight' AND progress IS NULL RETURNING key
   )
   UPDATE idempotency_keys SET state = 'released'
-  WHERE key = $1 AND state = 'in_flight' AND progress IS NOT NULL`;
-const PURGE = "DELETE FROM idempotency_keys WHERE expires_at <= $1 RETURNING key";
+  WHERE scope = $2 AND key = $1 AND state = 'in_flight' AND progress IS NOT NULL`;
+// At most $2 expired keys a statement, oldest first: a purge never holds the table for long.
+const PURGE = `
+  DELETE FROM idempotency_keys WHERE (scope, key) IN (
+    SELECT scope, key FROM idempotency_keys WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2
+  ) RETURNING key`;
 
 interface KeyRow {
   operation_id: string;
@@ -58,12 +64,12 @@ interface KeyRow {
   locked_until: Date | string;
 }
 
-/** The shared idempotency-key table (migrations 003, 005 and 006), on any PostgreSQL connection. */
+/** The shared idempotency-key table (migrations 003, 005, 006 and 007), on any PostgreSQL connection. */
 export class SqlIdempotencyStore implements IdempotencyStore {
   constructor(private readonly run: SqlExecutor) {}
 
   async begin(claim: IdempotencyClaim): Promise<BeginOutcome> {
-    const { key, operationId, requestHash, now } = claim;
+    const { scope, key, operationId, requestHash, now } = claim;
     const claimed = await this.run<{ key: string; progress: string | null }>(CLAIM, [
       key,
       operationId,
@@ -71,6 +77,7 @@ export class SqlIdempotencyStore implements IdempotencyStore {
       now,
       new Date(now.getTime() + claim.leaseMs),
       new Date(now.getTime() + claim.ttlMs),
+      scope,
     ]);
     const [row] = claimed.rows;
     if (row !== undefined) {
@@ -79,7 +86,7 @@ export class SqlIdempotencyStore implements IdempotencyStore {
         progress: row.progress === null ? {} : (JSON.parse(row.progress) as Progress),
       };
     }
-    const existing = (await this.run<KeyRow>(READ, [key])).rows[0];
+    const existing = (await this.run<KeyRow>(READ, [key, scope])).rows[0];
     if (existing === undefined) {
       // Forgotten between the two statements: claim it again.
       return this.begin(claim);
@@ -99,23 +106,23 @@ export class SqlIdempotencyStore implements IdempotencyStore {
     return { outcome: "in_flight", abandoned: new Date(existing.locked_until).getTime() <= now.getTime() };
   }
 
-  async complete(key: string, response: StoredResponse): Promise<void> {
-    await this.run(COMPLETE, [key, JSON.stringify(response)]);
+  async complete(ref: KeyRef, response: StoredResponse): Promise<void> {
+    await this.run(COMPLETE, [ref.key, JSON.stringify(response), ref.scope]);
   }
 
-  async saveProgress(key: string, progress: Progress): Promise<void> {
-    const saved = await this.run(SAVE_PROGRESS, [key, JSON.stringify(progress)]);
+  async saveProgress(ref: KeyRef, progress: Progress): Promise<void> {
+    const saved = await this.run(SAVE_PROGRESS, [ref.key, JSON.stringify(progress), ref.scope]);
     if (saved.rows.length === 0) {
       throw new Error("the idempotency key is no longer held by this request");
     }
   }
 
-  async release(key: string): Promise<void> {
-    await this.run(RELEASE, [key]);
+  async release(ref: KeyRef): Promise<void> {
+    await this.run(RELEASE, [ref.key, ref.scope]);
   }
 
-  /** Deletes expired keys; returns how many. */
-  async purgeExpired(now: Date): Promise<number> {
-    return (await this.run(PURGE, [now])).rows.length;
+  /** Deletes at most `limit` expired keys, the longest expired first; returns how many. */
+  async purgeExpired(now: Date, limit: number): Promise<number> {
+    return (await this.run(PURGE, [now, limit])).rows.length;
   }
 }

@@ -143,4 +143,20 @@ export const migrations: Record<string, Migration> = {
       await sql`ALTER TABLE idempotency_keys DROP COLUMN progress`.execute(db);
     },
   },
+  "2026-12-03-007-idempotency-scope": {
+    // A key belongs to the caller that used it: (scope, key), where scope is a keyed hash of the
+    // credential the request carried. Keys stored before have the empty scope, the anonymous one.
+    async up(db: Kysely<unknown>) {
+      await sql`ALTER TABLE idempotency_keys ADD COLUMN scope text NOT NULL DEFAULT ''`.execute(db);
+      await sql`ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey`.execute(db);
+      await sql`ALTER TABLE idempotency_keys ADD PRIMARY KEY (scope, key)`.execute(db);
+    },
+    async down(db: Kysely<unknown>) {
+      // Two callers' keys may now share a key text: keep the anonymous scope's only.
+      await sql`DELETE FROM idempotency_keys WHERE scope <> ''`.execute(db);
+      await sql`ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey`.execute(db);
+      await sql`ALTER TABLE idempotency_keys ADD PRIMARY KEY (key)`.execute(db);
+      await sql`ALTER TABLE idempotency_keys DROP COLUMN scope`.execute(db);
+    },
+  },
 };

@@ -40,6 +40,8 @@ export interface SepayLogsTable {
 }
 
 export interface IdempotencyKeysTable {
+  /** A keyed hash of the caller's credential (migration 007); '' for a caller without one. */
+  scope: Generated<string>;
   key: string;
   operation_id: string;
   request_hash: string;

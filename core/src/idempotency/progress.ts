@@ -1,5 +1,5 @@
 import type { Logger } from "../ports/runtime.js";
-import type { IdempotencyStore, Progress } from "./store.js";
+import type { IdempotencyStore, KeyRef, Progress } from "./store.js";
 
 /**
  * Per-key progress, as a handler sees it (`deps.progress`, present only for a keyed call). A
@@ -25,7 +25,7 @@ export class KeyProgress implements CallProgress {
 
   constructor(
     private readonly store: IdempotencyStore,
-    private readonly key: string,
+    private readonly ref: KeyRef,
     earlier: Progress,
     private readonly log: Logger,
   ) {
@@ -44,7 +44,7 @@ export class KeyProgress implements CallProgress {
   async record(step: string, value: unknown): Promise<void> {
     this.steps[step] = value;
     try {
-      await this.store.saveProgress(this.key, { ...this.steps });
+      await this.store.saveProgress(this.ref, { ...this.steps });
     } catch (error) {
       this.lostStep = true;
       this.log.error({ err: error, step }, "could not record the progress of an idempotent call");

@@ -2,7 +2,7 @@ import type { AnyResult, RawBody } from "@n2store/generated";
 import type { SharedDeps } from "../deps.js";
 import { ApiError, isApiError, toErrorBody } from "../errors.js";
 import { type CallProgress, KeyProgress } from "./progress.js";
-import type { IdempotencyStore, StoredResponse } from "./store.js";
+import type { IdempotencyStore, KeyRef, StoredResponse } from "./store.js";
 
 /** Results are kept for replay this long (the IETF draft leaves it open; Stripe keeps 24 h). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -104,6 +104,22 @@ function replay(stored: StoredResponse): AnyResult {
   }
 }
 
+/**
+ * What a keyed call answers, then and on every retry with its key, when the upstream may have
+ * received it before the connection broke or the time ran out: the gateway cannot tell whether it
+ * took effect, so it will not send it again (the SDK reports this as maybeDelivered, without moving
+ * to the other server). The Worker sees a refused connection this way too: workerd reports it as the
+ * same "Network connection lost" as a reset after sending. Where a runtime can tell that nothing was
+ * sent (Node sees ECONNREFUSED), the key is released instead and a retry sends.
+ */
+function outcomeUnknown(cause: ApiError): ApiError {
+  return new ApiError(
+    "OUTCOME_UNKNOWN",
+    `${cause.message} It may have received the request, so it will not be sent again with this Idempotency-Key: check whether it took effect before sending it with a new key.`,
+    { cause },
+  );
+}
+
 function storeUnavailable(cause?: unknown): ApiError {
   return new ApiError(
     "IDEMPOTENCY_STORE_UNAVAILABLE",
@@ -123,7 +139,7 @@ function storeUnavailable(cause?: unknown): ApiError {
  */
 export async function runIdempotent(
   store: IdempotencyStore | null,
-  claim: { key: string; operationId: string; requestHash: string },
+  claim: { scope: string; key: string; operationId: string; requestHash: string },
   deps: SharedDeps,
   run: (progress: CallProgress) => Promise<AnyResult>,
 ): Promise<AnyResult> {
@@ -162,29 +178,32 @@ export async function runIdempotent(
       break;
   }
 
-  const progress = new KeyProgress(store, claim.key, begun.progress, deps.log);
+  const ref: KeyRef = { scope: claim.scope, key: claim.key };
+  const progress = new KeyProgress(store, ref, begun.progress, deps.log);
   let result: AnyResult;
   try {
     result = await run(progress);
   } catch (error) {
     // A step that went out but could not be recorded would run again on a retry: store the error.
     if (isApiError(error) && error.nothingSent && !progress.lost) {
-      await store.release(claim.key).catch((releaseError: unknown) => {
+      await store.release(ref).catch((releaseError: unknown) => {
         deps.log.warn({ err: releaseError }, "could not release an idempotency key");
       });
       throw error;
     }
-    const apiError = isApiError(error)
-      ? error
-      : new ApiError("INTERNAL", "The server failed to handle this request; the failure is logged.", {
+    const apiError = !isApiError(error)
+      ? new ApiError("INTERNAL", "The server failed to handle this request; the failure is logged.", {
           cause: error,
-        });
+        })
+      : error.outcomeUnknown
+        ? outcomeUnknown(error)
+        : error;
     const stored: StoredResponse = {
       status: apiError.status,
       headers: { ...apiError.headers },
       body: { kind: "json", value: toErrorBody(apiError) },
     };
-    await store.complete(claim.key, stored, new Date(deps.clock.now())).catch((completeError: unknown) => {
+    await store.complete(ref, stored, new Date(deps.clock.now())).catch((completeError: unknown) => {
       deps.log.error({ err: completeError }, "could not store an idempotent error result");
     });
     throw apiError;
@@ -193,7 +212,7 @@ export async function runIdempotent(
   // result cannot be stored, the key stays in flight, so a retry gets 409, never a rerun.
   const captured = capture(result, deps);
   const complete = Promise.resolve(captured.stored)
-    .then((stored) => store.complete(claim.key, stored, new Date(deps.clock.now())))
+    .then((stored) => store.complete(ref, stored, new Date(deps.clock.now())))
     .catch((error: unknown) => {
       deps.log.error({ err: error, operationId: claim.operationId }, "could not store an idempotent result");
     });

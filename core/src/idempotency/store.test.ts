@@ -23,6 +23,7 @@ let counter = 0;
 function claim(overrides: Partial<IdempotencyClaim> = {}): IdempotencyClaim {
   counter += 1;
   return {
+    scope: "scope-a",
     key: `key-${counter}`,
     operationId: "sendFacebookMessage",
     requestHash: "hash-a",
@@ -87,11 +88,11 @@ function deps(now: () => number): SharedDeps {
 function failingProgress(store: IdempotencyStore): IdempotencyStore {
   return {
     begin: (c) => store.begin(c),
-    complete: (key, response, now) => store.complete(key, response, now),
+    complete: (ref, response, now) => store.complete(ref, response, now),
     saveProgress: async () => {
       throw new Error("connection terminated");
     },
-    release: (key) => store.release(key),
+    release: (ref) => store.release(ref),
   };
 }
 
@@ -123,7 +124,7 @@ describe.each(implementations)("%s", (_name, open) => {
   it("replays a completed key exactly, and refuses it to another request", async () => {
     const first = claim();
     await store.begin(first);
-    await store.complete(first.key, OK, first.now);
+    await store.complete(first, OK, first.now);
     expect(await store.begin(at(first, 5))).toEqual({ outcome: "replay", response: OK });
     expect(await store.begin(at(first, 5, { requestHash: "hash-b" }))).toEqual({ outcome: "mismatch" });
   });
@@ -131,7 +132,7 @@ describe.each(implementations)("%s", (_name, open) => {
   it("forgets a released key without progress: any request may claim it", async () => {
     const first = claim();
     await store.begin(first);
-    await store.release(first.key);
+    await store.release(first);
     expect(await store.begin(at(first, 5, { requestHash: "hash-b" }))).toEqual({
       outcome: "started",
       progress: {},
@@ -141,12 +142,12 @@ describe.each(implementations)("%s", (_name, open) => {
   it("keeps a released key's progress for the same request only, which resumes from it", async () => {
     const first = claim();
     await store.begin(first);
-    await store.saveProgress(first.key, { "image:0": { message_id: "m_1" } });
-    await store.saveProgress(first.key, {
+    await store.saveProgress(first, { "image:0": { message_id: "m_1" } });
+    await store.saveProgress(first, {
       "image:0": { message_id: "m_1" },
       "image:1": { message_id: "m_2" },
     });
-    await store.release(first.key);
+    await store.release(first);
     expect(await store.begin(at(first, 5, { requestHash: "hash-b" }))).toEqual({ outcome: "mismatch" });
     const resumed = await store.begin(at(first, 10));
     expect(resumed).toEqual({
@@ -155,29 +156,47 @@ describe.each(implementations)("%s", (_name, open) => {
     });
     // Resumed, it is held again: a duplicate is told it is in flight, then it completes as usual.
     expect(await store.begin(at(first, 20))).toEqual({ outcome: "in_flight", abandoned: false });
-    await store.complete(first.key, OK, new Date(T0 + 30));
+    await store.complete(first, OK, new Date(T0 + 30));
     expect(await store.begin(at(first, 40))).toEqual({ outcome: "replay", response: OK });
   });
 
   it("starts an expired released key over, without its progress", async () => {
     const first = claim();
     await store.begin(first);
-    await store.saveProgress(first.key, { text: { message_id: "m_1" } });
-    await store.release(first.key);
+    await store.saveProgress(first, { text: { message_id: "m_1" } });
+    await store.release(first);
     expect(await store.begin(at(first, IDEMPOTENCY_TTL_MS))).toEqual({ outcome: "started", progress: {} });
   });
 
   it("refuses to record progress on a key this request does not hold", async () => {
     const done = claim();
     await store.begin(done);
-    await store.complete(done.key, OK, done.now);
-    await expect(store.saveProgress(done.key, { text: {} })).rejects.toThrow(/no longer held/);
-    await expect(store.saveProgress("never-claimed", { text: {} })).rejects.toThrow(/no longer held/);
+    await store.complete(done, OK, done.now);
+    await expect(store.saveProgress(done, { text: {} })).rejects.toThrow(/no longer held/);
+    await expect(
+      store.saveProgress({ scope: "scope-a", key: "never-claimed" }, { text: {} }),
+    ).rejects.toThrow(/no longer held/);
     const released = claim();
     await store.begin(released);
-    await store.saveProgress(released.key, { a: 1 });
-    await store.release(released.key);
-    await expect(store.saveProgress(released.key, { a: 2 })).rejects.toThrow(/no longer held/);
+    await store.saveProgress(released, { a: 1 });
+    await store.release(released);
+    await expect(store.saveProgress(released, { a: 2 })).rejects.toThrow(/no longer held/);
+  });
+
+  it("keeps one key text of two callers (scopes) apart: neither sees nor blocks the other", async () => {
+    const mine = claim({ scope: "caller-a" });
+    const theirs = { ...mine, scope: "caller-b" };
+    expect(await store.begin(mine)).toEqual({ outcome: "started", progress: {} });
+    // While mine runs, theirs with the same key text starts too: it is another key.
+    expect(await store.begin(theirs)).toEqual({ outcome: "started", progress: {} });
+    await store.complete(mine, OK, mine.now);
+    expect(await store.begin(at(mine, 10))).toEqual({ outcome: "replay", response: OK });
+    // Theirs is still its own, in flight, and completes with its own answer.
+    expect(await store.begin(at(theirs, 10))).toEqual({ outcome: "in_flight", abandoned: false });
+    const other: StoredResponse = { ...OK, status: 202 };
+    await store.complete(theirs, other, theirs.now);
+    expect(await store.begin(at(theirs, 20))).toEqual({ outcome: "replay", response: other });
+    expect(await store.begin(at(mine, 20))).toEqual({ outcome: "replay", response: OK });
   });
 
   describe("through runIdempotent (the progress port handlers get)", () => {
@@ -200,7 +219,7 @@ describe.each(implementations)("%s", (_name, open) => {
 
     it("resumes after a definite refusal part-way: the retry runs only the missing step", async () => {
       const { key } = claim();
-      const identity = { key, operationId: "sendFacebookMessage", requestHash: "hash-a" };
+      const identity = { scope: "", key, operationId: "sendFacebookMessage", requestHash: "hash-a" };
       const sent: string[] = [];
       let now = T0;
       const refusal = runIdempotent(
@@ -232,7 +251,7 @@ describe.each(implementations)("%s", (_name, open) => {
 
     it("stores the refusal instead of releasing when a step could not be recorded", async () => {
       const { key } = claim();
-      const identity = { key, operationId: "sendFacebookMessage", requestHash: "hash-a" };
+      const identity = { scope: "", key, operationId: "sendFacebookMessage", requestHash: "hash-a" };
       const sent: string[] = [];
       const broken = failingProgress(store);
       await expect(
@@ -255,5 +274,28 @@ describe.each(implementations)("%s", (_name, open) => {
       expect(retry).toMatchObject({ status: 429, headers: { "idempotent-replayed": "true" } });
       expect(sent).toEqual(["a"]);
     });
+  });
+});
+
+describe("SqlIdempotencyStore.purgeExpired", () => {
+  it("deletes at most `limit` expired keys a call, the longest expired first, and never a live one", async () => {
+    const { store, close } = await sqlStore();
+    try {
+      for (let i = 0; i < 5; i++) {
+        const expiring = claim({ ttlMs: 1000 + i });
+        await store.begin(expiring);
+        await store.complete(expiring, OK);
+      }
+      const live = claim();
+      await store.begin(live);
+      await store.complete(live, OK);
+      const later = new Date(T0 + 60_000);
+      expect(await store.purgeExpired(later, 3)).toBe(3);
+      expect(await store.purgeExpired(later, 3)).toBe(2);
+      expect(await store.purgeExpired(later, 3)).toBe(0);
+      expect(await store.begin(at(live, 60_000))).toEqual({ outcome: "replay", response: OK });
+    } finally {
+      await close();
+    }
   });
 });

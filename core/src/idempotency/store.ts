@@ -32,8 +32,17 @@ export type BeginOutcome =
   | { readonly outcome: "mismatch" };
 
 /** One idempotency key claim. */
-export interface IdempotencyClaim {
+/**
+ * An Idempotency-Key as the store holds it: the caller's key within the scope of the credential the
+ * request carried (`scope`, a keyed hash of it). Another caller with the same key is another key, as
+ * Stripe scopes keys per account: it neither sees the first caller's answer nor blocks it.
+ */
+export interface KeyRef {
+  readonly scope: string;
   readonly key: string;
+}
+
+export interface IdempotencyClaim extends KeyRef {
   readonly operationId: string;
   /** Hash of the operation, parameters and body: a retry must match it. */
   readonly requestHash: string;
@@ -50,16 +59,16 @@ export interface IdempotencyClaim {
  */
 export interface IdempotencyStore {
   begin(claim: IdempotencyClaim): Promise<BeginOutcome>;
-  complete(key: string, response: StoredResponse, now: Date): Promise<void>;
+  complete(ref: KeyRef, response: StoredResponse, now: Date): Promise<void>;
   /**
    * Replaces the progress of a key this request holds (in flight). Rejects when the key is no
    * longer held, so a step that cannot be recorded is never taken as recorded.
    */
-  saveProgress(key: string, progress: Progress): Promise<void>;
+  saveProgress(ref: KeyRef, progress: Progress): Promise<void>;
   /**
    * Lets a key go whose request did nothing beyond its recorded progress, so a retry may run. A
    * key without progress is forgotten (the key is free for any request); a key with progress is
    * kept, released, for the same request only, which then resumes from that progress.
    */
-  release(key: string): Promise<void>;
+  release(ref: KeyRef): Promise<void>;
 }

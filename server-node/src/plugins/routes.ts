@@ -25,6 +25,7 @@ import { CompiledQuery } from "kysely";
 import { sendResult } from "../adapter/reply.js";
 import { toIncomingRequest } from "../adapter/request.js";
 import { loadDocuments } from "../docs.js";
+import { startIdempotencyPurge } from "../idempotency-purge.js";
 import { createSharpResizer } from "../images/sharp-resizer.js";
 import type { UndiciUpstream } from "../upstream/undici-upstream.js";
 
@@ -36,6 +37,8 @@ export interface RoutesOptions {
   readonly startedAt: number;
   /** Failed credential checks per client address, shared with /ws. */
   readonly failures: FailureLimiter;
+  /** How often this instance tries to purge expired idempotency keys. */
+  readonly purgeIntervalMs: number;
 }
 
 /** Every operation of the spec, served through the shared pipeline with the Node server's dependencies. */
@@ -48,6 +51,13 @@ export const routesPlugin = fp(
       const result = await app.database.db.executeQuery<Row>(CompiledQuery.raw(text, [...parameters]));
       return { rows: [...result.rows] };
     });
+    const stopPurge = startIdempotencyPurge({
+      store: idempotency,
+      database: app.database,
+      log: app.log,
+      intervalMs: options.purgeIntervalMs,
+    });
+    app.addHook("onClose", stopPurge);
     const documents = await loadDocuments();
     const imageResizer = createSharpResizer();
 
