@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
 import { type ApiError, isApiError } from "./errors.js";
 import { UpstreamFailure, type UpstreamFailureKind } from "./ports/upstream.js";
+import { thrown } from "./testing/errors.js";
 import { bodyText, FakeUpstream } from "./testing/fake-upstream.js";
 import {
   callUpstream,
@@ -15,18 +16,6 @@ import {
 
 const config = loadConfig({ PROXY_ALLOWED_HOSTS: "img.example.com,cdn.example.net,127.0.0.1:4100" });
 const options: GuardedFetch = { method: "GET", headers: {}, timeoutMs: 1000, maxBodyBytes: 1024 };
-
-async function thrown(promise: Promise<unknown>): Promise<ApiError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isApiError(error)) {
-      return error;
-    }
-    throw error;
-  }
-  throw new Error("did not throw");
-}
 
 describe("upstreamError", () => {
   it.each<[UpstreamFailureKind, string, number, boolean]>([

@@ -6,6 +6,7 @@ import { type ApiError, isApiError, toErrorBody } from "../errors.js";
 import type { CallProgress } from "../idempotency/progress.js";
 import { UpstreamFailure } from "../ports/upstream.js";
 import { testDeps as sharedTestDeps } from "../testing/deps.js";
+import { thrown } from "../testing/errors.js";
 import { type FakeReply, FakeUpstream } from "../testing/fake-upstream.js";
 import { graphError, sendFacebookMessage } from "./facebook-send.js";
 
@@ -56,18 +57,6 @@ function envelope(code: number, subcode?: number, message = "(#x) something") {
       fbtrace_id: "AbC",
     },
   };
-}
-
-async function thrown(promise: Promise<unknown>): Promise<ApiError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isApiError(error)) {
-      return error;
-    }
-    throw error;
-  }
-  throw new Error("did not throw");
 }
 
 describe("graphError", () => {

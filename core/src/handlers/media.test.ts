@@ -6,6 +6,7 @@ import { type ApiError, isApiError } from "../errors.js";
 import { ImageResizeFailure, type ImageResizer, type ResizeOptions } from "../ports/image-resizer.js";
 import { UpstreamFailure } from "../ports/upstream.js";
 import { testDeps as sharedTestDeps } from "../testing/deps.js";
+import { caught, thrown } from "../testing/errors.js";
 import { bodyText, FakeUpstream, rawBody } from "../testing/fake-upstream.js";
 import {
   avatarHash,
@@ -35,30 +36,6 @@ function testDeps(
   extra: Partial<Pick<SharedDeps, "imageResizer">> = {},
 ): SharedDeps {
   return sharedTestDeps({ upstream, env, now: Date.UTC(2026, 10, 25), extra });
-}
-
-function caught(run: () => unknown): ApiError {
-  try {
-    run();
-  } catch (error) {
-    if (isApiError(error)) {
-      return error;
-    }
-    throw error;
-  }
-  throw new Error("did not throw");
-}
-
-async function thrown(promise: Promise<unknown>): Promise<ApiError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isApiError(error)) {
-      return error;
-    }
-    throw error;
-  }
-  throw new Error("did not throw");
 }
 
 function imageInput(

@@ -5,6 +5,7 @@ import type { SharedDeps } from "../deps.js";
 import { type ApiError, isApiError } from "../errors.js";
 import { UpstreamFailure } from "../ports/upstream.js";
 import { testDeps as sharedTestDeps } from "../testing/deps.js";
+import { caught } from "../testing/errors.js";
 import { bodyText, FakeUpstream, rawBody } from "../testing/fake-upstream.js";
 import {
   encodeCatchAll,
@@ -51,18 +52,6 @@ function postInput<Op extends "tposRestPost" | "tposApiPost" | "pancakeDirectPos
   rawHeaders: Record<string, string> = {},
 ): OperationInput<Op> {
   return { path: { path }, query: {}, headers: {}, body, rawQuery, rawHeaders } as OperationInput<Op>;
-}
-
-function caught(run: () => unknown): ApiError {
-  try {
-    run();
-  } catch (error) {
-    if (isApiError(error)) {
-      return error;
-    }
-    throw error;
-  }
-  throw new Error("did not throw");
 }
 
 describe("encodeCatchAll", () => {

@@ -5,6 +5,7 @@ import type { SharedDeps } from "../deps.js";
 import { type ApiError, isApiError } from "../errors.js";
 import { UpstreamFailure, type UpstreamFailureKind } from "../ports/upstream.js";
 import { testDeps as sharedTestDeps } from "../testing/deps.js";
+import { thrown } from "../testing/errors.js";
 import { type FakeReply, FakeUpstream } from "../testing/fake-upstream.js";
 import { createTposToken, credentialKey } from "./tpos-token.js";
 
@@ -31,18 +32,6 @@ const issued = {
   expires_in: 1295999,
   refresh_token: "rt-1",
 };
-
-async function thrown(promise: Promise<unknown>): Promise<ApiError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isApiError(error)) {
-      return error;
-    }
-    throw error;
-  }
-  throw new Error("the handler did not throw");
-}
 
 describe("credentialKey", () => {
   it("gives a SHA-256 hex digest that does not contain the password", async () => {

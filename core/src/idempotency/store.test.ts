@@ -297,5 +297,5 @@ describe("SqlIdempotencyStore.purgeExpired", () => {
     } finally {
       await close();
     }
-  });
+  }, 30_000);
 });

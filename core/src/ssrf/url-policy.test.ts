@@ -1,20 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config.js";
 import { type ApiError, isApiError } from "../errors.js";
+import { caught as refusal } from "../testing/errors.js";
 import { checkTargetUrl } from "./url-policy.js";
-
-/** The ApiError checkTargetUrl throws (fails the test when it does not throw one). */
-function refusal(run: () => unknown): ApiError {
-  try {
-    run();
-  } catch (error) {
-    if (isApiError(error)) {
-      return error;
-    }
-    throw error;
-  }
-  throw new Error("the URL was allowed");
-}
 
 const GENERIC = "The target host is not allowed.";
 
