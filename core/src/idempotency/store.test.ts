@@ -4,6 +4,7 @@ import { Kysely, type Migration, Migrator, PostgresDialect, type PostgresPoolCli
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqlIdempotencyStore } from "../db/idempotency-store.js";
 import { migrations } from "../db/migrations.js";
+import { PGliteDialect } from "../db/pglite-dialect.js";
 import type { SharedDeps } from "../deps.js";
 import { ApiError } from "../errors.js";
 import { testDeps } from "../testing/deps.js";
@@ -40,26 +41,9 @@ const at = (base: IdempotencyClaim, ms: number, overrides: Partial<IdempotencyCl
   ...overrides,
 });
 
-/** PGlite as the one client of a pg-style pool: enough for Kysely's PostgresDialect and Migrator. */
-function pgliteDialect(pglite: PGlite): PostgresDialect {
-  // Kysely sends only (text, parameters) queries here (no cursors), and reads rows and rowCount.
-  const client = {
-    async query(text: string, parameters: readonly unknown[] = []) {
-      const result = await pglite.query(text, [...parameters]);
-      return {
-        command: "SELECT" as const,
-        rowCount: result.affectedRows ?? result.rows.length,
-        rows: result.rows,
-      };
-    },
-    release() {},
-  } as unknown as PostgresPoolClient;
-  return new PostgresDialect({ pool: { connect: async () => client, end: async () => {} } });
-}
-
 async function sqlStore(): Promise<{ store: SqlIdempotencyStore; close(): Promise<void> }> {
   const pglite = new PGlite();
-  const db = new Kysely<unknown>({ dialect: pgliteDialect(pglite) });
+  const db = new Kysely<unknown>({ dialect: new PGliteDialect(pglite) });
   const migrated = await new Migrator({
     db,
     provider: { getMigrations: async (): Promise<Record<string, Migration>> => migrations },
@@ -73,10 +57,8 @@ async function sqlStore(): Promise<{ store: SqlIdempotencyStore; close(): Promis
   });
   return {
     store,
-    close: async () => {
-      await db.destroy();
-      await pglite.close();
-    },
+    // The dialect's destroy() closes PGlite.
+    close: () => db.destroy(),
   };
 }
 

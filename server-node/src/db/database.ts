@@ -1,10 +1,9 @@
 import { mkdir } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import type { Logger } from "@n2store/core";
-import { type Database, migrations } from "@n2store/core/db";
+import { type Database, migrations, PGliteDialect } from "@n2store/core/db";
 import { Kysely, type Migration, type MigrationProvider, Migrator, PostgresDialect, sql } from "kysely";
 import pg from "pg";
-import { PGliteDialect } from "./pglite-dialect.js";
 
 /** A session-level lock held by this process until released or until its connection dies. */
 export interface HeldLock {

@@ -12,6 +12,7 @@ import {
   PostgresQueryCompiler,
   type QueryCompiler,
   type QueryResult,
+  type TransactionSettings,
 } from "kysely";
 
 /**
@@ -39,17 +40,25 @@ export class PGliteDialect implements Dialect {
   }
 }
 
+/** The query kinds whose results carry the number of rows they changed (Kysely's `numAffectedRows`). */
+const CHANGES_ROWS = new Set(["InsertQueryNode", "UpdateQueryNode", "DeleteQueryNode", "MergeQueryNode"]);
+
 class PGliteConnection implements DatabaseConnection {
   constructor(private readonly pglite: PGlite) {}
 
+  /**
+   * Runs one query. PGlite counts the rows a statement changed (`affectedRows`, from PostgreSQL's
+   * command tag, so `WITH ... DELETE` counts too). It is passed on for the query kinds Kysely reads
+   * it for, told by the compiled query's node (not by guessing from the SQL text), and for raw SQL,
+   * whose kind only PostgreSQL knows, as the pg driver does for DML.
+   */
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const result = await this.pglite.query<R>(query.sql, [...query.parameters]);
     const affected = result.affectedRows;
+    const counts = CHANGES_ROWS.has(query.query.kind) || (query.query.kind === "RawNode" && affected !== 0);
     return {
       rows: result.rows,
-      ...(affected !== undefined && /^\s*(insert|update|delete|merge)/i.test(query.sql)
-        ? { numAffectedRows: BigInt(affected) }
-        : {}),
+      ...(affected !== undefined && counts ? { numAffectedRows: BigInt(affected) } : {}),
     };
   }
 
@@ -57,6 +66,11 @@ class PGliteConnection implements DatabaseConnection {
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error("PGlite does not support streaming queries");
   }
+}
+
+/** A PostgreSQL identifier, quoted. */
+function identifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }
 
 class PGliteDriver implements Driver {
@@ -84,8 +98,27 @@ class PGliteDriver implements Driver {
     return this.connection;
   }
 
-  async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("begin"));
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    const modes = [
+      ...(settings.isolationLevel === undefined ? [] : [`isolation level ${settings.isolationLevel}`]),
+      ...(settings.accessMode === undefined ? [] : [settings.accessMode]),
+    ];
+    await connection.executeQuery(
+      CompiledQuery.raw(`start transaction${modes.length > 0 ? ` ${modes.join(", ")}` : ""}`),
+    );
+  }
+
+  // Savepoints (Kysely's `trx.savepoint()`, nested transactions): PostgreSQL's own statements.
+  async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`savepoint ${identifier(name)}`));
+  }
+
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`rollback to savepoint ${identifier(name)}`));
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`release savepoint ${identifier(name)}`));
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
