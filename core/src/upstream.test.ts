@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
-import { type ApiError, isApiError } from "./errors.js";
 import { UpstreamFailure, type UpstreamFailureKind } from "./ports/upstream.js";
 import { thrown } from "./testing/errors.js";
 import { bodyText, FakeUpstream } from "./testing/fake-upstream.js";

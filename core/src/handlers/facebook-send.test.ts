@@ -2,7 +2,7 @@ import type { OperationInput, Schema } from "@n2store/generated";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../config.js";
 import type { SharedDeps } from "../deps.js";
-import { type ApiError, isApiError, toErrorBody } from "../errors.js";
+import { toErrorBody } from "../errors.js";
 import type { CallProgress } from "../idempotency/progress.js";
 import { UpstreamFailure } from "../ports/upstream.js";
 import { testDeps as sharedTestDeps } from "../testing/deps.js";

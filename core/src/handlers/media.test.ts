@@ -2,7 +2,6 @@ import type { OperationInput, RawBody } from "@n2store/generated";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../config.js";
 import type { SharedDeps } from "../deps.js";
-import { type ApiError, isApiError } from "../errors.js";
 import { ImageResizeFailure, type ImageResizer, type ResizeOptions } from "../ports/image-resizer.js";
 import { UpstreamFailure } from "../ports/upstream.js";
 import { testDeps as sharedTestDeps } from "../testing/deps.js";

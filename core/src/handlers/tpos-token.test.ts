@@ -2,7 +2,6 @@ import type { OperationInput, Schema } from "@n2store/generated";
 import { describe, expect, it, vi } from "vitest";
 import type { Env } from "../config.js";
 import type { SharedDeps } from "../deps.js";
-import { type ApiError, isApiError } from "../errors.js";
 import { UpstreamFailure, type UpstreamFailureKind } from "../ports/upstream.js";
 import { testDeps as sharedTestDeps } from "../testing/deps.js";
 import { thrown } from "../testing/errors.js";

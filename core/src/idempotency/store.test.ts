@@ -1,6 +1,6 @@
 import { PGlite } from "@electric-sql/pglite";
 import type { AnyResult } from "@n2store/generated";
-import { Kysely, type Migration, Migrator, PostgresDialect, type PostgresPoolClient } from "kysely";
+import { Kysely, type Migration, Migrator } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqlIdempotencyStore } from "../db/idempotency-store.js";
 import { migrations } from "../db/migrations.js";

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config.js";
-import { type ApiError, isApiError } from "../errors.js";
 import { caught as refusal } from "../testing/errors.js";
 import { checkTargetUrl } from "./url-policy.js";
 
