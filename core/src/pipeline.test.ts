@@ -14,7 +14,14 @@ import { ApiError } from "./errors.js";
 import { proxyHandlers } from "./handlers/media.js";
 import { IDEMPOTENCY_LEASE_MS } from "./idempotency/run.js";
 import type { IdempotencyStore } from "./idempotency/store.js";
-import { errorResult, execute, type IncomingRequest, notServedResult, RAW_BODY_LIMIT } from "./pipeline.js";
+import {
+  errorResult,
+  execute,
+  type IncomingRequest,
+  notServedResult,
+  numberProblems,
+  RAW_BODY_LIMIT,
+} from "./pipeline.js";
 import type { Logger } from "./ports/runtime.js";
 import { type Upstream, UpstreamFailure } from "./ports/upstream.js";
 import { testDeps as sharedTestDeps } from "./testing/deps.js";
@@ -991,5 +998,43 @@ describe("notServedResult", () => {
       message: "listCustomers is not served by the edge runtime; send it to a Node server (runtimes: node).",
       details: [{ message: "served by: node", code: "listCustomers" }],
     });
+  });
+});
+
+describe("numberProblems", () => {
+  const problems = (value: unknown) => {
+    const found: { path?: string[]; message: string }[] = [];
+    numberProblems("body", value, [], found);
+    return found;
+  };
+
+  it("finds nothing in ordinary values, safe integers and their bounds included", () => {
+    expect(
+      problems({ a: 1, b: -2.5, c: [Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER], d: "1e400", e: null }),
+    ).toEqual([]);
+  });
+
+  it.each([
+    ["Infinity", Number.POSITIVE_INFINITY, "must be a finite number"],
+    ["-Infinity", Number.NEGATIVE_INFINITY, "must be a finite number"],
+    ["NaN", Number.NaN, "must be a finite number"],
+    ["2^53", 2 ** 53, `must be a whole number from ${Number.MIN_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}`],
+    [
+      "-1e300",
+      -1e300,
+      `must be a whole number from ${Number.MIN_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}`,
+    ],
+  ])("names %s wherever it sits, with its path", (_what, bad, message) => {
+    expect(problems(bad)).toEqual([{ path: ["body"], message }]);
+    expect(problems({ order: { lines: [1, bad] } })).toEqual([
+      { path: ["body", "order", "lines", "1"], message },
+    ]);
+  });
+
+  it("reports every bad number, not only the first", () => {
+    expect(problems({ a: Number.NaN, b: [2 ** 60, 3] }).map((p) => p.path?.join("."))).toEqual([
+      "body.a",
+      "body.b.0",
+    ]);
   });
 });

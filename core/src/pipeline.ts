@@ -147,7 +147,7 @@ function check(
  * transferAmount of 1e300) is not the number that was sent. Both used to reach the database and end
  * as 500 INTERNAL; they are the caller's mistake, so they are refused here with the field named.
  */
-function numberProblems(
+export function numberProblems(
   location: string,
   value: unknown,
   path: readonly string[],
