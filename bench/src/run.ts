@@ -13,7 +13,13 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { conversationUpdate, FAKE_CREDENTIALS, startAllFakes } from "@n2store/testkit/fakes";
-import { API_KEY, gatewayEnv, startNodeProcess } from "@n2store/testkit/servers";
+import {
+  API_KEY,
+  gatewayEnv,
+  REALTIME_TOPIC,
+  startNodeProcess,
+  startRealtime,
+} from "@n2store/testkit/servers";
 import autocannon from "autocannon";
 import { Pool, request } from "undici";
 import WebSocket from "ws";
@@ -440,19 +446,11 @@ async function main(): Promise<void> {
 
     // -- 4. Realtime fan-out to 1000 browser sockets ---------------------------------------------
     console.log("\nRealtime fan-out (one Pancake event to 1000 browser sockets):");
-    const started1 = await fetch(`${gateway.url}/api/realtime/start`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-api-key": API_KEY },
-      body: JSON.stringify({
-        token: FAKE_CREDENTIALS.pancake.jwt,
-        userId: FAKE_CREDENTIALS.pancake.userId,
-        pageIds: [...FAKE_CREDENTIALS.pageIds],
-      }),
-    });
+    const started1 = await startRealtime(gateway.url);
     if (!started1.ok) {
       throw new Error(`realtime start answered ${started1.status}`);
     }
-    const topic = `multiple_pages:${FAKE_CREDENTIALS.pancake.userId}`;
+    const topic = REALTIME_TOPIC;
     await fakes.phoenix.waitFor(() => fakes.phoenix.joins.some((join) => join.topic === topic), 10_000);
     const sockets: WebSocket[] = [];
     const delays: number[] = [];

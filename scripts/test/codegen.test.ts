@@ -17,7 +17,8 @@ function codegen(...args: string[]) {
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 
-describe("codegen", () => {
+// Codegen compiles every validator with Ajv: seconds on a quiet machine, far more on a loaded CI one.
+describe("codegen", { timeout: 60_000 }, () => {
   let specText: string;
   let work: string;
 

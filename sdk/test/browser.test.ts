@@ -20,8 +20,10 @@ import {
   freePort,
   gatewayEnv,
   type NodeProcess,
+  REALTIME_TOPIC,
   startEdgeServer,
   startNodeProcess,
+  startRealtime,
   startTogether,
 } from "@n2store/testkit/servers";
 import { type Browser, chromium } from "playwright-core";
@@ -205,18 +207,12 @@ describe.skipIf(!existsSync(CHROMIUM))("the packed SDK in Chromium", () => {
     expect(afterDown.results).toEqual(["node", "node", "node", "node", "node"]);
     expect(afterDown.active).toBe(node.url);
 
-    const started = await fetch(`${node.url}/api/realtime/start`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-api-key": API_KEY },
-      body: JSON.stringify({
-        token: FAKE_CREDENTIALS.pancake.jwt,
-        userId: FAKE_CREDENTIALS.pancake.userId,
-        pageIds: [...FAKE_CREDENTIALS.pageIds],
-      }),
-    });
+    const started = await startRealtime(node.url);
     expect(started.status).toBe(200);
-    const topic = `multiple_pages:${FAKE_CREDENTIALS.pancake.userId}`;
-    await fakes.phoenix.waitFor(() => fakes.phoenix.joins.some((join) => join.topic === topic), 10_000);
+    await fakes.phoenix.waitFor(
+      () => fakes.phoenix.joins.some((join) => join.topic === REALTIME_TOPIC),
+      10_000,
+    );
 
     await tab.evaluate((key) => {
       const w = window as unknown as {
@@ -239,7 +235,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the packed SDK in Chromium", () => {
     await expect
       .poll(
         async () => {
-          fakes.phoenix.push(topic, "pages:update_conversation", update);
+          fakes.phoenix.push(REALTIME_TOPIC, "pages:update_conversation", update);
           return tab.evaluate(() => (window as unknown as { events: unknown[] }).events.length);
         },
         { timeout: 15_000, interval: 300 },

@@ -1,5 +1,5 @@
 import { type AllFakes, conversationUpdate, FAKE_CREDENTIALS, startAllFakes } from "@n2store/testkit/fakes";
-import { type NodeProcess, startNodeProcess, startTogether } from "@n2store/testkit/servers";
+import { type NodeProcess, startNodeProcess, startRealtime, startTogether } from "@n2store/testkit/servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { API_KEY, createTestDatabase, fakeEnv, json } from "./harness.js";
@@ -49,15 +49,7 @@ describe.skipIf(!process.env.DATABASE_URL)("two Node instances on one PostgreSQL
   });
 
   it("holds one upstream socket, relays its events to browsers on every instance, and hands over when the holder dies", async () => {
-    const started = await fetch(`${b.url}/api/realtime/start`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-api-key": API_KEY },
-      body: JSON.stringify({
-        token: FAKE_CREDENTIALS.pancake.jwt,
-        userId: FAKE_CREDENTIALS.pancake.userId,
-        pageIds: [...FAKE_CREDENTIALS.pageIds],
-      }),
-    });
+    const started = await startRealtime(b.url);
     expect(started.status).toBe(200);
     await expect.poll(() => fakes.phoenix.clients, { timeout: 10_000 }).toBe(1);
     const [statusA, statusB] = await Promise.all([status(a.url), status(b.url)]);

@@ -1,4 +1,5 @@
 import { conversationUpdate, FAKE_CREDENTIALS, sepayTransaction } from "@n2store/testkit/fakes";
+import { REALTIME_TOPIC, startRealtime } from "@n2store/testkit/servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { API_KEY, databaseTargets, json, type NodeServer, SEPAY_KEY, startNodeServer } from "./harness.js";
@@ -377,22 +378,13 @@ describe.each(databaseTargets())("Node server on %s", (database) => {
   describe("realtime", () => {
     it("relays Pancake's events to an authenticated browser socket", async () => {
       const { phoenix } = server.fakes;
-      const started = await call("/api/realtime/start", {
-        method: "POST",
-        headers: keyed,
-        body: JSON.stringify({
-          token: FAKE_CREDENTIALS.pancake.jwt,
-          userId: FAKE_CREDENTIALS.pancake.userId,
-          pageIds: [...FAKE_CREDENTIALS.pageIds],
-        }),
-      });
+      const started = await startRealtime(server.url);
       expect(started.status).toBe(200);
       expect(await json(started)).toMatchObject({
         desired: "running",
         userId: FAKE_CREDENTIALS.pancake.userId,
       });
-      const topic = `multiple_pages:${FAKE_CREDENTIALS.pancake.userId}`;
-      await phoenix.waitFor(() => phoenix.joins.some((join) => join.topic === topic), 10_000);
+      await phoenix.waitFor(() => phoenix.joins.some((join) => join.topic === REALTIME_TOPIC), 10_000);
 
       const socket = new WebSocket(`${server.url.replace("http", "ws")}/ws`);
       const messages: { type: string; payload?: unknown }[] = [];
@@ -407,7 +399,7 @@ describe.each(databaseTargets())("Node server on %s", (database) => {
         snippet: "Xin chào",
       });
       await expect
-        .poll(() => phoenix.push(topic, "pages:update_conversation", update), { timeout: 5000 })
+        .poll(() => phoenix.push(REALTIME_TOPIC, "pages:update_conversation", update), { timeout: 5000 })
         .toBeGreaterThan(0);
       await expect
         .poll(() => messages.find((m) => m.type === "pages:update_conversation"), { timeout: 5000 })

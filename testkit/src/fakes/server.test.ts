@@ -99,8 +99,8 @@ describe("faults", () => {
       req.on("error", (e) => resolve(e.message));
       req.end();
     });
-    await new Promise((r) => setTimeout(r, 50));
-    expect(s.requests).toHaveLength(2);
+    // Recorded once the request has reached the server: wait for that, not for a fixed time.
+    await expect.poll(() => s.requests.length, { timeout: 5000 }).toBe(2);
     const t0 = Date.now();
     await s.close();
     expect(await closed).toMatch(/socket hang up|ECONNRESET/);
