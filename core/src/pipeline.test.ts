@@ -11,7 +11,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { Env } from "./config.js";
 import type { SharedDeps } from "./deps.js";
 import { ApiError } from "./errors.js";
-import { proxyHandlers } from "./handlers/media.js";
+import { proxy } from "./handlers/media.js";
 import { IDEMPOTENCY_LEASE_MS } from "./idempotency/run.js";
 import type { IdempotencyStore } from "./idempotency/store.js";
 import {
@@ -851,7 +851,7 @@ describe("execute", () => {
         headers: { "idempotency-key": KEY, "content-type": "application/json" },
         body: { kind: "raw", value: rawBody('{"order":1}') },
       });
-      const handler = proxyHandlers.proxyPost as unknown as AnyHandler<SharedDeps>;
+      const handler = proxy.post as unknown as AnyHandler<SharedDeps>;
       const first = await execute(proxyPost, handler, keyedPost, deps);
       expect(first.status).toBe(403);
       await execute(proxyPost, handler, keyedPost, deps);

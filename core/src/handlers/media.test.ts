@@ -16,7 +16,7 @@ import {
   MAX_IMAGE_WIDTH,
   PLACEHOLDER_AVATAR,
   pancakeToken,
-  proxyHandlers,
+  proxy,
   proxyHeaderPolicy,
   proxyHeaders,
   RESIZE_FORWARDED_HEADER,
@@ -207,7 +207,7 @@ describe("proxyHeaders", () => {
 describe("proxyGet", () => {
   it("sends the allowed ?headers= on top of its own, never the caller's credentials", async () => {
     const upstream = new FakeUpstream().on("https://pancake.vn/api/x", { json: {} });
-    const result = await proxyHandlers.proxyGet(
+    const result = await proxy.get(
       proxyInput("https://pancake.vn/api/x", {
         headers: '{"accept-language":"vi"}',
         rawHeaders: { cookie: "a=1", authorization: "Bearer t" },
@@ -225,7 +225,7 @@ describe("proxyGet", () => {
 
   it("sends the page's Origin, Referer, sec-* and x-kas, never its Host", async () => {
     const upstream = new FakeUpstream().on("https://tienich.vnhub.com/api/wards", { json: { data: [] } });
-    await proxyHandlers.proxyPost(
+    await proxy.post(
       proxyInput("https://tienich.vnhub.com/api/wards", {
         headers: JSON.stringify({
           Host: "evil.example",
@@ -257,14 +257,14 @@ describe("proxyGet", () => {
     "https://n2.b-cdn.net/a.jpg",
   ])("reaches %s with the default PROXY_ALLOWED_HOSTS (the pages' look-ups)", async (url) => {
     const upstream = new FakeUpstream().on(url, { json: {} });
-    const result = await proxyHandlers.proxyGet(proxyInput(url), testDeps(upstream));
+    const result = await proxy.get(proxyInput(url), testDeps(upstream));
     expect(result.status).toBe(200);
   });
 
   it("never reaches the Node server of NODE_SERVER_URL (only image-proxy's forward may)", async () => {
     const upstream = new FakeUpstream();
     const error = await thrown(
-      proxyHandlers.proxyGet(
+      proxy.get(
         proxyInput("https://n2store-node.example/api/customers"),
         testDeps(upstream, { NODE_SERVER_URL: "https://n2store-node.example" }),
       ),
@@ -275,19 +275,14 @@ describe("proxyGet", () => {
 
   it("refuses a target outside PROXY_ALLOWED_HOSTS without a request", async () => {
     const upstream = new FakeUpstream();
-    const error = await thrown(
-      proxyHandlers.proxyGet(proxyInput("http://127.0.0.1:8080/"), testDeps(upstream)),
-    );
+    const error = await thrown(proxy.get(proxyInput("http://127.0.0.1:8080/"), testDeps(upstream)));
     expect(error.code).toBe("TARGET_NOT_ALLOWED");
     expect(upstream.requests).toHaveLength(0);
   });
 
   it("uses PROXY_MAX_BYTES as the body limit", async () => {
     const upstream = new FakeUpstream().on("https://pancake.vn/x", { json: {} });
-    await proxyHandlers.proxyGet(
-      proxyInput("https://pancake.vn/x"),
-      testDeps(upstream, { PROXY_MAX_BYTES: "1234" }),
-    );
+    await proxy.get(proxyInput("https://pancake.vn/x"), testDeps(upstream, { PROXY_MAX_BYTES: "1234" }));
     expect(upstream.requests[0]?.maxBodyBytes).toBe(1234);
   });
 });
@@ -296,14 +291,14 @@ describe("proxyPost", () => {
   it("streams the body with the caller's content type unless ?headers= names one", async () => {
     const upstream = new FakeUpstream().on("https://pancake.vn/x", { json: {} });
     const deps = testDeps(upstream);
-    await proxyHandlers.proxyPost(
+    await proxy.post(
       proxyInput("https://pancake.vn/x", {
         body: rawBody("a=1"),
         rawHeaders: { "content-type": "text/plain" },
       }),
       deps,
     );
-    await proxyHandlers.proxyPost(
+    await proxy.post(
       proxyInput("https://pancake.vn/x", {
         body: rawBody("{}"),
         headers: '{"content-type":"application/json"}',

@@ -152,7 +152,11 @@ type ProxyInput = Pick<OperationInput<OperationId>, "rawHeaders"> & {
   readonly body?: RawBody | Uint8Array | null | undefined;
 };
 
-async function proxy(method: string, input: ProxyInput, deps: SharedDeps): Promise<PassthroughResult> {
+async function sendThroughProxy(
+  method: string,
+  input: ProxyInput,
+  deps: SharedDeps,
+): Promise<PassthroughResult> {
   const headers: Record<string, string> = {
     "user-agent": USER_AGENT,
     accept: "application/json, text/plain, */*",
@@ -177,22 +181,16 @@ async function proxy(method: string, input: ProxyInput, deps: SharedDeps): Promi
 const proxyHandler =
   (method: string) =>
   (input: ProxyInput, deps: SharedDeps): Promise<PassthroughResult> =>
-    proxy(method, input, deps);
+    sendThroughProxy(method, input, deps);
 
-/** `/api/proxy?url=`: any method to an allowed host, through the SSRF guard. */
-export const proxyHandlers: {
-  proxyGet: Handler<"proxyGet", SharedDeps>;
-  proxyPost: Handler<"proxyPost", SharedDeps>;
-  proxyPut: Handler<"proxyPut", SharedDeps>;
-  proxyPatch: Handler<"proxyPatch", SharedDeps>;
-  proxyDelete: Handler<"proxyDelete", SharedDeps>;
-} = {
-  proxyGet: proxyHandler("GET"),
-  proxyPost: proxyHandler("POST"),
-  proxyPut: proxyHandler("PUT"),
-  proxyPatch: proxyHandler("PATCH"),
-  proxyDelete: proxyHandler("DELETE"),
-};
+/** `/api/proxy?url=`: any method to an allowed host, through the SSRF guard; by method. */
+export const proxy = {
+  get: proxyHandler("GET"),
+  post: proxyHandler("POST"),
+  put: proxyHandler("PUT"),
+  patch: proxyHandler("PATCH"),
+  delete: proxyHandler("DELETE"),
+} as const;
 
 /** The response's media type, lower-cased, without parameters; null when it has none. */
 function mediaTypeOf(response: UpstreamResponse): string | null {

@@ -9,14 +9,14 @@ import { bodyText, FakeUpstream, rawBody } from "../testing/fake-upstream.js";
 import {
   encodeCatchAll,
   OWN_API_SEGMENTS,
-  pancakeDirectHandlers,
-  pancakeGenericHandlers,
-  pancakeOfficialHandlers,
+  pancakeDirect,
+  pancakeGeneric,
+  pancakeOfficial,
   pick,
   targetUrl,
-  tposApiHandlers,
-  tposODataHandlers,
-  tposRestHandlers,
+  tposApi,
+  tposOData,
+  tposRest,
   withoutParams,
 } from "./passthrough.js";
 
@@ -188,7 +188,7 @@ describe("pancakeDirectGet", () => {
 
   it("sends ?jwt= as the jwt cookie, with the Referer from config, and drops jwt and page_id from the query", async () => {
     const upstream = new FakeUpstream().on(url, { json: { success: true } });
-    await pancakeDirectHandlers.pancakeDirectGet(
+    await pancakeDirect.get(
       input(
         "pages/270136663390370/conversations",
         "jwt=eyJ.abc-def_1&page_id=270136663390370&type=NOPHONE&q=a%20b&q=c+d",
@@ -215,7 +215,7 @@ describe("pancakeDirectGet", () => {
 
   it("uses PANCAKE_REFERER and PANCAKE_BASE_URL from the configuration", async () => {
     const upstream = new FakeUpstream().on("http://127.0.0.1:4200/api/v1/pages", { json: {} });
-    await pancakeDirectHandlers.pancakeDirectGet(
+    await pancakeDirect.get(
       input("pages", "jwt=t"),
       testDeps(upstream, {
         PANCAKE_BASE_URL: "http://127.0.0.1:4200",
@@ -228,7 +228,7 @@ describe("pancakeDirectGet", () => {
 
   it("sends no cookie when the caller gives no jwt", async () => {
     const upstream = new FakeUpstream().on(url, { json: {} });
-    await pancakeDirectHandlers.pancakeDirectGet(
+    await pancakeDirect.get(
       input("pages/270136663390370/conversations", "page_id=1", { cookie: "jwt=from-browser" }),
       testDeps(upstream),
     );
@@ -242,7 +242,7 @@ describe("pancakeDirectGet", () => {
       headers: { "content-type": "application/json", "set-cookie": "jwt=x", "x-powered-by": "Phoenix" },
       body: '{"success":false}',
     });
-    const result = await pancakeDirectHandlers.pancakeDirectGet(
+    const result = await pancakeDirect.get(
       input("pages/270136663390370/conversations", "jwt=t"),
       testDeps(upstream),
     );
@@ -258,7 +258,7 @@ describe("pancakeDirectGet", () => {
   it("forwards a POST body with its content type, and the query without jwt", async () => {
     const target = "https://pancake.vn/api/v1/pages/1/conversations/2/messages";
     const upstream = new FakeUpstream().on(target, { json: { success: true } });
-    await pancakeDirectHandlers.pancakeDirectPost(
+    await pancakeDirect.post(
       postInput("pages/1/conversations/2/messages", rawBody('{"action":"reply_inbox"}'), "jwt=t&page_id=1", {
         "content-type": "application/json",
       }),
@@ -278,7 +278,7 @@ describe("pancakeGenericGet", () => {
 
   it("keeps access_token in the query and also sends it as the jwt cookie, with the multi-page Referer", async () => {
     const upstream = new FakeUpstream().on(url, { json: { success: true } });
-    await pancakeGenericHandlers.pancakeGenericGet(
+    await pancakeGeneric.get(
       input("pages", "access_token=eyJ.abc-def_1&type=all", {
         accept: "application/json",
         cookie: "browser=1",
@@ -299,7 +299,7 @@ describe("pancakeGenericGet", () => {
 
   it("takes its Referer from PANCAKE_GENERIC_REFERER and sends no cookie without access_token", async () => {
     const upstream = new FakeUpstream().on(url, { json: {} });
-    await pancakeGenericHandlers.pancakeGenericGet(
+    await pancakeGeneric.get(
       input("pages", "", { cookie: "jwt=from-browser" }),
       testDeps(upstream, { PANCAKE_GENERIC_REFERER: "https://pancake.vn/NhiJudyStore" }),
     );
@@ -310,7 +310,7 @@ describe("pancakeGenericGet", () => {
   it("streams a POST body (conversations/search's form) with its content type", async () => {
     const target = "https://pancake.vn/api/v1/conversations/search?q=0912&access_token=t&cursor_mode=true";
     const upstream = new FakeUpstream().on(target, { json: { conversations: [] } });
-    await pancakeGenericHandlers.pancakeGenericPost(
+    await pancakeGeneric.post(
       postInput("conversations/search", rawBody("page_ids=1,2"), "q=0912&access_token=t&cursor_mode=true", {
         "content-type": "application/x-www-form-urlencoded",
       }),
@@ -327,7 +327,7 @@ describe("tposApiGet: the TPOS catch-all", () => {
   it("sends any other /api path to TPOS_BASE_URL/{path} with the TPOS headers", async () => {
     const url = "https://tomato.tpos.vn/fastsaleorder/print1?ids=101";
     const upstream = new FakeUpstream().on(url, { json: { html: "<p>bill</p>" } });
-    await tposApiHandlers.tposApiGet(
+    await tposApi.get(
       input("fastsaleorder/print1", "ids=101", { authorization: "Bearer t", cookie: "c=1", host: "gw" }),
       testDeps(upstream),
     );
@@ -364,7 +364,7 @@ describe("tposApiGet: the TPOS catch-all", () => {
     "answers 404 ROUTE_NOT_FOUND for /api/%s, a path of the gateway's own, reaching nothing",
     async (path) => {
       const upstream = new FakeUpstream();
-      await expect(tposApiHandlers.tposApiGet(input(path), testDeps(upstream))).rejects.toMatchObject({
+      await expect(tposApi.get(input(path), testDeps(upstream))).rejects.toMatchObject({
         code: "ROUTE_NOT_FOUND",
         status: 404,
         message: `No operation answers GET /api/${path}.`,
@@ -379,7 +379,7 @@ describe("tposApiGet: the TPOS catch-all", () => {
       body: "PK\u0003\u0004",
       headers: { "content-type": "application/octet-stream" },
     });
-    await tposApiHandlers.tposApiPost(
+    await tposApi.post(
       postInput("FastSaleOrder/ExportFile", rawBody('{"data":"{}","ids":[]}'), "TagIds=", {
         "content-type": "application/json",
         authorization: "Bearer t",
@@ -394,7 +394,7 @@ describe("pancakeOfficialGet", () => {
   it("forwards to PANCAKE_PUBLIC_BASE_URL/api/public_api/v1 with the query unchanged", async () => {
     const url = "https://pages.fm/api/public_api/v1/pages/1/conversations?page_access_token=pat&since=1";
     const upstream = new FakeUpstream().on(url, { json: {} });
-    await pancakeOfficialHandlers.pancakeOfficialGet(
+    await pancakeOfficial.get(
       input("pages/1/conversations", "page_access_token=pat&since=1", { cookie: "x=1" }),
       testDeps(upstream),
     );
@@ -411,7 +411,7 @@ describe("tposRestGet", () => {
   it("forwards to TPOS_BASE_URL/rest/{path} with only the allowed browser headers plus Origin, Referer and tposappversion", async () => {
     const url = "https://tomato.tpos.vn/rest/v2.0/notification/not-read";
     const upstream = new FakeUpstream().on(url, { json: { value: 0 } });
-    await tposRestHandlers.tposRestGet(
+    await tposRest.get(
       input("v2.0/notification/not-read", "", {
         authorization: "Bearer eyJ.tpos",
         cookie: "ASP.NET_SessionId=abc",
@@ -443,9 +443,9 @@ describe("tposRestGet", () => {
     const url = "https://tomato.tpos.vn/rest/v2.0/a";
     const upstream = new FakeUpstream().on(url, { json: {}, headers: { tposappversion: "6.7.0.1" } });
     const deps = testDeps(upstream);
-    await tposRestHandlers.tposRestGet(input("v2.0/a"), deps);
+    await tposRest.get(input("v2.0/a"), deps);
     expect(deps.tposAppVersion.value).toBe("6.7.0.1");
-    await tposRestHandlers.tposRestGet(input("v2.0/a"), deps);
+    await tposRest.get(input("v2.0/a"), deps);
     expect(upstream.requests.map((request) => request.headers.tposappversion)).toEqual([
       "6.5.14.1",
       "6.7.0.1",
@@ -456,20 +456,20 @@ describe("tposRestGet", () => {
     const url = "https://tomato.tpos.vn/rest/v2.0/a";
     const upstream = new FakeUpstream().on(url, { json: {}, headers: { tposappversion: "latest" } });
     const deps = testDeps(upstream);
-    await tposRestHandlers.tposRestGet(input("v2.0/a"), deps);
+    await tposRest.get(input("v2.0/a"), deps);
     expect(deps.tposAppVersion.value).toBe("6.5.14.1");
   });
 
   it("passes tposappversion back to the caller", async () => {
     const url = "https://tomato.tpos.vn/rest/v2.0/a";
     const upstream = new FakeUpstream().on(url, { json: {}, headers: { tposappversion: "6.7.0.1" } });
-    const result = await tposRestHandlers.tposRestGet(input("v2.0/a"), testDeps(upstream));
+    const result = await tposRest.get(input("v2.0/a"), testDeps(upstream));
     expect(result.headers.tposappversion).toBe("6.7.0.1");
   });
 
   it("refuses a path that climbs out of /rest/ before any request", async () => {
     const upstream = new FakeUpstream();
-    await expect(tposRestHandlers.tposRestGet(input("../token"), testDeps(upstream))).rejects.toMatchObject({
+    await expect(tposRest.get(input("../token"), testDeps(upstream))).rejects.toMatchObject({
       code: "VALIDATION_FAILED",
     });
     expect(upstream.requests).toHaveLength(0);
@@ -480,7 +480,7 @@ describe("tposRestGet", () => {
       "https://tomato.tpos.vn/rest/v2.0/a",
       new UpstreamFailure("unreachable", "ECONNREFUSED"),
     );
-    await expect(tposRestHandlers.tposRestGet(input("v2.0/a"), testDeps(upstream))).rejects.toMatchObject({
+    await expect(tposRest.get(input("v2.0/a"), testDeps(upstream))).rejects.toMatchObject({
       code: "UPSTREAM_UNREACHABLE",
       status: 502,
     });
@@ -491,7 +491,7 @@ describe("tposRestPost", () => {
   it("streams the body with the caller's content type", async () => {
     const url = "https://tomato.tpos.vn/rest/v2.0/fastsaleorder";
     const upstream = new FakeUpstream().on(url, { status: 201, json: { Id: 7 } });
-    const result = await tposRestHandlers.tposRestPost(
+    const result = await tposRest.post(
       postInput("v2.0/fastsaleorder", rawBody('{"PartnerId":1}'), "", {
         "content-type": "application/json;IEEE754Compatible=false;charset=utf-8",
         "content-length": "15",
@@ -510,7 +510,7 @@ describe("tposRestPost", () => {
   it("sends no content type when there is no body", async () => {
     const url = "https://tomato.tpos.vn/rest/v2.0/x";
     const upstream = new FakeUpstream().on(url, { json: {} });
-    await tposRestHandlers.tposRestPost(
+    await tposRest.post(
       postInput("v2.0/x", null, "", { "content-type": "application/json" }),
       testDeps(upstream),
     );
@@ -524,7 +524,7 @@ describe("tposODataGet", () => {
     const url =
       "https://tomato.tpos.vn/odata/SaleOnline_Order(c2060000-5d17)/ODataService.GetView?$top=20&$count=true";
     const upstream = new FakeUpstream().on(url, { json: { value: [] } });
-    await tposODataHandlers.tposODataGet(
+    await tposOData.get(
       input("SaleOnline_Order(c2060000-5d17)/ODataService.GetView", "$top=20&$count=true"),
       testDeps(upstream),
     );
@@ -533,7 +533,7 @@ describe("tposODataGet", () => {
 
   it("fetches $metadata as written", async () => {
     const upstream = new FakeUpstream().on("https://tomato.tpos.vn/odata/$metadata", { body: "<edmx/>" });
-    await tposODataHandlers.tposODataGet(input("$metadata"), testDeps(upstream));
+    await tposOData.get(input("$metadata"), testDeps(upstream));
     expect(upstream.requests[0]?.url).toBe("https://tomato.tpos.vn/odata/$metadata");
   });
 });

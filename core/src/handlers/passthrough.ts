@@ -130,9 +130,6 @@ type PassthroughInput = Pick<OperationInput<OperationId>, "rawQuery" | "rawHeade
   readonly body?: RawBody | Uint8Array | null | undefined;
 };
 
-const METHODS = { Get: "GET", Post: "POST", Put: "PUT", Patch: "PATCH", Delete: "DELETE" } as const;
-type MethodSuffix = keyof typeof METHODS;
-
 /** Sends one pass-through request: the caller's method, the family's URL and headers, the body streamed. */
 async function forward(
   family: Family,
@@ -166,19 +163,25 @@ async function forward(
   return passthroughResult(response, UNTRUSTED_CONTENT_HEADERS);
 }
 
+/** A pass-through handler, as every method of every family has it. */
+export type PassthroughHandler = (input: PassthroughInput, deps: SharedDeps) => Promise<PassthroughResult>;
+
+/** The five handlers of one pass-through family, by method; the handler table names each operation. */
+export interface PassthroughHandlers {
+  readonly get: PassthroughHandler;
+  readonly post: PassthroughHandler;
+  readonly put: PassthroughHandler;
+  readonly patch: PassthroughHandler;
+  readonly delete: PassthroughHandler;
+}
+
 /** The five handlers (GET, POST, PUT, PATCH, DELETE) of one pass-through family. */
-function family<Prefix extends string>(
-  prefix: Prefix,
-  spec: Family,
-): { [M in MethodSuffix as `${Prefix}${M}`]: Handler<Extract<`${Prefix}${M}`, OperationId>, SharedDeps> } {
-  const handlers: Record<string, unknown> = {};
-  for (const [suffix, method] of Object.entries(METHODS)) {
-    handlers[`${prefix}${suffix}`] = (input: PassthroughInput, deps: SharedDeps) =>
+function family(spec: Family): PassthroughHandlers {
+  const by =
+    (method: string): PassthroughHandler =>
+    (input, deps) =>
       forward(spec, method, input, deps);
-  }
-  return handlers as {
-    [M in MethodSuffix as `${Prefix}${M}`]: Handler<Extract<`${Prefix}${M}`, OperationId>, SharedDeps>;
-  };
+  return { get: by("GET"), post: by("POST"), put: by("PUT"), patch: by("PATCH"), delete: by("DELETE") };
 }
 
 // Request headers a TPOS call may carry from the browser; everything else (cookies, Host, CF-*,
@@ -215,9 +218,9 @@ const tposFamily = (prefix: string): Family => ({
 });
 
 /** `/api/rest/{path}` -> `TPOS_BASE_URL/rest/{path}`. */
-export const tposRestHandlers = family("tposRest", tposFamily("/rest/"));
+export const tposRest = family(tposFamily("/rest/"));
 /** `/api/odata/{path}` -> `TPOS_BASE_URL/odata/{path}`. */
-export const tposODataHandlers = family("tposOData", tposFamily("/odata/"));
+export const tposOData = family(tposFamily("/odata/"));
 
 /**
  * The first path segments under `/api/` that this gateway's own operations use (`token`, `rest`,
@@ -234,7 +237,7 @@ export const OWN_API_SEGMENTS: ReadonlySet<string> = new Set(
  * `/api/{path}` -> `TPOS_BASE_URL/{path}`: whatever no other operation answers under `/api/`, as the
  * original's catch-all (bill printing, the Excel exports), with the TPOS header policy.
  */
-export const tposApiHandlers = family("tposApi", {
+export const tposApi = family({
   ...tposFamily("/"),
   admit: (method, input) => {
     const first = input.path.path.split("/", 1)[0]?.toLowerCase() ?? "";
@@ -274,7 +277,7 @@ const PANCAKE_DIRECT_OWN_PARAMS = new Set(["jwt", "page_id"]);
  * `/api/pancake-direct/{path}` -> `PANCAKE_BASE_URL/api/v1/{path}`: the caller's `?jwt=` becomes the
  * `jwt` cookie Pancake's web API reads, and is not forwarded in the query (nor is `page_id`).
  */
-export const pancakeDirectHandlers = family("pancakeDirect", {
+export const pancakeDirect = family({
   service: "Pancake",
   target: (input, deps) =>
     targetUrl(
@@ -292,7 +295,7 @@ export const pancakeDirectHandlers = family("pancakeDirect", {
  * `access_token` stays in the query and is also sent as the `jwt` cookie (what pancake.vn's own web
  * app sends), with the multi-page inbox as Referer, as the original's generic route did.
  */
-export const pancakeGenericHandlers = family("pancakeGeneric", {
+export const pancakeGeneric = family({
   service: "Pancake",
   target: (input, deps) => targetUrl(deps.config.pancakeBaseUrl, "/api/v1/", input.path.path, input.rawQuery),
   headers: (input, deps) =>
@@ -305,7 +308,7 @@ export const pancakeGenericHandlers = family("pancakeGeneric", {
 });
 
 /** `/api/pancake-official/{path}` -> `PANCAKE_PUBLIC_BASE_URL/api/public_api/v1/{path}`, query unchanged. */
-export const pancakeOfficialHandlers = family("pancakeOfficial", {
+export const pancakeOfficial = family({
   service: "Pancake",
   target: (input, deps) =>
     targetUrl(deps.config.pancakePublicBaseUrl, "/api/public_api/v1/", input.path.path, input.rawQuery),

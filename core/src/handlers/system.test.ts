@@ -1,8 +1,8 @@
 import { API_VERSION, type OperationInput } from "@n2store/generated";
 import { describe, expect, it } from "vitest";
-import type { NodeDeps, RuntimeHealth, SharedDeps } from "../deps.js";
+import type { RuntimeHealth, SharedDeps } from "../deps.js";
 import { testDeps as sharedTestDeps } from "../testing/deps.js";
-import { getHealth, getServerTime } from "./system.js";
+import { getHealth } from "./system.js";
 
 const NOW = Date.UTC(2026, 10, 25, 15, 4, 5, 678);
 
@@ -10,7 +10,7 @@ function testDeps(runtime: "edge" | "node", health: RuntimeHealth = {}): SharedD
   return sharedTestDeps({ runtime, health, now: NOW });
 }
 
-function noInput<Op extends "getHealth" | "getServerTime">(): OperationInput<Op> {
+function noInput<Op extends "getHealth">(): OperationInput<Op> {
   return {
     path: {},
     query: {},
@@ -59,32 +59,5 @@ describe("getHealth", () => {
       testDeps("node", { realtime: { state: "stopped", isLeader: false, browserClients: 0 } }),
     );
     expect(result.body.status).toBe("ok");
-  });
-});
-
-describe("getServerTime", () => {
-  it("reports the clock's instant in UTC, milliseconds, seconds and Vietnam time", async () => {
-    const deps = { ...testDeps("node") } as unknown as NodeDeps;
-    const result = await getServerTime(noInput(), deps);
-    const now = new Date(NOW);
-    expect(result.headers).toEqual({ "cache-control": "no-store" });
-    expect(result.body).toMatchObject({
-      utc: "2026-11-25T15:04:05.678Z",
-      unix_timestamp: NOW,
-      unix_seconds: Math.floor(NOW / 1000),
-      vietnam_time: "2026-11-25T22:04:05.678+07:00",
-      timezone_offset_minutes: -now.getTimezoneOffset(),
-      server_time_string: now.toString(),
-    });
-    expect(typeof result.body.timezone).toBe("string");
-  });
-
-  it("rolls Vietnam time over to the next day after 17:00 UTC", async () => {
-    const deps = {
-      ...testDeps("node"),
-      clock: { now: () => Date.UTC(2026, 11, 31, 17, 30) },
-    } as unknown as NodeDeps;
-    const result = await getServerTime(noInput(), deps);
-    expect(result.body.vietnam_time).toBe("2027-01-01T00:30:00.000+07:00");
   });
 });

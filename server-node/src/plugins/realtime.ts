@@ -1,5 +1,6 @@
 import websocket from "@fastify/websocket";
 import { ApiError, type Config, errorResult, type FailureLimiter } from "@n2store/core";
+import { operations } from "@n2store/generated";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { sendResult } from "../adapter/reply.js";
@@ -52,9 +53,11 @@ export const realtimePlugin = fp(
     // every pass-through request an extra wrapper call.
     await app.register(async (scope) => {
       await scope.register(websocket, { options: { maxPayload: 64 * 1024 } });
+      const { openRealtimeSocket } = operations;
       scope.route({
-        method: "GET",
-        url: "/ws",
+        method: openRealtimeSocket.method,
+        url: openRealtimeSocket.fastifyPath,
+        config: { operationId: openRealtimeSocket.operationId },
         handler: (request, reply) =>
           sendResult(
             reply,

@@ -1,9 +1,9 @@
 import type { Schema } from "@n2store/generated";
 import { type Selectable, sql } from "kysely";
-import { withDatabase } from "../db/errors.js";
-import type { SepayLogsTable } from "../db/schema.js";
-import type { NodeHandler } from "../deps.js";
-import { ApiError } from "../errors.js";
+import { withDatabase } from "../../db/errors.js";
+import type { SepayLogsTable } from "../../db/schema.js";
+import type { NodeHandler } from "../../deps.js";
+import { ApiError } from "../../errors.js";
 
 type SepayTransaction = Schema<"SepayTransaction">;
 

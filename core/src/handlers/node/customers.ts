@@ -1,10 +1,10 @@
 import type { Schema } from "@n2store/generated";
 import { type Kysely, type Selectable, sql } from "kysely";
-import { pgCode, withDatabase } from "../db/errors.js";
-import type { CustomersTable, Database } from "../db/schema.js";
-import type { NodeHandler } from "../deps.js";
-import { ApiError } from "../errors.js";
-import { carrierOf, normalizePhone, phoneDigits } from "../phone.js";
+import { pgCode, withDatabase } from "../../db/errors.js";
+import type { CustomersTable, Database } from "../../db/schema.js";
+import type { NodeHandler } from "../../deps.js";
+import { ApiError } from "../../errors.js";
+import { carrierOf, normalizePhone, phoneDigits } from "../../phone.js";
 
 type Customer = Schema<"Customer">;
 type CustomerStatus = Schema<"CustomerStatus">;

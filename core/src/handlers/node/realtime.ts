@@ -1,5 +1,5 @@
-import { withDatabase } from "../db/errors.js";
-import type { NodeHandler } from "../deps.js";
+import { withDatabase } from "../../db/errors.js";
+import type { NodeHandler } from "../../deps.js";
 
 /** POST /api/realtime/start: store the Pancake credentials and have one instance hold the socket. */
 export const startRealtime: NodeHandler<"startRealtime"> = async (input, deps) => ({
