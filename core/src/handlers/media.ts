@@ -1,11 +1,4 @@
-import type {
-  Handler,
-  OperationId,
-  OperationInput,
-  PassthroughResult,
-  RawBody,
-  RawResult,
-} from "@n2store/generated";
+import type { OperationId, OperationInput, PassthroughResult, RawBody, RawResult } from "@n2store/generated";
 import { originRule } from "../config.js";
 import type { SharedDeps, SharedHandler } from "../deps.js";
 import { ApiError, isApiError } from "../errors.js";

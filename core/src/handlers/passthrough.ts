@@ -1,5 +1,4 @@
 import {
-  type Handler,
   type OperationId,
   type OperationInput,
   operations,
