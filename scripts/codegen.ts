@@ -460,7 +460,44 @@ function literal(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function operationsModule(spec: JsonObject, rows: OperationRow[], errorCodes: string[]): string {
+/** One value of the spec's `ErrorCode` enum with its HTTP status (`x-error-statuses`). */
+interface ErrorCodeRow {
+  readonly code: string;
+  readonly status: number;
+}
+
+/**
+ * The spec's error codes with their statuses: `ErrorCode.enum`, and `x-error-statuses` naming each
+ * code's one HTTP status (4xx or 5xx). A code without a status, a status for no code, or a status
+ * that is not an error status is a problem naming the code.
+ */
+export function readErrorCodes(spec: JsonObject): ErrorCodeRow[] {
+  const schema = deref<JsonObject>(spec, { $ref: "#/components/schemas/ErrorCode" });
+  const codes = Array.isArray(schema.enum) ? schema.enum.map(String) : [];
+  const statuses = isObject(schema["x-error-statuses"]) ? schema["x-error-statuses"] : {};
+  const problems: string[] = [];
+  for (const code of codes) {
+    const status = statuses[code];
+    if (typeof status !== "number" || !Number.isInteger(status) || status < 400 || status > 599) {
+      problems.push(`ErrorCode ${code}: x-error-statuses must give it an HTTP status from 400 to 599`);
+    }
+  }
+  for (const code of Object.keys(statuses)) {
+    if (!codes.includes(code)) {
+      problems.push(`ErrorCode: x-error-statuses names ${code}, which the enum does not have`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new Error(`openapi.yaml breaks the project's rules:\n  - ${problems.join("\n  - ")}`);
+  }
+  return codes.map((code) => ({ code, status: statuses[code] as number }));
+}
+
+function operationsModule(
+  spec: JsonObject,
+  rows: OperationRow[],
+  errorCodes: readonly ErrorCodeRow[],
+): string {
   const table = rows
     .map((row) => {
       const fields: [string, unknown][] = [
@@ -518,7 +555,12 @@ export const nodeHttpOperationIds = [${idsWhere((row) => !row.websocket && row.r
 export type NodeHttpOperationId = (typeof nodeHttpOperationIds)[number];
 
 /** The values of the spec's \`ErrorCode\` enum, in spec order. */
-export const ERROR_CODE_VALUES = ${literal(errorCodes)} as const satisfies readonly ErrorCode[];
+export const ERROR_CODE_VALUES = ${literal(errorCodes.map((row) => row.code))} as const satisfies readonly ErrorCode[];
+
+/** The one HTTP status of every error code (\`x-error-statuses\` on the spec's \`ErrorCode\`). */
+export const ERROR_STATUSES = {
+${errorCodes.map((row) => `  ${row.code}: ${row.status},`).join("\n")}
+} as const satisfies Record<ErrorCode, number>;
 
 ${operationTypes(spec, rows)}
 `;
@@ -946,8 +988,7 @@ export async function generate(specText: string): Promise<Map<string, string>> {
     throw new Error("openapi.yaml must be an OpenAPI 3.1 document");
   }
   const rows = readOperations(spec);
-  const errorCodeSchema = deref<JsonObject>(spec, { $ref: "#/components/schemas/ErrorCode" });
-  const errorCodes = (errorCodeSchema.enum as string[]) ?? [];
+  const errorCodes = readErrorCodes(spec);
 
   // Request bodies: a property with a default is still optional for the caller.
   const ast = await openapiTS(structuredClone(spec) as never, {

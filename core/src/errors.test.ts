@@ -1,16 +1,17 @@
 import { ERROR_CODE_VALUES } from "@n2store/generated";
 import { describe, expect, it } from "vitest";
-import { ApiError, asApiError, ERROR_CODES, isApiError, toErrorBody } from "./errors.js";
+import { ApiError, asApiError, ERROR_STATUSES, isApiError, reasonPhrase, toErrorBody } from "./errors.js";
 
-describe("ERROR_CODES", () => {
+describe("ERROR_STATUSES", () => {
   it("has exactly the codes of the spec's ErrorCode enum, both ways", () => {
-    expect(Object.keys(ERROR_CODES).sort()).toEqual([...ERROR_CODE_VALUES].sort());
+    expect(Object.keys(ERROR_STATUSES).sort()).toEqual([...ERROR_CODE_VALUES].sort());
   });
 
-  it("gives every code a 4xx or 5xx status", () => {
-    for (const [code, { status }] of Object.entries(ERROR_CODES)) {
+  it("gives every code a 4xx or 5xx status with its own reason phrase", () => {
+    for (const [code, status] of Object.entries(ERROR_STATUSES)) {
       expect(status, code).toBeGreaterThanOrEqual(400);
       expect(status, code).toBeLessThan(600);
+      expect(reasonPhrase(status), code).not.toMatch(/^(Client|Server) Error$/);
     }
   });
 });

@@ -9,8 +9,9 @@
  * Ajv compiles the schemas at test time from `generated/openapi.json`: this runs in Node (inside
  * workerd the precompiled validators of `generated/` would be needed).
  */
-import { ERROR_CODES } from "@n2store/core";
+
 import type { ErrorBody, OperationId } from "@n2store/generated";
+import { ERROR_STATUSES } from "@n2store/generated";
 import Ajv2020Module from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { isPassthrough, type JsonSchema, matchOperation, openapi, type SpecOperation } from "./spec.js";
@@ -357,8 +358,8 @@ export class ResponseValidator {
     if (error.statusCode !== status) {
       violations.push(`Error.statusCode is ${error.statusCode}, the status is ${status}`);
     }
-    if (ERROR_CODES[error.code].status !== status) {
-      violations.push(`${error.code} belongs with ${ERROR_CODES[error.code].status}, not ${status}`);
+    if (ERROR_STATUSES[error.code] !== status) {
+      violations.push(`${error.code} belongs with ${ERROR_STATUSES[error.code]}, not ${status}`);
     }
     const requestId = headers.get("x-request-id");
     if (error.requestId !== undefined && requestId !== null && error.requestId !== requestId) {
