@@ -6,6 +6,7 @@ export * from "./deps.js";
 export * from "./errors.js";
 export * from "./handlers/index.js";
 export { PLACEHOLDER_AVATAR } from "./handlers/media.js";
+export * from "./http.js";
 export * from "./idempotency/progress.js";
 export * from "./idempotency/run.js";
 export * from "./idempotency/store.js";

@@ -2,6 +2,7 @@ import type { OperationId, OperationInput, PassthroughResult, RawBody, RawResult
 import { originRule } from "../config.js";
 import type { SharedDeps, SharedHandler } from "../deps.js";
 import { ApiError, isApiError } from "../errors.js";
+import { mediaType } from "../http.js";
 import {
   type ImageResizer,
   isImageResizeFailure,
@@ -187,8 +188,7 @@ export const proxy = {
 
 /** The response's media type, lower-cased, without parameters; null when it has none. */
 function mediaTypeOf(response: UpstreamResponse): string | null {
-  const type = response.headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase();
-  return type === undefined || type === "" ? null : type;
+  return mediaType(response.headers["content-type"]);
 }
 
 function isImage(response: UpstreamResponse): boolean {

@@ -3,6 +3,7 @@ import {
   type IncomingBody,
   type IncomingRequest,
   JSON_BODY_LIMIT,
+  mediaType,
   parseJsonBody,
   payloadTooLarge,
   RAW_BODY_LIMIT,
@@ -11,11 +12,6 @@ import {
 import type { OperationSpec, RawBody } from "@n2store/generated";
 import type { IRequest } from "itty-router";
 import { byteLimit, readAll } from "../streams.js";
-
-function mediaType(header: string | null): string | null {
-  const type = header?.split(";", 1)[0]?.trim().toLowerCase();
-  return type === undefined || type === "" ? null : type;
-}
 
 /**
  * A refused body up to this size is read to its end and dropped rather than cancelled: a body left

@@ -1,13 +1,14 @@
 import type { Readable } from "node:stream";
 import { Transform } from "node:stream";
-import { type IncomingBody, type IncomingRequest, payloadTooLarge, RAW_BODY_LIMIT } from "@n2store/core";
+import {
+  type IncomingBody,
+  type IncomingRequest,
+  mediaType,
+  payloadTooLarge,
+  RAW_BODY_LIMIT,
+} from "@n2store/core";
 import type { OperationSpec, RawBody } from "@n2store/generated";
 import type { FastifyRequest } from "fastify";
-
-function mediaType(header: string | undefined): string | null {
-  const type = header?.split(";", 1)[0]?.trim().toLowerCase();
-  return type === undefined || type === "" ? null : type;
-}
 
 /**
  * Fails a pass-through request body past RAW_BODY_LIMIT while it streams to the upstream. The failure

@@ -10,6 +10,7 @@
  * workerd the precompiled validators of `generated/` would be needed).
  */
 
+import { mediaType } from "@n2store/core";
 import type { ErrorBody, OperationId } from "@n2store/generated";
 import { ERROR_STATUSES } from "@n2store/generated";
 import Ajv2020Module from "ajv/dist/2020.js";
@@ -76,11 +77,6 @@ export interface ResponseToCheck {
   readonly body: Uint8Array;
   /** Whether an upstream (a fake) received a request while this one was in flight. */
   readonly upstreamReached: boolean;
-}
-
-function mediaType(contentType: string | null): string | null {
-  const type = contentType?.split(";", 1)[0]?.trim().toLowerCase();
-  return type === undefined || type === "" ? null : type;
 }
 
 function isJsonType(type: string | null): boolean {
