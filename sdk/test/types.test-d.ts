@@ -56,7 +56,10 @@ describe("client calls", () => {
     };
     void client.GET("/api/odata/{path}", { params: { path: { path: "Partner" }, header: tpos } });
     void client.PATCH("/api/rest/{path}", {
-      params: { path: { path: "v2.0/SaleOnline_Order(1)" }, header: { Authorization: "Bearer eyJ", "If-Match": 'W/"1"' } },
+      params: {
+        path: { path: "v2.0/SaleOnline_Order(1)" },
+        header: { Authorization: "Bearer eyJ", "If-Match": 'W/"1"' },
+      },
       body: { Note: "x" },
     });
     void client.GET("/api/{path}", {
