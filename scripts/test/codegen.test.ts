@@ -162,6 +162,34 @@ describe("codegen", () => {
     expect(specText).not.toContain("x-badges");
   });
 
+  it("validates the TPOS pass-throughs' headers loosely: what the shop's pages send passes", async () => {
+    const { validators } = await import("@n2store/generated/validators");
+    const pages = {
+      authorization: "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+      tposappversion: "6.5.14.1",
+      "feature-version": "2",
+      "x-tpos-lang": "vi",
+      "if-match": 'W/"AAAAAAAVsqY="',
+      "if-none-match": '"abc", W/"def"',
+      "if-modified-since": "Wed, 25 Nov 2026 14:02:37 GMT",
+      "if-unmodified-since": "Wed, 25 Nov 2026 14:02:37 GMT",
+    };
+    for (const id of [
+      "tposRestGet",
+      "tposRestPost",
+      "tposODataGet",
+      "tposODataPatch",
+      "tposApiGet",
+      "tposApiPost",
+    ] as const) {
+      const headers = validators[id].headers;
+      expect(headers?.({ ...pages }), id).toBe(true);
+      expect(headers?.({ authorization: "" }), id).toBe(true);
+      // Only what an HTTP header cannot carry as printable ASCII is refused (400 in the pipeline).
+      expect(headers?.({ ...pages, "if-match": 'W/"café"' }), id).toBe(false);
+    }
+  });
+
   it("writes validators without eval or new Function", async () => {
     const files = await generate(specText);
     for (const [name, text] of files) {
