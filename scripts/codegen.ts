@@ -14,7 +14,8 @@
  *   fastify.ts, itty.ts typed route builders for the two servers
  *   policy.ts           the compact table the SDK needs (runtimes, idempotency, catch-all paths)
  *   openapi.json        the spec as JSON (served by the Node server, read by the contract tests)
- *   redoc.html          the Redoc page, loading Redoc from the Node server (no CDN)
+ *   redoc.html          the Redoc page, loading Redoc from the Node server (no CDN); its copy of the
+ *                       spec says on every operation where it is served and whether it is idempotent
  *
  * Output is deterministic: the same spec gives byte-identical files (no timestamps, stable order).
  */
@@ -957,6 +958,7 @@ export function redocSpec(spec: JsonObject, rows: OperationRow[]): JsonObject {
   return copy;
 }
 
+/** The Redoc page; its download button gives the contract as written (`/openapi.json`), not the page's copy. */
 function redocHtml(spec: JsonObject, rows: OperationRow[], redocVersion: string): string {
   const info = spec.info as JsonObject;
   // JSON inside <script> must not contain "</" (it would end the script element).
@@ -976,7 +978,7 @@ function redocHtml(spec: JsonObject, rows: OperationRow[], redocVersion: string)
     <div id="redoc"></div>
     <script src="/docs/redoc.standalone.js"></script>
     <script>
-      Redoc.init(${json}, { expandResponses: "200,201", hideDownloadButton: false, jsonSampleExpandLevel: 3 }, document.getElementById("redoc"));
+      Redoc.init(${json}, { expandResponses: "200,201", hideDownloadButton: false, downloadDefinitionUrl: "/openapi.json", jsonSampleExpandLevel: 3 }, document.getElementById("redoc"));
     </script>
   </body>
 </html>

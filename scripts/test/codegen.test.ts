@@ -157,8 +157,9 @@ describe("codegen", () => {
       }
     }
     expect(checked).toBeGreaterThan(50);
-    // Only the page's copy: the contract as written is served and read unchanged.
+    // Only the page's copy: the contract as written is served, downloaded from the page and read unchanged.
     expect(JSON.parse(files.get("openapi.json") ?? "")).toEqual(written);
+    expect(html).toContain('downloadDefinitionUrl: "/openapi.json"');
     expect(specText).not.toContain("x-badges");
   });
 
