@@ -139,7 +139,33 @@ export interface paths {
     "/api/rest/{path}": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
+            };
             path: {
                 /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
                 path: components["parameters"]["CatchAllPath"];
@@ -194,7 +220,33 @@ export interface paths {
     "/api/odata/{path}": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
+            };
             path: {
                 /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
                 path: components["parameters"]["CatchAllPath"];
@@ -816,7 +868,33 @@ export interface paths {
     "/api/{path}": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
+            };
             path: {
                 /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
                 path: components["parameters"]["CatchAllPath"];
@@ -1768,6 +1846,31 @@ export interface components {
         Range: string;
         /** @description Sent with `Range`: the target answers the range only while its ETag or date still matches. */
         IfRange: string;
+        /**
+         * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+         *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+         *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+         *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+         *     ASCII, as every header here; anything else is refused with 400.
+         */
+        TposAuthorization: string;
+        /**
+         * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+         *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+         */
+        TposAppVersion: string;
+        /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+        TposFeatureVersion: string;
+        /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+        TposLang: string;
+        /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+        IfMatch: string;
+        /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+        IfNoneMatch: string;
+        /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+        IfModifiedSince: string;
+        /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+        IfUnmodifiedSince: string;
     };
     requestBodies: {
         /** @description Any body; it is streamed to the upstream unchanged with its `Content-Type`. */
@@ -1959,7 +2062,33 @@ export interface operations {
                 /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
+            };
             path: {
                 /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
                 path: components["parameters"]["CatchAllPath"];
@@ -1981,7 +2110,33 @@ export interface operations {
                 /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
+            };
             path: {
                 /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
                 path: components["parameters"]["CatchAllPath"];
@@ -2005,6 +2160,31 @@ export interface operations {
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
             header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
                 /**
                  * @description A unique key (a UUID is best) for this logical request. The first result is stored for 24 hours
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
@@ -2041,7 +2221,33 @@ export interface operations {
                 /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
+            };
             path: {
                 /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
                 path: components["parameters"]["CatchAllPath"];
@@ -2064,6 +2270,31 @@ export interface operations {
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
             header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
                 /**
                  * @description A unique key (a UUID is best) for this logical request. The first result is stored for 24 hours
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
@@ -2100,7 +2331,33 @@ export interface operations {
                 /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
+            };
             path: {
                 /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
                 path: components["parameters"]["CatchAllPath"];
@@ -2122,7 +2379,33 @@ export interface operations {
                 /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
+            };
             path: {
                 /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
                 path: components["parameters"]["CatchAllPath"];
@@ -2146,6 +2429,31 @@ export interface operations {
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
             header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
                 /**
                  * @description A unique key (a UUID is best) for this logical request. The first result is stored for 24 hours
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
@@ -2182,7 +2490,33 @@ export interface operations {
                 /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
+            };
             path: {
                 /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
                 path: components["parameters"]["CatchAllPath"];
@@ -2205,6 +2539,31 @@ export interface operations {
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
             header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
                 /**
                  * @description A unique key (a UUID is best) for this logical request. The first result is stored for 24 hours
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
@@ -3364,7 +3723,33 @@ export interface operations {
                 /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
+            };
             path: {
                 /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
                 path: components["parameters"]["CatchAllPath"];
@@ -3387,7 +3772,33 @@ export interface operations {
                 /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
+            };
             path: {
                 /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
                 path: components["parameters"]["CatchAllPath"];
@@ -3412,6 +3823,31 @@ export interface operations {
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
             header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
                 /**
                  * @description A unique key (a UUID is best) for this logical request. The first result is stored for 24 hours
                  *     in a store both runtimes share: a retry with the same key and body replays it (with
@@ -3449,7 +3885,33 @@ export interface operations {
                 /** @description Any query parameters; they are passed on to the upstream unchanged (form style, exploded, so they appear as ordinary parameters). */
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
+            };
             path: {
                 /** @description The rest of the upstream path; it may contain `/` and is sent unescaped. */
                 path: components["parameters"]["CatchAllPath"];
@@ -3473,6 +3935,31 @@ export interface operations {
                 passthrough?: components["parameters"]["PassthroughQuery"];
             };
             header?: {
+                /**
+                 * @description The caller's TPOS token, `Bearer <access_token>` as `POST /api/token` returns it, passed on to TPOS
+                 *     unchanged. The gateway does not check it: TPOS answers 401 without a valid one. Declared so that
+                 *     typed clients can set it per call (`params.header.Authorization` in `@n2store/sdk`); OAS 3.1 lets
+                 *     tools ignore a header parameter of this name, but openapi-typescript and Redoc do not. Printable
+                 *     ASCII, as every header here; anything else is refused with 400.
+                 */
+                Authorization?: components["parameters"]["TposAuthorization"];
+                /**
+                 * @description The TPOS web app version the caller speaks, passed on to TPOS. Without it the gateway sends the
+                 *     version TPOS last announced in a response (`TPOS_APP_VERSION` until then).
+                 */
+                tposappversion?: components["parameters"]["TposAppVersion"];
+                /** @description Passed on to TPOS as given; TPOS's web app sends `2`. */
+                "feature-version"?: components["parameters"]["TposFeatureVersion"];
+                /** @description The language of TPOS's messages, passed on as given; TPOS's web app sends `vi`. */
+                "x-tpos-lang"?: components["parameters"]["TposLang"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.1): a write only while the entity still has this ETag, as TPOS sends it (`W/"<RowVersion>"`). */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.2). */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.3). */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+                /** @description Passed on to TPOS (RFC 9110 §13.1.4). */
+                "If-Unmodified-Since"?: components["parameters"]["IfUnmodifiedSince"];
                 /**
                  * @description A unique key (a UUID is best) for this logical request. The first result is stored for 24 hours
                  *     in a store both runtimes share: a retry with the same key and body replays it (with

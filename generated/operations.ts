@@ -240,7 +240,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: [],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since"],
     body: null,
     websocket: false,
     responses: ["400","502","504","2XX","default"],
@@ -259,7 +259,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: ["idempotency-key"],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since","idempotency-key"],
     body: {"required":false,"contentTypes":["*/*"],"raw":true},
     websocket: false,
     responses: ["400","409","413","422","502","503","504","2XX","default"],
@@ -278,7 +278,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: [],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since"],
     body: {"required":false,"contentTypes":["*/*"],"raw":true},
     websocket: false,
     responses: ["400","413","502","504","2XX","default"],
@@ -297,7 +297,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: ["idempotency-key"],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since","idempotency-key"],
     body: {"required":false,"contentTypes":["*/*"],"raw":true},
     websocket: false,
     responses: ["400","409","413","422","502","503","504","2XX","default"],
@@ -316,7 +316,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: [],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since"],
     body: null,
     websocket: false,
     responses: ["400","502","504","2XX","default"],
@@ -335,7 +335,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: [],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since"],
     body: null,
     websocket: false,
     responses: ["400","502","504","2XX","default"],
@@ -354,7 +354,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: ["idempotency-key"],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since","idempotency-key"],
     body: {"required":false,"contentTypes":["*/*"],"raw":true},
     websocket: false,
     responses: ["400","409","413","422","502","503","504","2XX","default"],
@@ -373,7 +373,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: [],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since"],
     body: {"required":false,"contentTypes":["*/*"],"raw":true},
     websocket: false,
     responses: ["400","413","502","504","2XX","default"],
@@ -392,7 +392,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: ["idempotency-key"],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since","idempotency-key"],
     body: {"required":false,"contentTypes":["*/*"],"raw":true},
     websocket: false,
     responses: ["400","409","413","422","502","503","504","2XX","default"],
@@ -411,7 +411,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: [],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since"],
     body: null,
     websocket: false,
     responses: ["400","502","504","2XX","default"],
@@ -1095,7 +1095,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: [],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since"],
     body: null,
     websocket: false,
     responses: ["400","404","502","504","2XX","default"],
@@ -1114,7 +1114,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: ["idempotency-key"],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since","idempotency-key"],
     body: {"required":false,"contentTypes":["*/*"],"raw":true},
     websocket: false,
     responses: ["400","404","409","413","422","502","503","504","2XX","default"],
@@ -1133,7 +1133,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: [],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since"],
     body: {"required":false,"contentTypes":["*/*"],"raw":true},
     websocket: false,
     responses: ["400","404","413","502","504","2XX","default"],
@@ -1152,7 +1152,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: ["idempotency-key"],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since","idempotency-key"],
     body: {"required":false,"contentTypes":["*/*"],"raw":true},
     websocket: false,
     responses: ["400","404","409","413","422","502","503","504","2XX","default"],
@@ -1171,7 +1171,7 @@ export const operations = {
     pathParams: ["path"],
     catchAll: "path",
     freeFormQuery: true,
-    headerParams: [],
+    headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since"],
     body: null,
     websocket: false,
     responses: ["400","404","502","504","2XX","default"],
@@ -1287,70 +1287,70 @@ export interface OperationTypes {
   tposRestGet: {
     path: NonNullable<SpecOperations["tposRestGet"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposRestGet"]["parameters"]["query"]>, "passthrough">;
-    headers: Record<string, never>;
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string };
     body: undefined;
     result: PassthroughResult;
   };
   tposRestPost: {
     path: NonNullable<SpecOperations["tposRestPost"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposRestPost"]["parameters"]["query"]>, "passthrough">;
-    headers: { readonly "idempotency-key"?: string };
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string; readonly "idempotency-key"?: string };
     body: RawBody | null;
     result: PassthroughResult;
   };
   tposRestPut: {
     path: NonNullable<SpecOperations["tposRestPut"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposRestPut"]["parameters"]["query"]>, "passthrough">;
-    headers: Record<string, never>;
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string };
     body: RawBody | null;
     result: PassthroughResult;
   };
   tposRestPatch: {
     path: NonNullable<SpecOperations["tposRestPatch"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposRestPatch"]["parameters"]["query"]>, "passthrough">;
-    headers: { readonly "idempotency-key"?: string };
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string; readonly "idempotency-key"?: string };
     body: RawBody | null;
     result: PassthroughResult;
   };
   tposRestDelete: {
     path: NonNullable<SpecOperations["tposRestDelete"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposRestDelete"]["parameters"]["query"]>, "passthrough">;
-    headers: Record<string, never>;
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string };
     body: undefined;
     result: PassthroughResult;
   };
   tposODataGet: {
     path: NonNullable<SpecOperations["tposODataGet"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposODataGet"]["parameters"]["query"]>, "passthrough">;
-    headers: Record<string, never>;
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string };
     body: undefined;
     result: PassthroughResult;
   };
   tposODataPost: {
     path: NonNullable<SpecOperations["tposODataPost"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposODataPost"]["parameters"]["query"]>, "passthrough">;
-    headers: { readonly "idempotency-key"?: string };
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string; readonly "idempotency-key"?: string };
     body: RawBody | null;
     result: PassthroughResult;
   };
   tposODataPut: {
     path: NonNullable<SpecOperations["tposODataPut"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposODataPut"]["parameters"]["query"]>, "passthrough">;
-    headers: Record<string, never>;
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string };
     body: RawBody | null;
     result: PassthroughResult;
   };
   tposODataPatch: {
     path: NonNullable<SpecOperations["tposODataPatch"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposODataPatch"]["parameters"]["query"]>, "passthrough">;
-    headers: { readonly "idempotency-key"?: string };
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string; readonly "idempotency-key"?: string };
     body: RawBody | null;
     result: PassthroughResult;
   };
   tposODataDelete: {
     path: NonNullable<SpecOperations["tposODataDelete"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposODataDelete"]["parameters"]["query"]>, "passthrough">;
-    headers: Record<string, never>;
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string };
     body: undefined;
     result: PassthroughResult;
   };
@@ -1602,35 +1602,35 @@ export interface OperationTypes {
   tposApiGet: {
     path: NonNullable<SpecOperations["tposApiGet"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposApiGet"]["parameters"]["query"]>, "passthrough">;
-    headers: Record<string, never>;
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string };
     body: undefined;
     result: PassthroughResult;
   };
   tposApiPost: {
     path: NonNullable<SpecOperations["tposApiPost"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposApiPost"]["parameters"]["query"]>, "passthrough">;
-    headers: { readonly "idempotency-key"?: string };
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string; readonly "idempotency-key"?: string };
     body: RawBody | null;
     result: PassthroughResult;
   };
   tposApiPut: {
     path: NonNullable<SpecOperations["tposApiPut"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposApiPut"]["parameters"]["query"]>, "passthrough">;
-    headers: Record<string, never>;
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string };
     body: RawBody | null;
     result: PassthroughResult;
   };
   tposApiPatch: {
     path: NonNullable<SpecOperations["tposApiPatch"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposApiPatch"]["parameters"]["query"]>, "passthrough">;
-    headers: { readonly "idempotency-key"?: string };
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string; readonly "idempotency-key"?: string };
     body: RawBody | null;
     result: PassthroughResult;
   };
   tposApiDelete: {
     path: NonNullable<SpecOperations["tposApiDelete"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposApiDelete"]["parameters"]["query"]>, "passthrough">;
-    headers: Record<string, never>;
+    headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string };
     body: undefined;
     result: PassthroughResult;
   };

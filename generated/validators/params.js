@@ -103,9 +103,9 @@ return errors === 0;
 }
 validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const tposRestPost_header = validate21;
-const schema32 = {"type":"object","properties":{"idempotency-key":{"type":"string","minLength":8,"maxLength":255,"pattern":"^[\\x21-\\x7E]+$"}},"additionalProperties":true};
-const pattern4 = new RegExp("^[\\x21-\\x7E]+$", "u");
+export const tposRestGet_header = validate21;
+const schema32 = {"type":"object","properties":{"authorization":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"tposappversion":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"feature-version":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"x-tpos-lang":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"if-match":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"if-none-match":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"if-modified-since":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"if-unmodified-since":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"}},"additionalProperties":true};
+const pattern4 = new RegExp("^[\\t\\x20-\\x7E]*$", "u");
 
 function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -118,8 +118,8 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data["idempotency-key"] !== undefined){
-let data0 = data["idempotency-key"];
+if(data.authorization !== undefined){
+let data0 = data.authorization;
 if(typeof data0 !== "string"){
 let dataType0 = typeof data0;
 let coerced0 = undefined;
@@ -131,7 +131,7 @@ else if(data0 === null){
 coerced0 = "";
 }
 else {
-const err0 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -144,13 +144,13 @@ errors++;
 if(coerced0 !== undefined){
 data0 = coerced0;
 if(data !== undefined){
-data["idempotency-key"] = coerced0;
+data["authorization"] = coerced0;
 }
 }
 }
 if(typeof data0 === "string"){
-if(func1(data0) > 255){
-const err1 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"};
+if(!pattern4.test(data0)){
+const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -159,8 +159,22 @@ vErrors.push(err1);
 }
 errors++;
 }
-if(func1(data0) < 8){
-const err2 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"};
+}
+}
+if(data.tposappversion !== undefined){
+let data1 = data.tposappversion;
+if(typeof data1 !== "string"){
+let dataType1 = typeof data1;
+let coerced1 = undefined;
+if(!(coerced1 !== undefined)){
+if(dataType1 == "number" || dataType1 == "boolean"){
+coerced1 = "" + data1;
+}
+else if(data1 === null){
+coerced1 = "";
+}
+else {
+const err2 = {instancePath:instancePath+"/tposappversion",schemaPath:"#/properties/tposappversion/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -169,8 +183,17 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(!pattern4.test(data0)){
-const err3 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7E]+$"},message:"must match pattern \""+"^[\\x21-\\x7E]+$"+"\""};
+}
+if(coerced1 !== undefined){
+data1 = coerced1;
+if(data !== undefined){
+data["tposappversion"] = coerced1;
+}
+}
+}
+if(typeof data1 === "string"){
+if(!pattern4.test(data1)){
+const err3 = {instancePath:instancePath+"/tposappversion",schemaPath:"#/properties/tposappversion/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -181,9 +204,20 @@ errors++;
 }
 }
 }
+if(data["feature-version"] !== undefined){
+let data2 = data["feature-version"];
+if(typeof data2 !== "string"){
+let dataType2 = typeof data2;
+let coerced2 = undefined;
+if(!(coerced2 !== undefined)){
+if(dataType2 == "number" || dataType2 == "boolean"){
+coerced2 = "" + data2;
+}
+else if(data2 === null){
+coerced2 = "";
 }
 else {
-const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err4 = {instancePath:instancePath+"/feature-version",schemaPath:"#/properties/feature-version/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -192,19 +226,704 @@ vErrors.push(err4);
 }
 errors++;
 }
+}
+if(coerced2 !== undefined){
+data2 = coerced2;
+if(data !== undefined){
+data["feature-version"] = coerced2;
+}
+}
+}
+if(typeof data2 === "string"){
+if(!pattern4.test(data2)){
+const err5 = {instancePath:instancePath+"/feature-version",schemaPath:"#/properties/feature-version/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+if(data["x-tpos-lang"] !== undefined){
+let data3 = data["x-tpos-lang"];
+if(typeof data3 !== "string"){
+let dataType3 = typeof data3;
+let coerced3 = undefined;
+if(!(coerced3 !== undefined)){
+if(dataType3 == "number" || dataType3 == "boolean"){
+coerced3 = "" + data3;
+}
+else if(data3 === null){
+coerced3 = "";
+}
+else {
+const err6 = {instancePath:instancePath+"/x-tpos-lang",schemaPath:"#/properties/x-tpos-lang/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(coerced3 !== undefined){
+data3 = coerced3;
+if(data !== undefined){
+data["x-tpos-lang"] = coerced3;
+}
+}
+}
+if(typeof data3 === "string"){
+if(!pattern4.test(data3)){
+const err7 = {instancePath:instancePath+"/x-tpos-lang",schemaPath:"#/properties/x-tpos-lang/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+if(data["if-match"] !== undefined){
+let data4 = data["if-match"];
+if(typeof data4 !== "string"){
+let dataType4 = typeof data4;
+let coerced4 = undefined;
+if(!(coerced4 !== undefined)){
+if(dataType4 == "number" || dataType4 == "boolean"){
+coerced4 = "" + data4;
+}
+else if(data4 === null){
+coerced4 = "";
+}
+else {
+const err8 = {instancePath:instancePath+"/if-match",schemaPath:"#/properties/if-match/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(coerced4 !== undefined){
+data4 = coerced4;
+if(data !== undefined){
+data["if-match"] = coerced4;
+}
+}
+}
+if(typeof data4 === "string"){
+if(!pattern4.test(data4)){
+const err9 = {instancePath:instancePath+"/if-match",schemaPath:"#/properties/if-match/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+if(data["if-none-match"] !== undefined){
+let data5 = data["if-none-match"];
+if(typeof data5 !== "string"){
+let dataType5 = typeof data5;
+let coerced5 = undefined;
+if(!(coerced5 !== undefined)){
+if(dataType5 == "number" || dataType5 == "boolean"){
+coerced5 = "" + data5;
+}
+else if(data5 === null){
+coerced5 = "";
+}
+else {
+const err10 = {instancePath:instancePath+"/if-none-match",schemaPath:"#/properties/if-none-match/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(coerced5 !== undefined){
+data5 = coerced5;
+if(data !== undefined){
+data["if-none-match"] = coerced5;
+}
+}
+}
+if(typeof data5 === "string"){
+if(!pattern4.test(data5)){
+const err11 = {instancePath:instancePath+"/if-none-match",schemaPath:"#/properties/if-none-match/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+if(data["if-modified-since"] !== undefined){
+let data6 = data["if-modified-since"];
+if(typeof data6 !== "string"){
+let dataType6 = typeof data6;
+let coerced6 = undefined;
+if(!(coerced6 !== undefined)){
+if(dataType6 == "number" || dataType6 == "boolean"){
+coerced6 = "" + data6;
+}
+else if(data6 === null){
+coerced6 = "";
+}
+else {
+const err12 = {instancePath:instancePath+"/if-modified-since",schemaPath:"#/properties/if-modified-since/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(coerced6 !== undefined){
+data6 = coerced6;
+if(data !== undefined){
+data["if-modified-since"] = coerced6;
+}
+}
+}
+if(typeof data6 === "string"){
+if(!pattern4.test(data6)){
+const err13 = {instancePath:instancePath+"/if-modified-since",schemaPath:"#/properties/if-modified-since/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+if(data["if-unmodified-since"] !== undefined){
+let data7 = data["if-unmodified-since"];
+if(typeof data7 !== "string"){
+let dataType7 = typeof data7;
+let coerced7 = undefined;
+if(!(coerced7 !== undefined)){
+if(dataType7 == "number" || dataType7 == "boolean"){
+coerced7 = "" + data7;
+}
+else if(data7 === null){
+coerced7 = "";
+}
+else {
+const err14 = {instancePath:instancePath+"/if-unmodified-since",schemaPath:"#/properties/if-unmodified-since/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(coerced7 !== undefined){
+data7 = coerced7;
+if(data !== undefined){
+data["if-unmodified-since"] = coerced7;
+}
+}
+}
+if(typeof data7 === "string"){
+if(!pattern4.test(data7)){
+const err15 = {instancePath:instancePath+"/if-unmodified-since",schemaPath:"#/properties/if-unmodified-since/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err16 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
 validate21.errors = vErrors;
 return errors === 0;
 }
 validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const pancakeDirectGet_query = validate22;
-const schema33 = {"type":"object","properties":{"jwt":{"type":"string","maxLength":4096,"pattern":"^[A-Za-z0-9._-]+$"},"page_id":{"type":"string","maxLength":64}},"additionalProperties":true};
-const pattern5 = new RegExp("^[A-Za-z0-9._-]+$", "u");
+export const tposRestPost_header = validate22;
+const schema33 = {"type":"object","properties":{"authorization":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"tposappversion":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"feature-version":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"x-tpos-lang":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"if-match":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"if-none-match":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"if-modified-since":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"if-unmodified-since":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"idempotency-key":{"type":"string","minLength":8,"maxLength":255,"pattern":"^[\\x21-\\x7E]+$"}},"additionalProperties":true};
+const pattern20 = new RegExp("^[\\x21-\\x7E]+$", "u");
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate22.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.authorization !== undefined){
+let data0 = data.authorization;
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err0 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["authorization"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(!pattern4.test(data0)){
+const err1 = {instancePath:instancePath+"/authorization",schemaPath:"#/properties/authorization/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+}
+if(data.tposappversion !== undefined){
+let data1 = data.tposappversion;
+if(typeof data1 !== "string"){
+let dataType1 = typeof data1;
+let coerced1 = undefined;
+if(!(coerced1 !== undefined)){
+if(dataType1 == "number" || dataType1 == "boolean"){
+coerced1 = "" + data1;
+}
+else if(data1 === null){
+coerced1 = "";
+}
+else {
+const err2 = {instancePath:instancePath+"/tposappversion",schemaPath:"#/properties/tposappversion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(coerced1 !== undefined){
+data1 = coerced1;
+if(data !== undefined){
+data["tposappversion"] = coerced1;
+}
+}
+}
+if(typeof data1 === "string"){
+if(!pattern4.test(data1)){
+const err3 = {instancePath:instancePath+"/tposappversion",schemaPath:"#/properties/tposappversion/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+if(data["feature-version"] !== undefined){
+let data2 = data["feature-version"];
+if(typeof data2 !== "string"){
+let dataType2 = typeof data2;
+let coerced2 = undefined;
+if(!(coerced2 !== undefined)){
+if(dataType2 == "number" || dataType2 == "boolean"){
+coerced2 = "" + data2;
+}
+else if(data2 === null){
+coerced2 = "";
+}
+else {
+const err4 = {instancePath:instancePath+"/feature-version",schemaPath:"#/properties/feature-version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(coerced2 !== undefined){
+data2 = coerced2;
+if(data !== undefined){
+data["feature-version"] = coerced2;
+}
+}
+}
+if(typeof data2 === "string"){
+if(!pattern4.test(data2)){
+const err5 = {instancePath:instancePath+"/feature-version",schemaPath:"#/properties/feature-version/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+if(data["x-tpos-lang"] !== undefined){
+let data3 = data["x-tpos-lang"];
+if(typeof data3 !== "string"){
+let dataType3 = typeof data3;
+let coerced3 = undefined;
+if(!(coerced3 !== undefined)){
+if(dataType3 == "number" || dataType3 == "boolean"){
+coerced3 = "" + data3;
+}
+else if(data3 === null){
+coerced3 = "";
+}
+else {
+const err6 = {instancePath:instancePath+"/x-tpos-lang",schemaPath:"#/properties/x-tpos-lang/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(coerced3 !== undefined){
+data3 = coerced3;
+if(data !== undefined){
+data["x-tpos-lang"] = coerced3;
+}
+}
+}
+if(typeof data3 === "string"){
+if(!pattern4.test(data3)){
+const err7 = {instancePath:instancePath+"/x-tpos-lang",schemaPath:"#/properties/x-tpos-lang/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+if(data["if-match"] !== undefined){
+let data4 = data["if-match"];
+if(typeof data4 !== "string"){
+let dataType4 = typeof data4;
+let coerced4 = undefined;
+if(!(coerced4 !== undefined)){
+if(dataType4 == "number" || dataType4 == "boolean"){
+coerced4 = "" + data4;
+}
+else if(data4 === null){
+coerced4 = "";
+}
+else {
+const err8 = {instancePath:instancePath+"/if-match",schemaPath:"#/properties/if-match/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(coerced4 !== undefined){
+data4 = coerced4;
+if(data !== undefined){
+data["if-match"] = coerced4;
+}
+}
+}
+if(typeof data4 === "string"){
+if(!pattern4.test(data4)){
+const err9 = {instancePath:instancePath+"/if-match",schemaPath:"#/properties/if-match/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+if(data["if-none-match"] !== undefined){
+let data5 = data["if-none-match"];
+if(typeof data5 !== "string"){
+let dataType5 = typeof data5;
+let coerced5 = undefined;
+if(!(coerced5 !== undefined)){
+if(dataType5 == "number" || dataType5 == "boolean"){
+coerced5 = "" + data5;
+}
+else if(data5 === null){
+coerced5 = "";
+}
+else {
+const err10 = {instancePath:instancePath+"/if-none-match",schemaPath:"#/properties/if-none-match/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(coerced5 !== undefined){
+data5 = coerced5;
+if(data !== undefined){
+data["if-none-match"] = coerced5;
+}
+}
+}
+if(typeof data5 === "string"){
+if(!pattern4.test(data5)){
+const err11 = {instancePath:instancePath+"/if-none-match",schemaPath:"#/properties/if-none-match/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+if(data["if-modified-since"] !== undefined){
+let data6 = data["if-modified-since"];
+if(typeof data6 !== "string"){
+let dataType6 = typeof data6;
+let coerced6 = undefined;
+if(!(coerced6 !== undefined)){
+if(dataType6 == "number" || dataType6 == "boolean"){
+coerced6 = "" + data6;
+}
+else if(data6 === null){
+coerced6 = "";
+}
+else {
+const err12 = {instancePath:instancePath+"/if-modified-since",schemaPath:"#/properties/if-modified-since/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(coerced6 !== undefined){
+data6 = coerced6;
+if(data !== undefined){
+data["if-modified-since"] = coerced6;
+}
+}
+}
+if(typeof data6 === "string"){
+if(!pattern4.test(data6)){
+const err13 = {instancePath:instancePath+"/if-modified-since",schemaPath:"#/properties/if-modified-since/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+if(data["if-unmodified-since"] !== undefined){
+let data7 = data["if-unmodified-since"];
+if(typeof data7 !== "string"){
+let dataType7 = typeof data7;
+let coerced7 = undefined;
+if(!(coerced7 !== undefined)){
+if(dataType7 == "number" || dataType7 == "boolean"){
+coerced7 = "" + data7;
+}
+else if(data7 === null){
+coerced7 = "";
+}
+else {
+const err14 = {instancePath:instancePath+"/if-unmodified-since",schemaPath:"#/properties/if-unmodified-since/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(coerced7 !== undefined){
+data7 = coerced7;
+if(data !== undefined){
+data["if-unmodified-since"] = coerced7;
+}
+}
+}
+if(typeof data7 === "string"){
+if(!pattern4.test(data7)){
+const err15 = {instancePath:instancePath+"/if-unmodified-since",schemaPath:"#/properties/if-unmodified-since/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+if(data["idempotency-key"] !== undefined){
+let data8 = data["idempotency-key"];
+if(typeof data8 !== "string"){
+let dataType8 = typeof data8;
+let coerced8 = undefined;
+if(!(coerced8 !== undefined)){
+if(dataType8 == "number" || dataType8 == "boolean"){
+coerced8 = "" + data8;
+}
+else if(data8 === null){
+coerced8 = "";
+}
+else {
+const err16 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(coerced8 !== undefined){
+data8 = coerced8;
+if(data !== undefined){
+data["idempotency-key"] = coerced8;
+}
+}
+}
+if(typeof data8 === "string"){
+if(func1(data8) > 255){
+const err17 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if(func1(data8) < 8){
+const err18 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(!pattern20.test(data8)){
+const err19 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7E]+$"},message:"must match pattern \""+"^[\\x21-\\x7E]+$"+"\""};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err20 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+validate22.errors = vErrors;
+return errors === 0;
+}
+validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const pancakeDirectGet_query = validate23;
+const schema34 = {"type":"object","properties":{"jwt":{"type":"string","maxLength":4096,"pattern":"^[A-Za-z0-9._-]+$"},"page_id":{"type":"string","maxLength":64}},"additionalProperties":true};
+const pattern21 = new RegExp("^[A-Za-z0-9._-]+$", "u");
+
+function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate23.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -253,7 +972,7 @@ vErrors.push(err1);
 }
 errors++;
 }
-if(!pattern5.test(data0)){
+if(!pattern21.test(data0)){
 const err2 = {instancePath:instancePath+"/jwt",schemaPath:"#/properties/jwt/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]+$"},message:"must match pattern \""+"^[A-Za-z0-9._-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -319,18 +1038,111 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate22.errors = vErrors;
+validate23.errors = vErrors;
 return errors === 0;
 }
-validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const pancakeGenericGet_query = validate23;
-const schema34 = {"type":"object","properties":{"access_token":{"type":"string","maxLength":4096,"pattern":"^[A-Za-z0-9._-]+$"}},"additionalProperties":true};
+export const pancakeDirectPost_header = validate24;
+const schema35 = {"type":"object","properties":{"idempotency-key":{"type":"string","minLength":8,"maxLength":255,"pattern":"^[\\x21-\\x7E]+$"}},"additionalProperties":true};
 
-function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate23.evaluated;
+const evaluated0 = validate24.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data["idempotency-key"] !== undefined){
+let data0 = data["idempotency-key"];
+if(typeof data0 !== "string"){
+let dataType0 = typeof data0;
+let coerced0 = undefined;
+if(!(coerced0 !== undefined)){
+if(dataType0 == "number" || dataType0 == "boolean"){
+coerced0 = "" + data0;
+}
+else if(data0 === null){
+coerced0 = "";
+}
+else {
+const err0 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(coerced0 !== undefined){
+data0 = coerced0;
+if(data !== undefined){
+data["idempotency-key"] = coerced0;
+}
+}
+}
+if(typeof data0 === "string"){
+if(func1(data0) > 255){
+const err1 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(func1(data0) < 8){
+const err2 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(!pattern20.test(data0)){
+const err3 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7E]+$"},message:"must match pattern \""+"^[\\x21-\\x7E]+$"+"\""};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+validate24.errors = vErrors;
+return errors === 0;
+}
+validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const pancakeGenericGet_query = validate25;
+const schema36 = {"type":"object","properties":{"access_token":{"type":"string","maxLength":4096,"pattern":"^[A-Za-z0-9._-]+$"}},"additionalProperties":true};
+
+function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate25.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -379,7 +1191,7 @@ vErrors.push(err1);
 }
 errors++;
 }
-if(!pattern5.test(data0)){
+if(!pattern21.test(data0)){
 const err2 = {instancePath:instancePath+"/access_token",schemaPath:"#/properties/access_token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9._-]+$"},message:"must match pattern \""+"^[A-Za-z0-9._-]+$"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -402,18 +1214,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate23.errors = vErrors;
+validate25.errors = vErrors;
 return errors === 0;
 }
-validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const proxyGet_query = validate24;
-const schema35 = {"type":"object","properties":{"url":{"type":"string","minLength":1,"maxLength":4096},"headers":{"type":"string","maxLength":4096}},"additionalProperties":true,"required":["url"]};
+export const proxyGet_query = validate26;
+const schema37 = {"type":"object","properties":{"url":{"type":"string","minLength":1,"maxLength":4096},"headers":{"type":"string","maxLength":4096}},"additionalProperties":true,"required":["url"]};
 
-function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate24.evaluated;
+const evaluated0 = validate26.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -538,18 +1350,18 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate24.errors = vErrors;
+validate26.errors = vErrors;
 return errors === 0;
 }
-validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const getProxiedImage_query = validate25;
-const schema36 = {"type":"object","properties":{"url":{"type":"string","minLength":1,"maxLength":4096},"w":{"type":"integer","minimum":1,"maximum":4000},"q":{"type":"integer","minimum":1,"maximum":100}},"additionalProperties":true,"required":["url"]};
+export const getProxiedImage_query = validate27;
+const schema38 = {"type":"object","properties":{"url":{"type":"string","minLength":1,"maxLength":4096},"w":{"type":"integer","minimum":1,"maximum":4000},"q":{"type":"integer","minimum":1,"maximum":100}},"additionalProperties":true,"required":["url"]};
 
-function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate25.evaluated;
+const evaluated0 = validate27.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -733,19 +1545,18 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate25.errors = vErrors;
+validate27.errors = vErrors;
 return errors === 0;
 }
-validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const getProxiedImage_header = validate26;
-const schema37 = {"type":"object","properties":{"range":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"if-range":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"}},"additionalProperties":true};
-const pattern7 = new RegExp("^[\\t\\x20-\\x7E]*$", "u");
+export const getProxiedImage_header = validate28;
+const schema39 = {"type":"object","properties":{"range":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"},"if-range":{"type":"string","pattern":"^[\\t\\x20-\\x7E]*$"}},"additionalProperties":true};
 
-function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate26.evaluated;
+const evaluated0 = validate28.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -784,7 +1595,7 @@ data["range"] = coerced0;
 }
 }
 if(typeof data0 === "string"){
-if(!pattern7.test(data0)){
+if(!pattern4.test(data0)){
 const err1 = {instancePath:instancePath+"/range",schemaPath:"#/properties/range/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
 if(vErrors === null){
 vErrors = [err1];
@@ -827,7 +1638,7 @@ data["if-range"] = coerced1;
 }
 }
 if(typeof data1 === "string"){
-if(!pattern7.test(data1)){
+if(!pattern4.test(data1)){
 const err3 = {instancePath:instancePath+"/if-range",schemaPath:"#/properties/if-range/pattern",keyword:"pattern",params:{pattern: "^[\\t\\x20-\\x7E]*$"},message:"must match pattern \""+"^[\\t\\x20-\\x7E]*$"+"\""};
 if(vErrors === null){
 vErrors = [err3];
@@ -850,19 +1661,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate26.errors = vErrors;
+validate28.errors = vErrors;
 return errors === 0;
 }
-validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const getFacebookAvatar_query = validate27;
-const schema38 = {"type":"object","properties":{"id":{"$ref":"n2store#/$defs/AvatarParameter"},"page":{"$ref":"n2store#/$defs/AvatarParameter"},"token":{"$ref":"n2store#/$defs/AvatarParameter"}},"additionalProperties":true};
-const schema40 = {"description":"A query value of the avatar routes: any string (a repeated parameter arrives as a list, whose\nfirst value counts). Not constrained here on purpose: the handler checks it and answers the\nplaceholder picture, never a JSON error, for what it cannot use.\n","anyOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]};
+export const getFacebookAvatar_query = validate29;
+const schema40 = {"type":"object","properties":{"id":{"$ref":"n2store#/$defs/AvatarParameter"},"page":{"$ref":"n2store#/$defs/AvatarParameter"},"token":{"$ref":"n2store#/$defs/AvatarParameter"}},"additionalProperties":true};
+const schema42 = {"description":"A query value of the avatar routes: any string (a repeated parameter arrives as a list, whose\nfirst value counts). Not constrained here on purpose: the handler checks it and answers the\nplaceholder picture, never a JSON error, for what it cannot use.\n","anyOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]};
 
-function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate27.evaluated;
+const evaluated0 = validate29.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1193,18 +2004,18 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate27.errors = vErrors;
+validate29.errors = vErrors;
 return errors === 0;
 }
-validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const getPancakeAvatar_query = validate29;
-const schema43 = {"type":"object","properties":{"hash":{"$ref":"n2store#/$defs/AvatarParameter"}},"additionalProperties":true};
+export const getPancakeAvatar_query = validate31;
+const schema45 = {"type":"object","properties":{"hash":{"$ref":"n2store#/$defs/AvatarParameter"}},"additionalProperties":true};
 
-function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate29.evaluated;
+const evaluated0 = validate31.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1327,18 +2138,18 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate29.errors = vErrors;
+validate31.errors = vErrors;
 return errors === 0;
 }
-validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const sendFacebookMessage_header = validate30;
-const schema45 = {"type":"object","properties":{"idempotency-key":{"type":"string","minLength":8,"maxLength":255,"pattern":"^[\\x21-\\x7E]+$"},"x-page-access-token":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[\\x21-\\x7E]+$"}},"additionalProperties":true};
+export const sendFacebookMessage_header = validate32;
+const schema47 = {"type":"object","properties":{"idempotency-key":{"type":"string","minLength":8,"maxLength":255,"pattern":"^[\\x21-\\x7E]+$"},"x-page-access-token":{"type":"string","minLength":1,"maxLength":1024,"pattern":"^[\\x21-\\x7E]+$"}},"additionalProperties":true};
 
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate30.evaluated;
+const evaluated0 = validate32.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1397,7 +2208,7 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(!pattern4.test(data0)){
+if(!pattern20.test(data0)){
 const err3 = {instancePath:instancePath+"/idempotency-key",schemaPath:"#/properties/idempotency-key/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7E]+$"},message:"must match pattern \""+"^[\\x21-\\x7E]+$"+"\""};
 if(vErrors === null){
 vErrors = [err3];
@@ -1460,7 +2271,7 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(!pattern4.test(data1)){
+if(!pattern20.test(data1)){
 const err7 = {instancePath:instancePath+"/x-page-access-token",schemaPath:"#/properties/x-page-access-token/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7E]+$"},message:"must match pattern \""+"^[\\x21-\\x7E]+$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -1483,19 +2294,19 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate30.errors = vErrors;
+validate32.errors = vErrors;
 return errors === 0;
 }
-validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const listCustomers_query = validate31;
-const schema46 = {"type":"object","properties":{"q":{"type":"string","minLength":1,"maxLength":100},"status":{"$ref":"n2store#/$defs/CustomerStatus"},"page":{"type":"integer","minimum":1,"maximum":100000,"default":1},"limit":{"type":"integer","minimum":1,"maximum":100,"default":20}},"additionalProperties":true};
-const schema47 = {"type":"string","description":"normal (Bình thường), warning (Cảnh báo), danger (Nguy hiểm), bomb (Bom hàng: refused a delivery), vip (VIP).","enum":["normal","warning","danger","bomb","vip"]};
+export const listCustomers_query = validate33;
+const schema48 = {"type":"object","properties":{"q":{"type":"string","minLength":1,"maxLength":100},"status":{"$ref":"n2store#/$defs/CustomerStatus"},"page":{"type":"integer","minimum":1,"maximum":100000,"default":1},"limit":{"type":"integer","minimum":1,"maximum":100,"default":20}},"additionalProperties":true};
+const schema49 = {"type":"string","description":"normal (Bình thường), warning (Cảnh báo), danger (Nguy hiểm), bomb (Bom hàng: refused a delivery), vip (VIP).","enum":["normal","warning","danger","bomb","vip"]};
 
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate31.evaluated;
+const evaluated0 = validate33.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1593,7 +2404,7 @@ data["status"] = coerced1;
 }
 }
 if(!(((((data1 === "normal") || (data1 === "warning")) || (data1 === "danger")) || (data1 === "bomb")) || (data1 === "vip"))){
-const err4 = {instancePath:instancePath+"/status",schemaPath:"n2store#/$defs/CustomerStatus/enum",keyword:"enum",params:{allowedValues: schema47.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/status",schemaPath:"n2store#/$defs/CustomerStatus/enum",keyword:"enum",params:{allowedValues: schema49.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -1712,18 +2523,18 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate31.errors = vErrors;
+validate33.errors = vErrors;
 return errors === 0;
 }
-validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const getCustomer_path = validate32;
-const schema48 = {"type":"object","properties":{"id":{"type":"integer","minimum":1,"maximum":2147483647}},"additionalProperties":true,"required":["id"]};
+export const getCustomer_path = validate34;
+const schema50 = {"type":"object","properties":{"id":{"type":"integer","minimum":1,"maximum":2147483647}},"additionalProperties":true,"required":["id"]};
 
-function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate32.evaluated;
+const evaluated0 = validate34.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1803,19 +2614,19 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate32.errors = vErrors;
+validate34.errors = vErrors;
 return errors === 0;
 }
-validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const listSepayTransactions_query = validate33;
-const schema49 = {"type":"object","properties":{"from":{"type":"string","format":"date"},"to":{"type":"string","format":"date"},"minAmount":{"type":"integer","minimum":0},"maxAmount":{"type":"integer","minimum":0},"q":{"type":"string","minLength":1,"maxLength":200},"transferType":{"type":"string","enum":["in","out"]},"limit":{"type":"integer","minimum":1,"maximum":200,"default":50},"cursor":{"type":"string","maxLength":200}},"additionalProperties":true};
+export const listSepayTransactions_query = validate35;
+const schema51 = {"type":"object","properties":{"from":{"type":"string","format":"date"},"to":{"type":"string","format":"date"},"minAmount":{"type":"integer","minimum":0},"maxAmount":{"type":"integer","minimum":0},"q":{"type":"string","minLength":1,"maxLength":200},"transferType":{"type":"string","enum":["in","out"]},"limit":{"type":"integer","minimum":1,"maximum":200,"default":50},"cursor":{"type":"string","maxLength":200}},"additionalProperties":true};
 const formats0 = runtime1.fullFormats.date;
 
-function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate33.evaluated;
+const evaluated0 = validate35.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2078,7 +2889,7 @@ data["transferType"] = coerced5;
 }
 }
 if(!((data5 === "in") || (data5 === "out"))){
-const err12 = {instancePath:instancePath+"/transferType",schemaPath:"#/properties/transferType/enum",keyword:"enum",params:{allowedValues: schema49.properties.transferType.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/transferType",schemaPath:"#/properties/transferType/enum",keyword:"enum",params:{allowedValues: schema51.properties.transferType.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -2191,7 +3002,7 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate33.errors = vErrors;
+validate35.errors = vErrors;
 return errors === 0;
 }
-validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};

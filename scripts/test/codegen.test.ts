@@ -3,10 +3,29 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { generate, staleFiles } from "../codegen.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const SPEC = join(ROOT, "openapi.yaml");
+
+/** The parts of a spec the Redoc test reads. */
+interface Spec {
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        description?: string;
+        "x-runtimes"?: string[];
+        "x-idempotent"?: boolean;
+        "x-badges"?: { name: string; color: string }[];
+      }
+    >
+  >;
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Runs the real CLI, as `npm run codegen -- ...` would. */
 function codegen(...args: string[]) {
@@ -101,6 +120,76 @@ describe("codegen", { timeout: 60_000 }, () => {
     expect(operations).toContain('ittyPath: "/api/rest/:path+"');
     expect(operations).toContain('fastifyPath: "/api/customers/:id"');
     expect(files.get("policy.ts")).toContain('"/api/pancake-direct/{path}"');
+  });
+
+  it("says on the Redoc page, per operation, which runtimes serve it and whether it is idempotent", async () => {
+    const files = await generate(specText);
+    const html = files.get("redoc.html") ?? "";
+    const embedded = /Redoc\.init\((\{.*\}), \{ expandResponses/.exec(html)?.[1];
+    expect(embedded, "the spec embedded in redoc.html").toBeDefined();
+    const rendered = JSON.parse((embedded ?? "").replaceAll("<\\/", "</")) as Spec;
+    const written = parseYaml(specText) as Spec;
+
+    let checked = 0;
+    for (const [path, item] of Object.entries(written.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (!Array.isArray(op["x-runtimes"])) {
+          continue;
+        }
+        const where = `${method.toUpperCase()} ${path}`;
+        const shown = rendered.paths[path]?.[method];
+        const runtimes = op["x-runtimes"];
+        const served =
+          runtimes.length === 2
+            ? "**Served by** the edge Worker and the Node server."
+            : "**Served by** the Node server only (the edge Worker answers `501 NOT_SERVED_BY_RUNTIME`).";
+        const idempotency = op["x-idempotent"] ? "**Idempotent**:" : "**Not idempotent**:";
+        // The line opens the description; the spec's own text, where it has one, follows unchanged.
+        const line = new RegExp(`^${escapeRegExp(`${served} ${idempotency}`)}[^\\n]*`);
+        expect(shown?.description, where).toMatch(line);
+        expect(shown?.description?.replace(line, ""), where).toBe(
+          op.description === undefined ? "" : `\n\n${op.description}`,
+        );
+        expect(
+          shown?.["x-badges"]?.map((badge) => badge.name),
+          where,
+        ).toEqual(runtimes);
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(50);
+    // Only the page's copy: the contract as written is served, downloaded from the page and read unchanged.
+    expect(JSON.parse(files.get("openapi.json") ?? "")).toEqual(written);
+    expect(html).toContain('downloadDefinitionUrl: "/openapi.json"');
+    expect(specText).not.toContain("x-badges");
+  });
+
+  it("validates the TPOS pass-throughs' headers loosely: what the shop's pages send passes", async () => {
+    const { validators } = await import("@n2store/generated/validators");
+    const pages = {
+      authorization: "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+      tposappversion: "6.5.14.1",
+      "feature-version": "2",
+      "x-tpos-lang": "vi",
+      "if-match": 'W/"AAAAAAAVsqY="',
+      "if-none-match": '"abc", W/"def"',
+      "if-modified-since": "Wed, 25 Nov 2026 14:02:37 GMT",
+      "if-unmodified-since": "Wed, 25 Nov 2026 14:02:37 GMT",
+    };
+    for (const id of [
+      "tposRestGet",
+      "tposRestPost",
+      "tposODataGet",
+      "tposODataPatch",
+      "tposApiGet",
+      "tposApiPost",
+    ] as const) {
+      const headers = validators[id].headers;
+      expect(headers?.({ ...pages }), id).toBe(true);
+      expect(headers?.({ authorization: "" }), id).toBe(true);
+      // Only what an HTTP header cannot carry as printable ASCII is refused (400 in the pipeline).
+      expect(headers?.({ ...pages, "if-match": 'W/"café"' }), id).toBe(false);
+    }
   });
 
   it("writes validators without eval or new Function", async () => {

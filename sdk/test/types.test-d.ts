@@ -46,6 +46,34 @@ describe("client calls", () => {
     void client.POST("/api/customers", { body: { phone: "0912345678", name: "Lan" }, idempotencyKey: false });
   });
 
+  it("types the TPOS headers of the pass-throughs as params.header", () => {
+    const tpos = {
+      Authorization: "Bearer eyJ",
+      tposappversion: "6.5.14.1",
+      "feature-version": "2",
+      "x-tpos-lang": "vi",
+      "If-None-Match": 'W/"AAAAAAAVsqY="',
+    };
+    void client.GET("/api/odata/{path}", { params: { path: { path: "Partner" }, header: tpos } });
+    void client.PATCH("/api/rest/{path}", {
+      params: {
+        path: { path: "v2.0/SaleOnline_Order(1)" },
+        header: { Authorization: "Bearer eyJ", "If-Match": 'W/"1"' },
+      },
+      body: { Note: "x" },
+    });
+    void client.GET("/api/{path}", {
+      params: { path: { path: "fastsaleorder/print1" }, header: { Authorization: "Bearer eyJ" } },
+    });
+    // @ts-expect-error a header value is a string
+    void client.GET("/api/rest/{path}", { params: { path: { path: "x" }, header: { Authorization: 1 } } });
+    void client.POST("/api/facebook-send", {
+      // @ts-expect-error only the TPOS operations take Authorization (a send's page token is in its body)
+      params: { header: { Authorization: "Bearer eyJ" } },
+      body: { pageId: "1", psid: "2", message: "hi", pageToken: "t" },
+    });
+  });
+
   it("offers state and disposable events", () => {
     expectTypeOf(client.onFailover(() => {})).toEqualTypeOf<() => void>();
     expectTypeOf(client.state().servers[0]?.runtime).toEqualTypeOf<"edge" | "node" | undefined>();
