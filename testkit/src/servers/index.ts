@@ -1,5 +1,6 @@
 export * from "./env.js";
 export * from "./net.js";
 export * from "./node.js";
+export * from "./pglite-server.js";
 export * from "./together.js";
 export * from "./wrangler.js";
