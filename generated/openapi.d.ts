@@ -13,8 +13,8 @@ export interface paths {
          *     `runtime` to learn which operations a server serves, and probes this route while a server is
          *     marked down. The Node server adds the database and realtime state; both runtimes add the
          *     idempotency store, checked on every call (not only configured): on the Node server it is the
-         *     database ping, on the Worker one uncached query through Hyperdrive on the store's table,
-         *     bounded to 1 s. A database or a configured store that cannot be reached makes the status
+         *     database ping, on the Worker one uncached query through Hyperdrive that also finds the
+         *     store's table, bounded to 1 s. A database or a configured store that cannot be reached makes the status
          *     `degraded`, not an error: proxies still work, and keyed sends to a Worker without its store
          *     answer 503 before sending anything, so the SDK moves them to the Node server.
          */
@@ -973,9 +973,9 @@ export interface components {
                 configured: boolean;
                 /**
                  * @description Whether the store answered a bounded check during this request: the database ping on
-                 *     the Node server; on the Worker, one query on the store's table through Hyperdrive that
-                 *     Hyperdrive does not cache (a volatile function), within 1 s. Always `false` when not
-                 *     configured.
+                 *     the Node server; on the Worker, one query through Hyperdrive that Hyperdrive does not
+                 *     cache (a volatile function), within 1 s, which also finds the store's table (a database
+                 *     not migrated yet is no store). Always `false` when not configured.
                  */
                 reachable: boolean;
                 /** @description How long the check took, when the store answered. */

@@ -70,12 +70,16 @@ export class HyperdriveIdempotencyStore implements IdempotencyStore {
 export const STORE_CHECK_TIMEOUT_MS = 1000;
 
 /**
- * The check `/health` runs: one statement on the store's own table, so a database without the
- * schema counts as unreachable too, reading no row (`LIMIT 0`). `clock_timestamp()` is volatile, and
- * Hyperdrive never answers a query with a volatile function from its cache: the answer comes from
- * PostgreSQL itself, not from a cache that outlives the database.
+ * The check `/health` runs: whether the store's table exists (a database without the schema is no
+ * store either), reading no row. `clock_timestamp()` is volatile, and Hyperdrive never answers a
+ * query with a volatile function from its cache: the answer comes from PostgreSQL itself, not from a
+ * cache that outlives the database. It asks rather than selects from the table: a statement that
+ * fails gets its ErrorResponse before its ReadyForQuery, and a client that hangs up in between
+ * leaves bytes unread, which makes workerd reset the connection and, under `wrangler dev`, kills
+ * wrangler's local Hyperdrive proxy (seen: every later request refused).
  */
-export const STORE_CHECK_SQL = "SELECT clock_timestamp() AS checked_at FROM idempotency_keys LIMIT 0";
+export const STORE_CHECK_SQL =
+  "SELECT to_regclass('idempotency_keys') IS NOT NULL AS migrated, clock_timestamp() AS checked_at";
 
 /**
  * Whether the store answers now: a connection of its own through Hyperdrive and one uncached
@@ -99,7 +103,10 @@ export async function checkHyperdriveStore(
     await Promise.race([
       (async () => {
         await client.connect();
-        await client.query(STORE_CHECK_SQL);
+        const { rows } = await client.query<{ migrated: boolean }>(STORE_CHECK_SQL);
+        if (rows[0]?.migrated !== true) {
+          throw new Error("the idempotency-key table does not exist");
+        }
       })(),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error("the store check timed out")), timeoutMs);
