@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { createTestDatabase } from "@n2store/testkit/postgres";
 import { freePort } from "@n2store/testkit/servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import {
   type CurlRequest,
   codeBlocks,
@@ -110,6 +111,16 @@ function listening(port: number): Promise<boolean> {
     });
     socket.once("error", () => answer(false));
   });
+}
+
+async function waitUntil(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+  }
 }
 
 /** Whether any process of the group is left. */
@@ -248,6 +259,19 @@ describe.each(stores)("npm run sandbox with $name", ({ postgres }) => {
           "/api/realtime/status",
         ]),
       );
+      // The browser socket the output describes: the SePay transfer below is relayed to it through
+      // the store's LISTEN/NOTIFY (the one PGlite session's notifications routed to the listener).
+      const described = /connect a WebSocket to\s+(ws:\/\/\S+)\s+and send (\{[^\n]*?\}) to watch/.exec(
+        (sandbox as Sandbox).output(),
+      );
+      expect(described, "the output says how to watch the realtime socket").not.toBeNull();
+      const [, wsUrl, auth] = described as RegExpExecArray;
+      const socket = new WebSocket(wsUrl as string);
+      const messages: { type: string; payload?: { id?: number } }[] = [];
+      socket.on("message", (data) => messages.push(JSON.parse(String(data))));
+      await new Promise((opened, failed) => socket.once("open", opened).once("error", failed));
+      socket.send(auth as string);
+      await waitUntil(() => messages.some((message) => message.type === "ready"), "the socket's ready");
       for (const line of extra) {
         const answer = await send(parseCurl(line));
         expect(answer.status, `${line}\n${answer.text.slice(0, 500)}`).toBeGreaterThanOrEqual(200);
@@ -261,7 +285,16 @@ describe.each(stores)("npm run sandbox with $name", ({ postgres }) => {
         if (path === "/api/realtime/status") {
           expect(json(answer)).toMatchObject({ connected: true });
         }
+        if (path === "/api/sepay/webhook") {
+          const id = JSON.parse(answer.request.body as string).id as number;
+          await waitUntil(
+            () =>
+              messages.some((message) => message.type === "sepay:transaction" && message.payload?.id === id),
+            "the SePay transaction on the browser socket",
+          );
+        }
       }
+      socket.close();
     },
     120_000,
   );
