@@ -123,6 +123,17 @@ describe("startPgliteServer: one PGlite session shared by several PostgreSQL cli
     await until(() => server.connections() === before);
   });
 
+  it("hangs up on a client that does not speak the protocol, and goes on serving the others", async () => {
+    const socket = connect(server.port, "127.0.0.1");
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.on("error", () => {});
+    // A length of zero: a reader that trusted it would never move past it.
+    socket.write(Buffer.from([0, 0, 0, 0, 0, 0, 0, 0]));
+    await closed;
+    const other = await client();
+    expect((await other.query("select 2 as two")).rows).toEqual([{ two: 2 }]);
+  });
+
   it("counts open connections and forgets closed ones", async () => {
     const before = server.connections();
     const extra = await client();

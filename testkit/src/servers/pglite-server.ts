@@ -61,6 +61,8 @@ const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
 const PROTOCOL_3 = 196608;
+/** The largest message a client may send (PostgreSQL's own limit on a query string is 1 GB). */
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Sync: ends an extended-protocol cycle (and an error's skipping). */
 const SYNC = Uint8Array.from([0x53, 0, 0, 0, 4]);
 
@@ -234,6 +236,12 @@ export async function startPgliteServer(options: PgliteServerOptions = {}): Prom
         return null;
       }
       const length = this.started ? 1 + this.buffer.readInt32BE(1) : this.buffer.readInt32BE(0);
+      if (length < header || length > MAX_MESSAGE_BYTES) {
+        // Not PostgreSQL's protocol (or out of step with it): nothing more can be read from it.
+        this.buffer = Buffer.alloc(0);
+        this.socket.destroy();
+        return null;
+      }
       if (this.buffer.length < length) {
         return null;
       }
