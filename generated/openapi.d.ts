@@ -11,8 +11,12 @@ export interface paths {
          * Health of this server
          * @description Liveness and readiness of the server that answers, and which runtime it is. The SDK reads
          *     `runtime` to learn which operations a server serves, and probes this route while a server is
-         *     marked down. The Node server adds the database and realtime state; a database that cannot be
-         *     reached makes the status `degraded` (proxies still work), not an error.
+         *     marked down. The Node server adds the database and realtime state; both runtimes add the
+         *     idempotency store, checked on every call (not only configured): on the Node server it is the
+         *     database ping, on the Worker one uncached query through Hyperdrive that also finds the
+         *     store's table, bounded to 1 s. A database or a configured store that cannot be reached makes the status
+         *     `degraded`, not an error: proxies still work, and keyed sends to a Worker without its store
+         *     answer 503 before sending anything, so the SDK moves them to the Node server.
          */
         get: operations["getHealth"];
         put?: never;
@@ -1037,9 +1041,23 @@ export interface components {
                 isLeader: boolean;
                 browserClients: number;
             };
+            /**
+             * @description The idempotency-key store both runtimes share (a PostgreSQL table): whether this server has
+             *     one and whether it answered just now. A Worker whose store is unreachable refuses keyed
+             *     non-idempotent calls with `503 IDEMPOTENCY_STORE_UNAVAILABLE`.
+             */
             idempotencyStore?: {
-                /** @description Whether the Worker has its Hyperdrive binding to the shared idempotency store. */
+                /** @description Whether this server has a store (the Worker, its Hyperdrive binding; the Node server, always its database). */
                 configured: boolean;
+                /**
+                 * @description Whether the store answered a bounded check during this request: the database ping on
+                 *     the Node server; on the Worker, one query through Hyperdrive that Hyperdrive does not
+                 *     cache (a volatile function), within 1 s, which also finds the store's table (a database
+                 *     not migrated yet is no store). Always `false` when not configured.
+                 */
+                reachable: boolean;
+                /** @description How long the check took, when the store answered. */
+                latencyMs?: number;
             };
         };
         ServerTime: {

@@ -15,13 +15,12 @@ import {
   TokenCache,
   TposAppVersion,
 } from "@n2store/core";
-import type { Schema } from "@n2store/generated";
 import { type IttyAdapter, registerIttyRoutes } from "@n2store/generated/itty";
 import { type IRequest, IttyRouter } from "itty-router";
 import { toResponse } from "./adapter/reply.js";
 import { discardUnreadBody, toIncomingRequest } from "./adapter/request.js";
 import { EdgeFailureLimiter } from "./failures.js";
-import { HyperdriveIdempotencyStore } from "./idempotency.js";
+import { checkHyperdriveStore, HyperdriveIdempotencyStore } from "./idempotency.js";
 import { consoleLogger } from "./logger.js";
 import { FetchUpstream } from "./upstream/fetch-upstream.js";
 
@@ -62,7 +61,6 @@ function depsFor(request: Request, env: Env, pending: Promise<unknown>[]): Share
   tposAppVersion ??= new TposAppVersion(config.tposAppVersion);
   const hyperdrive = hyperdriveOf(env);
   const idempotency = hyperdrive === undefined ? null : new HyperdriveIdempotencyStore(hyperdrive);
-  const health: Schema<"Health">["idempotencyStore"] = { configured: hyperdrive !== undefined };
   const requestId = requestIdOf(request);
   const clientAddress = request.headers.get("cf-connecting-ip");
   return {
@@ -78,7 +76,13 @@ function depsFor(request: Request, env: Env, pending: Promise<unknown>[]): Share
     ...(clientAddress === null ? {} : { clientAddress }),
     idempotency,
     signal: request.signal,
-    describeRuntime: async () => ({ idempotencyStore: health }),
+    // Reachability, not only configuration: one uncached statement through Hyperdrive per /health.
+    describeRuntime: async () => ({
+      idempotencyStore:
+        hyperdrive === undefined
+          ? { configured: false, reachable: false }
+          : await checkHyperdriveStore(hyperdrive, (work) => pending.push(work)),
+    }),
     // Work after the response (storing a streamed result for replay) must outlive the request.
     defer: (work) => {
       pending.push(work);

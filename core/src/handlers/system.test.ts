@@ -23,7 +23,8 @@ function noInput<Op extends "getHealth">(): OperationInput<Op> {
 
 describe("getHealth", () => {
   it("reports ok with the runtime, the API version and the clock's time, uncached", async () => {
-    const result = await getHealth(noInput(), testDeps("edge", { idempotencyStore: { configured: false } }));
+    const idempotencyStore = { configured: true, reachable: true, latencyMs: 4.2 };
+    const result = await getHealth(noInput(), testDeps("edge", { idempotencyStore }));
     expect(result).toEqual({
       status: 200,
       headers: { "cache-control": "no-store" },
@@ -32,9 +33,21 @@ describe("getHealth", () => {
         runtime: "edge",
         version: API_VERSION,
         time: "2026-11-25T15:04:05.678Z",
-        idempotencyStore: { configured: false },
+        idempotencyStore,
       },
     });
+  });
+
+  it("reports degraded when the edge's configured idempotency store does not answer", async () => {
+    const idempotencyStore = { configured: true, reachable: false };
+    const result = await getHealth(noInput(), testDeps("edge", { idempotencyStore }));
+    expect(result.body).toMatchObject({ status: "degraded", runtime: "edge", idempotencyStore });
+  });
+
+  it("stays ok on an edge run without a store (keyed sends go to the Node server by design)", async () => {
+    const idempotencyStore = { configured: false, reachable: false };
+    const result = await getHealth(noInput(), testDeps("edge", { idempotencyStore }));
+    expect(result.body).toMatchObject({ status: "ok", idempotencyStore });
   });
 
   it("reports degraded, with the database state, when the database is unreachable", async () => {

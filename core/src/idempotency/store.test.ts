@@ -279,5 +279,5 @@ describe("SqlIdempotencyStore.purgeExpired", () => {
     } finally {
       await close();
     }
-  }, 30_000);
+  }, 30_000); // a PGlite of its own starts inside the test: seconds on a loaded 2-core machine
 });

@@ -67,6 +67,8 @@ export const routesPlugin = fp(
         instanceId,
         uptimeSeconds: Math.round((Date.now() - options.startedAt) / 100) / 10,
         database: { ...database, driver: app.database.driver },
+        // The store is a table of that database: the same ping tells whether it answers.
+        idempotencyStore: { configured: true, ...database },
         realtime: {
           state: app.realtime.localState,
           isLeader: app.realtime.isLeader,

@@ -19,10 +19,30 @@ export interface EdgeServer {
 export interface EdgeServerOptions {
   /** Worker variables (`--var NAME:value`), e.g. the fakes' URLs. */
   readonly vars: Readonly<Record<string, string>>;
-  /** PostgreSQL URL for the Hyperdrive binding (must carry a password); omitted: an unreachable one. */
+  /**
+   * PostgreSQL URL for the Hyperdrive binding (given a password when it has none, see
+   * hyperdriveLocalUrl); omitted: an unreachable one.
+   */
   readonly hyperdrive?: string;
   readonly port?: number;
   readonly startTimeoutMs?: number;
+}
+
+/**
+ * The URL as Hyperdrive's local mode takes it. wrangler refuses a connection string without a user
+ * or a password ("You must provide a password"), even for a server that asks for none (trust
+ * authentication), so a URL without them gets `pg`'s own defaults (PGUSER, PGPASSWORD) or a
+ * placeholder that such a server ignores. A URL that has them is kept as it is.
+ */
+export function hyperdriveLocalUrl(databaseUrl: string, env: NodeJS.ProcessEnv = process.env): string {
+  const url = new URL(databaseUrl);
+  if (url.username === "") {
+    url.username = env.PGUSER || "postgres";
+  }
+  if (url.password === "") {
+    url.password = env.PGPASSWORD || "unused";
+  }
+  return url.toString();
 }
 
 /**
@@ -35,7 +55,7 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
   // Without a database, Hyperdrive points at a PostgreSQL that refuses every session: the store
   // "cannot be reached", and wrangler's proxy stays up (see startRefusingPostgres).
   const refuser = options.hyperdrive === undefined ? await startRefusingPostgres() : undefined;
-  const hyperdrive = options.hyperdrive ?? (refuser as { url: string }).url;
+  const hyperdrive = hyperdriveLocalUrl(options.hyperdrive ?? (refuser as { url: string }).url);
   const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--log-level", "warn"];
   for (const [name, value] of Object.entries(options.vars)) {
     args.push("--var", `${name}:${value}`);

@@ -38,21 +38,35 @@ export const systemCases: ContractCase[] = [
   contractCase(
     "getHealth",
     "happy",
-    "reports ok, its own runtime, the API version and the time",
+    "reports its own runtime, the API version, the time and whether its idempotency store answers",
     async (ctx) => {
       const response = await ctx.call("GET", "/health");
       expect(response.status).toBe(200);
       expect(response.headers.get("cache-control")).toBe("no-store");
       const body = await ctx.json(response);
-      expect(body).toMatchObject({ status: "ok", runtime: ctx.runtime, version: API_VERSION });
+      // A Worker whose store refuses (no DATABASE_URL: a PostgreSQL that refuses every session) is
+      // degraded, and says why; with a store that answers, both runtimes are ok.
+      expect(body).toMatchObject({
+        status: ctx.idempotencyStore ? "ok" : "degraded",
+        runtime: ctx.runtime,
+        version: API_VERSION,
+      });
       expect(Math.abs(Date.parse(body.time) - Date.now())).toBeLessThan(FIVE_MINUTES);
+      if (ctx.idempotencyStore) {
+        expect(body.idempotencyStore).toEqual({
+          configured: true,
+          reachable: true,
+          latencyMs: expect.any(Number),
+        });
+      } else {
+        expect(body.idempotencyStore).toEqual({ configured: true, reachable: false });
+      }
       if (ctx.runtime === "node") {
         expect(body.database).toMatchObject({ reachable: true });
         expect(["pglite", "postgres"]).toContain(body.database.driver);
         expect(body.realtime).toMatchObject({ isLeader: expect.any(Boolean) });
         expect(body.instanceId).toBe("contract-node");
       } else {
-        expect(body.idempotencyStore).toEqual({ configured: true });
         expect(body.database).toBeUndefined();
       }
     },
