@@ -20,6 +20,7 @@ import {
   SEPAY_KEY,
   startEdgeServer,
   startPgliteServer,
+  startRealtime,
   startTogether,
 } from "@n2store/testkit/servers";
 import type { FastifyInstance } from "fastify";
@@ -117,15 +118,7 @@ const edgeUrl = edge.url;
 const fake = fakes;
 
 // A realtime session against the fake Pancake socket, and an inbox event every 15 s to watch.
-await fetch(`${node}/api/realtime/start`, {
-  method: "POST",
-  headers: { "content-type": "application/json", "x-api-key": API_KEY },
-  body: JSON.stringify({
-    token: FAKE_CREDENTIALS.pancake.jwt,
-    userId: FAKE_CREDENTIALS.pancake.userId,
-    pageIds: [...FAKE_CREDENTIALS.pageIds],
-  }),
-});
+await startRealtime(node);
 let tick = 0;
 ticker = setInterval(() => {
   tick += 1;

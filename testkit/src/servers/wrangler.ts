@@ -56,7 +56,23 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
   // "cannot be reached", and wrangler's proxy stays up (see startRefusingPostgres).
   const refuser = options.hyperdrive === undefined ? await startRefusingPostgres() : undefined;
   const hyperdrive = hyperdriveLocalUrl(options.hyperdrive ?? (refuser as { url: string }).url);
-  const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--log-level", "warn"];
+  // Each wrangler dev also opens a devtools inspector, on 9229 unless told otherwise: two Workers
+  // started at once (test files run in parallel) collided there and one exited.
+  const inspectorPort = await freePort();
+  const args = [
+    "wrangler",
+    "dev",
+    "--port",
+    String(port),
+    "--ip",
+    "127.0.0.1",
+    "--inspector-ip",
+    "127.0.0.1",
+    "--inspector-port",
+    String(inspectorPort),
+    "--log-level",
+    "warn",
+  ];
   for (const [name, value] of Object.entries(options.vars)) {
     args.push("--var", `${name}:${value}`);
   }
