@@ -55,6 +55,7 @@ export const realtimePlugin = fp(
       scope.route({
         method: "GET",
         url: "/ws",
+        config: { operationId: "openRealtimeSocket" },
         handler: (request, reply) =>
           sendResult(
             reply,
