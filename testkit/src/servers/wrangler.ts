@@ -23,6 +23,11 @@ export interface EdgeServerOptions {
   readonly hyperdrive?: string;
   readonly port?: number;
   readonly startTimeoutMs?: number;
+  /**
+   * wrangler's --log-level: `warn` (default) keeps the Worker's own console lines out of `logs`;
+   * `log` lets them in (a test that reads the Worker's request lines).
+   */
+  readonly logLevel?: "warn" | "log";
 }
 
 /**
@@ -36,7 +41,16 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
   // "cannot be reached", and wrangler's proxy stays up (see startRefusingPostgres).
   const refuser = options.hyperdrive === undefined ? await startRefusingPostgres() : undefined;
   const hyperdrive = options.hyperdrive ?? (refuser as { url: string }).url;
-  const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--log-level", "warn"];
+  const args = [
+    "wrangler",
+    "dev",
+    "--port",
+    String(port),
+    "--ip",
+    "127.0.0.1",
+    "--log-level",
+    options.logLevel ?? "warn",
+  ];
   for (const [name, value] of Object.entries(options.vars)) {
     args.push("--var", `${name}:${value}`);
   }
