@@ -13,6 +13,14 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const MAIN = resolve(ROOT, "dist/main.js");
 /** Every file the last build read (esbuild's metafile), to tell whether the build is stale. */
 const INPUTS = resolve(ROOT, "dist/build-inputs.json");
+/**
+ * Dependencies compiled into dist/main.js although they are npm packages: plain JavaScript made of
+ * many small modules, whose resolution and loading one by one cost about 0.2 s of every start here
+ * (kysely alone is some 300 ES modules). The others stay external: native code (sharp), WebAssembly
+ * and data files found beside their code (PGlite, redoc), optional native parts (pg), and fastify with
+ * its plugins, loaded as their authors ship them.
+ */
+const BUNDLED = new Set(["kysely", "undici", "prom-client"]);
 /** Files that change the build without being bundled: this script and the list of external packages. */
 const ALWAYS = [fileURLToPath(import.meta.url), resolve(ROOT, "package.json")];
 
@@ -53,7 +61,9 @@ export function staleReason(root = ROOT) {
 export async function buildServer() {
   const { build, stop } = await import("esbuild");
   const pkg = JSON.parse(readFileSync(resolve(ROOT, "package.json"), "utf8"));
-  const external = Object.keys(pkg.dependencies).filter((name) => !name.startsWith("@n2store/"));
+  const external = Object.keys(pkg.dependencies).filter(
+    (name) => !name.startsWith("@n2store/") && !BUNDLED.has(name),
+  );
   try {
     const result = await build({
       absWorkingDir: ROOT,
@@ -64,6 +74,8 @@ export async function buildServer() {
       format: "esm",
       target: "node20",
       sourcemap: true,
+      // Positions only: the map of a bundle with its sources inside is megabytes to read at each start.
+      sourcesContent: false,
       metafile: true,
       write: false,
       // Dependencies and their subpaths (ajv/dist/runtime/..., redoc/bundles/...) load from node_modules.
@@ -75,7 +87,14 @@ export async function buildServer() {
         "ajv-formats",
         "ajv-formats/*",
       ],
-      banner: { js: "// Built by server-node/scripts/build.mjs from src/; run `npm start` to rebuild." },
+      banner: {
+        js: [
+          "// Built by server-node/scripts/build.mjs from src/; run `npm start` to rebuild.",
+          // The bundled CommonJS packages (undici, prom-client) require Node's modules at run time.
+          'import { createRequire as __n2storeCreateRequire } from "node:module";',
+          "const require = __n2storeCreateRequire(import.meta.url);",
+        ].join("\n"),
+      },
       logLevel: "warning",
     });
     mkdirSync(resolve(ROOT, "dist"), { recursive: true });

@@ -6,12 +6,13 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { PGlite } from "@electric-sql/pglite";
+import { migrations } from "@n2store/core/db";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../src/db/database.js";
 import {
   createFromTemplate,
-  extractTar,
   installedPgliteVersion,
   loadTemplate,
   templateInfo,
@@ -34,16 +35,21 @@ describe("the PGlite template", () => {
   const scratch = mkdtempSync(join(tmpdir(), "n2store-template-"));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it("was made by the installed PGlite (else: npm run pglite-template --workspace server-node)", () => {
+  it("was made by the installed PGlite, with every migration (else: npm run pglite-template --workspace server-node)", () => {
     expect(templateInfo()?.pglite).toBe(installedPgliteVersion());
+    expect(templateInfo()?.migrations).toEqual(Object.keys(migrations).sort());
   });
 
-  it("copies into a new directory that PGlite opens without initdb, and migrates", async () => {
+  it("copies into a new directory that PGlite opens without initdb, its schema up to date", async () => {
     const dataDir = join(scratch, "new", "pglite");
     const database = await openDatabase({ databaseUrl: null, dataDir, log: quiet });
     try {
       expect(database.opened.origin).toBe("pglite-template");
-      expect(await database.migrate()).toContain("2026-11-25-001-customers");
+      expect(await database.migrate()).toEqual([]);
+      const tables = await database.db.introspection.getTables();
+      expect(tables.map((table) => table.name)).toEqual(
+        expect.arrayContaining(["customers", "sepay_logs", "idempotency_keys", "realtime_session"]),
+      );
       const version = readFileSync(join(dataDir, "PG_VERSION"), "utf8").trim();
       expect(templateInfo()?.postgres.split(".")[0]).toBe(version);
     } finally {
@@ -71,29 +77,51 @@ describe("the PGlite template", () => {
   });
 
   it("leaves a directory that already holds files to PGlite", async () => {
-    const template = await loadTemplate();
     const dataDir = join(scratch, "occupied");
     mkdirSync(dataDir);
     writeFileSync(join(dataDir, "notes.txt"), "mine");
-    expect(createFromTemplate("tar" in template ? template.tar : Buffer.alloc(0), dataDir)).toBe(false);
+    expect(await createFromTemplate(dataDir)).toBe(false);
     expect(existsSync(join(dataDir, "PG_VERSION"))).toBe(false);
   });
 
-  it("refuses an archive entry that would land outside the directory", () => {
-    const tar = Buffer.concat([header("/../escaped", 0, "0"), Buffer.alloc(1024)]);
-    expect(() => extractTar(tar, join(scratch, "escape"))).toThrow(/unexpected path/);
-    expect(existsSync(join(scratch, "escaped"))).toBe(false);
-  });
-
-  it("makes nothing when the copy fails half-way (no PG_VERSION): no half database to open later", () => {
+  it("extracts files across chunk boundaries, byte for byte", async () => {
+    const body = Buffer.from("x".repeat(700));
     const tar = Buffer.concat([
       header("/base", 0, "5"),
-      header("/base/1", 3, "0"),
-      Buffer.alloc(512),
+      header("/base/1", body.length, "0"),
+      body,
+      Buffer.alloc(1024 - body.length),
+      header("/PG_VERSION", 3, "0"),
+      Buffer.from("18\n"),
+      Buffer.alloc(509),
       Buffer.alloc(1024),
     ]);
+    // Chunks of 100 bytes: headers and file bodies both arrive in pieces.
+    const chunks = Array.from({ length: Math.ceil(tar.length / 100) }, (_, i) =>
+      tar.subarray(i * 100, i * 100 + 100),
+    );
+    const dataDir = join(scratch, "chunked");
+    expect(await createFromTemplate(dataDir, () => Readable.from(chunks))).toBe(true);
+    expect(readFileSync(join(dataDir, "base/1"))).toEqual(body);
+    expect(readFileSync(join(dataDir, "PG_VERSION"), "utf8")).toBe("18\n");
+  });
+
+  it("refuses an archive entry that would land outside the directory, leaving nothing", async () => {
+    const tar = Buffer.concat([header("/../escaped", 0, "0"), Buffer.alloc(1024)]);
+    const dataDir = join(scratch, "escape");
+    await expect(createFromTemplate(dataDir, () => Readable.from([tar]))).rejects.toThrow(/unexpected path/);
+    expect(existsSync(join(scratch, "escaped"))).toBe(false);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it("makes nothing when the copy fails half-way: no half database to open later", async () => {
+    const version = Buffer.concat([header("/PG_VERSION", 3, "0"), Buffer.from("18\n"), Buffer.alloc(509)]);
+    const cut = Buffer.concat([version, header("/base/1", 8192, "0"), Buffer.alloc(100)]);
     const dataDir = join(scratch, "half");
-    expect(() => createFromTemplate(tar, dataDir)).toThrow(/PG_VERSION/);
+    await expect(createFromTemplate(dataDir, () => Readable.from([cut]))).rejects.toThrow(/middle of a file/);
+    expect(existsSync(dataDir)).toBe(false);
+    const noVersion = Buffer.concat([header("/base", 0, "5"), Buffer.alloc(1024)]);
+    await expect(createFromTemplate(dataDir, () => Readable.from([noVersion]))).rejects.toThrow(/PG_VERSION/);
     expect(existsSync(dataDir)).toBe(false);
   });
 });

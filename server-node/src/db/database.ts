@@ -1,13 +1,14 @@
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import type { Logger } from "@n2store/core";
 import { type Database, migrations } from "@n2store/core/db";
 import { Kysely, type Migration, type MigrationProvider, Migrator, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { PGliteDialect } from "./pglite-dialect.js";
-import { createFromTemplate, loadTemplate } from "./pglite-template.js";
+import { createFromTemplate, loadTemplate, templateProblem } from "./pglite-template.js";
 
 /** A session-level lock held by this process until released or until its connection dies. */
 export interface HeldLock {
@@ -50,7 +51,8 @@ const provider: MigrationProvider = {
   getMigrations: async (): Promise<Record<string, Migration>> => migrations,
 };
 
-async function runMigrations(db: Kysely<Database>): Promise<string[]> {
+/** Runs the migrations that have not run yet (Kysely's Migrator, under its lock); returns their names. */
+export async function runMigrations(db: Kysely<Database>): Promise<string[]> {
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
@@ -267,6 +269,19 @@ async function openPostgres(connectionString: string, log: Logger): Promise<Data
 }
 
 /**
+ * PGlite's WebAssembly (9 MB), compiled by V8 on its own threads while this one unpacks the
+ * template; PGlite would otherwise compile it only after.
+ */
+function compilePglite(): Promise<WebAssembly.Module> {
+  const dist = dirname(createRequire(import.meta.url).resolve("@electric-sql/pglite"));
+  // The global exists on every Node; @types/node declares only its types, not the value.
+  const { WebAssembly: wasm } = globalThis as unknown as {
+    WebAssembly: { compile(bytes: Uint8Array): Promise<WebAssembly.Module> };
+  };
+  return readFile(join(dist, "pglite.wasm")).then((bytes) => wasm.compile(bytes));
+}
+
+/**
  * Embedded PGlite persisted under `dataDir` (no DATABASE_URL): one process owns the directory. A new
  * directory (and an in-memory database, `dataDir` null) starts from the template of an empty one
  * (pglite-template.ts) instead of running initdb, which was most of a first start.
@@ -279,21 +294,31 @@ async function openPglite(dataDir: string | null): Promise<DatabaseHandle> {
   let pglite: PGlite;
   if (existing) {
     pglite = new PGlite(dataDir);
-  } else {
-    const template = await loadTemplate();
-    if ("missing" in template) {
+  } else if (dataDir === null) {
+    // In memory (tests): PGlite unpacks the template into its own file system.
+    const [template, pgliteWasmModule] = await Promise.all([loadTemplate(), compilePglite()]);
+    if ("tar" in template) {
+      pglite = new PGlite({ loadDataDir: new Blob([template.tar]), pgliteWasmModule });
+      origin = "pglite-template";
+    } else {
+      pglite = new PGlite();
       note = template.missing;
     }
-    if (dataDir === null) {
-      // In memory (tests): PGlite unpacks the template into its own file system.
-      pglite = "tar" in template ? new PGlite({ loadDataDir: new Blob([template.tar]) }) : new PGlite();
-      origin = "tar" in template ? "pglite-template" : "pglite-initdb";
-    } else {
-      if ("tar" in template && createFromTemplate(template.tar, dataDir)) {
+  } else {
+    note = templateProblem() ?? undefined;
+    if (note === undefined) {
+      const compiled = compilePglite();
+      // Awaited below, after the copy; a failure here must not go unhandled meanwhile.
+      compiled.catch(() => {});
+      const created = await createFromTemplate(dataDir);
+      if (created) {
         origin = "pglite-template";
+        pglite = new PGlite(dataDir, { pgliteWasmModule: await compiled });
       } else {
-        await mkdir(dataDir, { recursive: true });
+        pglite = new PGlite(dataDir);
       }
+    } else {
+      await mkdir(dataDir, { recursive: true });
       pglite = new PGlite(dataDir);
     }
   }

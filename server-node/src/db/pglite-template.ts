@@ -1,10 +1,23 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { brotliDecompress } from "node:zlib";
+import { brotliDecompress, createBrotliDecompress } from "node:zlib";
 
 const decompress = promisify(brotliDecompress);
 
@@ -13,6 +26,8 @@ export interface TemplateInfo {
   /** The @electric-sql/pglite version whose initdb made it. */
   readonly pglite: string;
   readonly postgres: string;
+  /** The migrations whose schema it holds (the server applies newer ones when it starts). */
+  readonly migrations: readonly string[];
   readonly tarBytes: number;
 }
 
@@ -49,11 +64,11 @@ export function templateInfo(): TemplateInfo | null {
 }
 
 /**
- * An empty data directory made by the installed PGlite's initdb, as a tar, or why there is none: no
- * template, or one made by another PGlite version (whose files this one may not read; the server
- * then runs initdb, as PGlite does by itself).
+ * The template of an empty data directory made by the installed PGlite's initdb, or why there is
+ * none: no template, or one made by another PGlite version (whose files this one may not read; the
+ * server then runs initdb, as PGlite does by itself).
  */
-export async function loadTemplate(): Promise<{ tar: Buffer } | { missing: string }> {
+function usableTemplate(): { file: string } | { missing: string } {
   const folder = templateFolder();
   const info = templateInfo();
   if (folder === null || info === null) {
@@ -65,15 +80,21 @@ export async function loadTemplate(): Promise<{ tar: Buffer } | { missing: strin
       missing: `the PGlite template was made by PGlite ${info.pglite}, not the installed ${installed}; run npm run pglite-template --workspace server-node`,
     };
   }
-  return { tar: await decompress(await readFile(resolve(folder, "pglite-template.tar.br"))) };
+  return { file: resolve(folder, "pglite-template.tar.br") };
+}
+
+/** The template as one tar in memory, for PGlite's `loadDataDir` (in-memory databases). */
+export async function loadTemplate(): Promise<{ tar: Buffer } | { missing: string }> {
+  const template = usableTemplate();
+  return "missing" in template ? template : { tar: await decompress(await readFile(template.file)) };
 }
 
 function octal(block: Buffer, start: number, length: number): number {
-  const text = block
+  const digits = block
     .toString("ascii", start, start + length)
     .replace(/\0.*$/s, "")
     .trim();
-  return text === "" ? 0 : Number.parseInt(text, 8);
+  return digits === "" ? 0 : Number.parseInt(digits, 8);
 }
 
 function text(block: Buffer, start: number, length: number): string {
@@ -81,46 +102,104 @@ function text(block: Buffer, start: number, length: number): string {
 }
 
 /**
- * Writes the directories and files of a tar (as PGlite's dumpDataDir makes it: ustar, regular files
- * and directories, absolute names) under `target`. PGlite's own loadDataDir does the same through
- * its virtual file system, a file at a time, about three times slower than this on a new directory.
+ * A stream that writes the directories and files of a tar under `target` as the bytes arrive (as
+ * PGlite's dumpDataDir makes it: ustar, regular files and directories, absolute names). Nothing is
+ * held whole in memory: a 40 MB data directory goes from the decompressor to the disk in chunks.
+ * PGlite's own loadDataDir does the same through its virtual file system, a file at a time, several
+ * times slower on a new directory.
  */
-export function extractTar(tar: Buffer, target: string): number {
-  let files = 0;
-  for (let offset = 0; offset + 512 <= tar.length; ) {
-    const header = tar.subarray(offset, offset + 512);
-    if (header.every((byte) => byte === 0)) {
-      break;
-    }
+export function tarExtractor(target: string): Writable {
+  const root = resolve(target);
+  let pending = Buffer.alloc(0);
+  /** The file being written and the bytes it still expects, then the padding to its next block. */
+  let file: { fd: number; remaining: number } | null = null;
+  let skip = 0;
+  const entry = (header: Buffer): void => {
     const prefix = text(header, 345, 155);
     const name = (prefix === "" ? "" : `${prefix}/`) + text(header, 0, 100);
     const size = octal(header, 124, 12);
     const type = String.fromCharCode(header[156] ?? 0);
     const relative = name.replace(/^\/+/, "");
-    const path = resolve(target, relative);
-    if (relative === "" || relative.split("/").includes("..") || !path.startsWith(resolve(target))) {
+    const path = resolve(root, relative);
+    if (relative === "" || relative.split("/").includes("..") || !path.startsWith(root + sep)) {
       throw new Error(`the PGlite template holds an unexpected path: ${name}`);
     }
-    offset += 512;
     if (type === "5") {
       mkdirSync(path, { recursive: true, mode: 0o700 });
+      skip = Math.ceil(size / 512) * 512;
     } else if (type === "0" || type === "\0") {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      writeFileSync(path, tar.subarray(offset, offset + size), { mode: 0o600 });
-      files += 1;
+      file = { fd: openSync(path, "w", 0o600), remaining: size };
+      skip = Math.ceil(size / 512) * 512 - size;
+      if (size === 0) {
+        closeSync(file.fd);
+        file = null;
+      }
     } else {
       throw new Error(`the PGlite template holds an entry of type ${JSON.stringify(type)}: ${name}`);
     }
-    offset += Math.ceil(size / 512) * 512;
-  }
-  return files;
+  };
+  let ended = false;
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      try {
+        let data = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        pending = Buffer.alloc(0);
+        while (data.length > 0 && !ended) {
+          if (file !== null) {
+            const part = data.subarray(0, file.remaining);
+            writeSync(file.fd, part);
+            file.remaining -= part.length;
+            data = data.subarray(part.length);
+            if (file.remaining === 0) {
+              closeSync(file.fd);
+              file = null;
+            }
+          } else if (skip > 0) {
+            const skipped = Math.min(skip, data.length);
+            skip -= skipped;
+            data = data.subarray(skipped);
+          } else if (data.length < 512) {
+            pending = Buffer.from(data);
+            break;
+          } else {
+            const header = data.subarray(0, 512);
+            data = data.subarray(512);
+            if (header.every((byte) => byte === 0)) {
+              ended = true;
+            } else {
+              entry(header);
+            }
+          }
+        }
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+    final(callback) {
+      callback(file === null ? null : new Error("the PGlite template ends in the middle of a file"));
+    },
+    destroy(error, callback) {
+      if (file !== null) {
+        closeSync(file.fd);
+        file = null;
+      }
+      callback(error);
+    },
+  });
 }
 
 /**
  * Makes `dataDir` a copy of the template, whole or not at all: extracted beside it, then renamed
  * into place (an empty `dataDir` is replaced). False when `dataDir` holds something already.
+ * `source` is the template by default (tests give their own tar).
  */
-export function createFromTemplate(tar: Buffer, dataDir: string): boolean {
+export async function createFromTemplate(
+  dataDir: string,
+  source: () => NodeJS.ReadableStream = () =>
+    createReadStream((usableTemplate() as { file: string }).file).pipe(createBrotliDecompress()),
+): Promise<boolean> {
   if (existsSync(dataDir)) {
     if (readdirSync(dataDir).length > 0) {
       return false;
@@ -131,7 +210,7 @@ export function createFromTemplate(tar: Buffer, dataDir: string): boolean {
   const partial = `${dataDir}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
   try {
-    extractTar(tar, partial);
+    await pipeline(source(), tarExtractor(partial));
     if (!existsSync(join(partial, "PG_VERSION"))) {
       throw new Error("the PGlite template has no PG_VERSION");
     }
@@ -141,4 +220,10 @@ export function createFromTemplate(tar: Buffer, dataDir: string): boolean {
     throw error;
   }
   return true;
+}
+
+/** Why the template cannot be used, or null when it can. */
+export function templateProblem(): string | null {
+  const template = usableTemplate();
+  return "missing" in template ? template.missing : null;
 }
