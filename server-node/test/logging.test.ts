@@ -81,51 +81,55 @@ describe("the server in a terminal", () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it.skipIf(!hasScript)("writes human-readable lines, one per request, and no realtime line", async () => {
-    // util-linux script runs the server with a pseudo-terminal as its stdout, as `npm start` typed in a shell.
-    const command = `exec ${process.execPath} --import tsx src/main.ts`;
-    child = spawn("script", ["-qfec", command, "/dev/null"], {
-      cwd: SERVER,
-      env: {
-        ...process.env,
-        PORT: "0",
-        HOST: "127.0.0.1",
-        DATA_DIR: join(dataDir, "pglite"),
-        LOG_LEVEL: "info",
-        LOG_FORMAT: "",
-        DATABASE_URL: "",
-        NO_COLOR: "1",
-        TERM: "dumb",
-      },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const url = await new Promise<string>((resolveUrl, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not up:\n${output}`)), 90_000);
-      const check = setInterval(() => {
-        const match = /is up at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-        if (match?.[1] !== undefined) {
-          clearInterval(check);
-          clearTimeout(timer);
-          resolveUrl(match[1]);
+  it.skipIf(!hasScript)(
+    "writes human-readable lines, one per request, and no realtime line",
+    async () => {
+      // util-linux script runs the server with a pseudo-terminal as its stdout, as `npm start` typed in a shell.
+      const command = `exec ${process.execPath} --import tsx src/main.ts`;
+      child = spawn("script", ["-qfec", command, "/dev/null"], {
+        cwd: SERVER,
+        env: {
+          ...process.env,
+          PORT: "0",
+          HOST: "127.0.0.1",
+          DATA_DIR: join(dataDir, "pglite"),
+          LOG_LEVEL: "info",
+          LOG_FORMAT: "",
+          DATABASE_URL: "",
+          NO_COLOR: "1",
+          TERM: "dumb",
+        },
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      let output = "";
+      child.stdout?.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      const url = await new Promise<string>((resolveUrl, reject) => {
+        const timer = setTimeout(() => reject(new Error(`not up:\n${output}`)), 90_000);
+        const check = setInterval(() => {
+          const match = /is up at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+          if (match?.[1] !== undefined) {
+            clearInterval(check);
+            clearTimeout(timer);
+            resolveUrl(match[1]);
+          }
+        }, 50);
+      });
+      await (await fetch(`${url}/health`, { headers: { "x-request-id": "tty-1" } })).arrayBuffer();
+      const accessLine = async () => {
+        for (let attempt = 0; attempt < 100 && !output.includes("(tty-1)"); attempt++) {
+          await new Promise((wait) => setTimeout(wait, 50));
         }
-      }, 50);
-    });
-    await (await fetch(`${url}/health`, { headers: { "x-request-id": "tty-1" } })).arrayBuffer();
-    const accessLine = async () => {
-      for (let attempt = 0; attempt < 100 && !output.includes("(tty-1)"); attempt++) {
-        await new Promise((wait) => setTimeout(wait, 50));
-      }
-      return output.split(/\r?\n/).find((line) => line.includes("(tty-1)"));
-    };
-    expect(await accessLine()).toMatch(/INFO: 200 GET \/health [\d.]+ ms getHealth \(tty-1\)$/);
-    const lines = output.split(/\r?\n/).filter((line) => line.trim() !== "");
-    expect(lines.filter((line) => line.trimStart().startsWith("{"))).toEqual([]);
-    expect(output).toMatch(/INFO: N2Store gateway \(Node\) is up at/);
-    expect(output).not.toContain("Pancake socket");
-    child.kill("SIGTERM");
-  });
+        return output.split(/\r?\n/).find((line) => line.includes("(tty-1)"));
+      };
+      expect(await accessLine()).toMatch(/INFO: 200 GET \/health [\d.]+ ms getHealth \(tty-1\)$/);
+      const lines = output.split(/\r?\n/).filter((line) => line.trim() !== "");
+      expect(lines.filter((line) => line.trimStart().startsWith("{"))).toEqual([]);
+      expect(output).toMatch(/INFO: N2Store gateway \(Node\) is up at/);
+      expect(output).not.toContain("Pancake socket");
+      child.kill("SIGTERM");
+    },
+    120_000,
+  );
 });

@@ -63,7 +63,7 @@ describe("the PGlite template", () => {
     } finally {
       await again.close();
     }
-  });
+  }, 120_000);
 
   it("serves the in-memory databases of the tests too", async () => {
     const template = await loadTemplate();
@@ -74,7 +74,7 @@ describe("the PGlite template", () => {
     } finally {
       await pglite.close();
     }
-  });
+  }, 120_000);
 
   it("leaves a directory that already holds files to PGlite", async () => {
     const dataDir = join(scratch, "occupied");

@@ -135,7 +135,7 @@ describe("npm start", () => {
     expect(first.lines.map((line) => line.msg)).toContain("shut down cleanly");
     await expect(fetch(`${url}/health`)).rejects.toThrow();
     expect(alive(pid), "the server process is gone").toBe(false);
-  });
+  }, 120_000);
 
   it("starts again on the same data without rebuilding, and stops the same way", async () => {
     const second = await npmStart(env);
@@ -146,5 +146,5 @@ describe("npm start", () => {
     expect(second.lines.find((line) => line.msg === "database schema up to date")).toBeDefined();
     second.npm.kill("SIGTERM");
     expect(await second.exit).toEqual({ code: 0, signal: null });
-  });
+  }, 120_000);
 });
