@@ -18,13 +18,17 @@ import { runMigrations } from "../src/db/database.js";
 import { PGliteDialect } from "../src/db/pglite-dialect.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const SHARED_BUFFERS = "16MB";
 const require = createRequire(import.meta.url);
 // The package does not export its package.json; it sits one level above its entry's folder.
 const pglitePackage = resolve(dirname(require.resolve("@electric-sql/pglite")), "..", "package.json");
 const { version } = JSON.parse(readFileSync(pglitePackage, "utf8")) as { version: string };
 
 const started = performance.now();
-const pglite = new PGlite();
+// A 16 MB buffer cache, not initdb's 128 MB: an embedded, one-session database of a shop's records
+// needs no more (the operating system caches its files too), and PGlite sets the whole cache up at
+// every start: 0.4-1 s less per start on this project's machines, and less memory.
+const pglite = new PGlite({ initDbStartParams: ["--set", `shared_buffers=${SHARED_BUFFERS}`] });
 await pglite.waitReady;
 const initdbMs = performance.now() - started;
 const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
@@ -46,7 +50,13 @@ const compressed = brotliCompressSync(tar, {
   },
 });
 writeFileSync(resolve(root, "assets/pglite-template.tar.br"), compressed);
-const info = { pglite: version, postgres: serverVersion, migrations: applied, tarBytes: tar.length };
+const info = {
+  pglite: version,
+  postgres: serverVersion,
+  sharedBuffers: SHARED_BUFFERS,
+  migrations: applied,
+  tarBytes: tar.length,
+};
 writeFileSync(resolve(root, "assets/pglite-template.json"), `${JSON.stringify(info, null, 2)}\n`);
 console.log(
   `assets/pglite-template.tar.br: PGlite ${version} (PostgreSQL ${serverVersion}), ${applied.length} migrations, ${tar.length} bytes of data directory, ${compressed.length} compressed; initdb took ${Math.round(initdbMs)} ms`,

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { PGlite } from "@electric-sql/pglite";
 import { migrations } from "@n2store/core/db";
+import { sql } from "kysely";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../src/db/database.js";
 import {
@@ -46,6 +47,8 @@ describe("the PGlite template", () => {
     try {
       expect(database.opened.origin).toBe("pglite-template");
       expect(await database.migrate()).toEqual([]);
+      const { rows } = await sql<{ shared_buffers: string }>`show shared_buffers`.execute(database.db);
+      expect(rows[0]?.shared_buffers).toBe(templateInfo()?.sharedBuffers);
       const tables = await database.db.introspection.getTables();
       expect(tables.map((table) => table.name)).toEqual(
         expect.arrayContaining(["customers", "sepay_logs", "idempotency_keys", "realtime_session"]),
