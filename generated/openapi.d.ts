@@ -104,6 +104,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * This Node instance's metrics, for Prometheus
+         * @description The counters of the instance that answers, in the Prometheus text exposition format 0.0.4 (what
+         *     Prometheus scrapes): requests by operation and status with a duration histogram
+         *     (`n2store_http_requests_total`, `n2store_http_request_duration_seconds`), upstream calls by
+         *     upstream and outcome (`n2store_upstream_requests_total`,
+         *     `n2store_upstream_request_duration_seconds`), TPOS token cache hits and misses, idempotency
+         *     replays and conflicts, realtime sockets and the upstream socket's state, SePay deliveries and
+         *     duplicates, the PostgreSQL pool, and Node's process metrics. Each instance counts its own
+         *     traffic: scrape every instance. Needs an N2Store API key; Prometheus sends it as
+         *     `Authorization: Bearer` (`authorization: { credentials: <key> }` in its scrape config). The
+         *     edge Worker has no metrics endpoint: it writes one structured log line per request instead.
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/token": {
         parameters: {
             query?: never;
@@ -2038,6 +2067,31 @@ export interface operations {
                     "application/javascript": string;
                 };
             };
+            501: components["responses"]["NotServedByRuntime"];
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics, in the text format Prometheus scrapes (never cached). */
+            200: {
+                headers: {
+                    /** @description `no-store`. */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; version=0.0.4": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyFailures"];
             501: components["responses"]["NotServedByRuntime"];
         };
     };

@@ -207,6 +207,25 @@ export const operations = {
     websocket: false,
     responses: ["200","501"],
   },
+  getMetrics: {
+    operationId: "getMetrics",
+    method: "GET",
+    path: "/metrics",
+    fastifyPath: "/metrics",
+    ittyPath: "/metrics",
+    runtimes: ["node"],
+    idempotent: true,
+    acceptsIdempotencyKey: false,
+    security: [["apiKeyBearer"],["apiKey"]],
+    tags: ["system"],
+    pathParams: [],
+    catchAll: null,
+    freeFormQuery: false,
+    headerParams: [],
+    body: null,
+    websocket: false,
+    responses: ["200","401","429","501"],
+  },
   createTposToken: {
     operationId: "createTposToken",
     method: "POST",
@@ -1181,9 +1200,9 @@ export const operations = {
 /** An operationId of the spec. */
 export type OperationId = keyof typeof operations;
 /** Every operationId, in spec order (the order the routers register them). */
-export const operationIds: readonly OperationId[] = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "pancakeGenericGet", "pancakeGenericPost", "pancakeGenericPut", "pancakeGenericPatch", "pancakeGenericDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime", "openRealtimeSocket", "tposApiGet", "tposApiPost", "tposApiPut", "tposApiPatch", "tposApiDelete"];
+export const operationIds: readonly OperationId[] = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "getMetrics", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "pancakeGenericGet", "pancakeGenericPost", "pancakeGenericPut", "pancakeGenericPatch", "pancakeGenericDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime", "openRealtimeSocket", "tposApiGet", "tposApiPost", "tposApiPut", "tposApiPatch", "tposApiDelete"];
 /** Operations served over plain HTTP (everything but WebSockets). */
-export const httpOperationIds = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "pancakeGenericGet", "pancakeGenericPost", "pancakeGenericPut", "pancakeGenericPatch", "pancakeGenericDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime", "tposApiGet", "tposApiPost", "tposApiPut", "tposApiPatch", "tposApiDelete"] as const;
+export const httpOperationIds = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "getMetrics", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "pancakeGenericGet", "pancakeGenericPost", "pancakeGenericPut", "pancakeGenericPatch", "pancakeGenericDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime", "tposApiGet", "tposApiPost", "tposApiPut", "tposApiPatch", "tposApiDelete"] as const;
 /** An operation served over plain HTTP. */
 export type HttpOperationId = (typeof httpOperationIds)[number];
 /** HTTP operations the edge Worker serves. */
@@ -1191,7 +1210,7 @@ export const edgeHttpOperationIds = ["getHealth", "createTposToken", "tposRestGe
 /** An HTTP operation the edge Worker serves. */
 export type EdgeHttpOperationId = (typeof edgeHttpOperationIds)[number];
 /** HTTP operations the Node server serves. */
-export const nodeHttpOperationIds = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "pancakeGenericGet", "pancakeGenericPost", "pancakeGenericPut", "pancakeGenericPatch", "pancakeGenericDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime", "tposApiGet", "tposApiPost", "tposApiPut", "tposApiPatch", "tposApiDelete"] as const;
+export const nodeHttpOperationIds = ["getHealth", "getServerTime", "getOpenApiDocument", "getApiReference", "getApiReferenceScript", "getMetrics", "createTposToken", "tposRestGet", "tposRestPost", "tposRestPut", "tposRestPatch", "tposRestDelete", "tposODataGet", "tposODataPost", "tposODataPut", "tposODataPatch", "tposODataDelete", "pancakeDirectGet", "pancakeDirectPost", "pancakeDirectPut", "pancakeDirectPatch", "pancakeDirectDelete", "pancakeOfficialGet", "pancakeOfficialPost", "pancakeOfficialPut", "pancakeOfficialPatch", "pancakeOfficialDelete", "pancakeGenericGet", "pancakeGenericPost", "pancakeGenericPut", "pancakeGenericPatch", "pancakeGenericDelete", "proxyGet", "proxyPost", "proxyPut", "proxyPatch", "proxyDelete", "getProxiedImage", "getFacebookAvatar", "getPancakeAvatar", "sendFacebookMessage", "listCustomers", "createCustomer", "getCustomer", "updateCustomer", "deleteCustomer", "receiveSepayWebhook", "listSepayTransactions", "startRealtime", "getRealtimeStatus", "stopRealtime", "tposApiGet", "tposApiPost", "tposApiPut", "tposApiPatch", "tposApiDelete"] as const;
 /** An HTTP operation the Node server serves. */
 export type NodeHttpOperationId = (typeof nodeHttpOperationIds)[number];
 
@@ -1271,6 +1290,13 @@ export interface OperationTypes {
     result: RawResult<200>;
   };
   getApiReferenceScript: {
+    path: Record<string, never>;
+    query: Record<string, never>;
+    headers: Record<string, never>;
+    body: undefined;
+    result: RawResult<200>;
+  };
+  getMetrics: {
     path: Record<string, never>;
     query: Record<string, never>;
     headers: Record<string, never>;

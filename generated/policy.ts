@@ -14,6 +14,7 @@ export const OPERATION_FLAGS: Readonly<Record<string, string>> = {
   "/openapi.json": "6",
   "/docs": "6",
   "/docs/redoc.standalone.js": "6",
+  "/metrics": "6",
   "/api/token": "07",
   "/api/rest/{path}": "7b7b7",
   "/api/odata/{path}": "7b7b7",

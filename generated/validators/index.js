@@ -9,6 +9,7 @@ export const validators = {
   getOpenApiDocument: {  },
   getApiReference: {  },
   getApiReferenceScript: {  },
+  getMetrics: {  },
   createTposToken: { body: { "application/x-www-form-urlencoded": bodies.createTposToken_body0, "application/json": bodies.createTposToken_body1 } },
   tposRestGet: { path: params.tposRestGet_path, headers: params.tposRestGet_header },
   tposRestPost: { path: params.tposRestGet_path, headers: params.tposRestPost_header },

@@ -8,8 +8,9 @@ function serialise(value: unknown): unknown {
 }
 
 /**
- * The Worker's logger: one JSON line per entry on the console, which Workers Logs (observability)
- * collects. Like the Node server it never receives secrets: callers log codes and ids only.
+ * The Worker's logger: one object per entry on the console, which Workers Logs (observability)
+ * stores with its fields indexed, so that `requestId`, `code` or `operationId` can be queried. Like
+ * the Node server it never receives secrets: callers log codes and ids only.
  */
 export function consoleLogger(requestId: string, minimum: Level = "info"): Logger {
   const write = (level: Level) => (obj: object, msg?: string) => {
@@ -20,14 +21,36 @@ export function consoleLogger(requestId: string, minimum: Level = "info"): Logge
     for (const [key, value] of Object.entries(obj)) {
       entry[key] = serialise(value);
     }
-    const line = JSON.stringify(entry);
     if (level === "error") {
-      console.error(line);
+      console.error(entry);
     } else if (level === "warn") {
-      console.warn(line);
+      console.warn(entry);
     } else {
-      console.log(line);
+      console.log(entry);
     }
   };
   return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
+}
+
+/** The access line of one request: the fields the Node server's access line has, under the same names. */
+export interface RequestLogEntry {
+  readonly requestId: string;
+  /** The operation that answered; absent for a path no operation has and for CORS preflights. */
+  readonly operationId?: string;
+  readonly method: string;
+  /** The path and query, credentials replaced (redactUrl). */
+  readonly url: string;
+  readonly status: number;
+  /**
+   * Until the response (its headers) was ready. Workers advance the clock only across I/O, so this is
+   * the time spent waiting on upstreams and the store, not CPU time.
+   */
+  readonly durationMs: number;
+  /** CF-Connecting-IP. */
+  readonly clientAddress?: string;
+}
+
+/** Writes the one access line of a request, `msg: "request"`, as an object Workers Logs indexes. */
+export function logRequest(entry: RequestLogEntry): void {
+  console.log({ level: "info", msg: "request", ...entry });
 }

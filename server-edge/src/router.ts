@@ -8,6 +8,7 @@ import {
   MemoryFailureLimiter,
   notServedResult,
   preflightHeaders,
+  redactUrl,
   routeNotFound,
   type SharedDeps,
   sharedHandlers,
@@ -21,7 +22,7 @@ import { toResponse } from "./adapter/reply.js";
 import { discardUnreadBody, toIncomingRequest } from "./adapter/request.js";
 import { EdgeFailureLimiter } from "./failures.js";
 import { checkHyperdriveStore, HyperdriveIdempotencyStore } from "./idempotency.js";
-import { consoleLogger } from "./logger.js";
+import { consoleLogger, logRequest } from "./logger.js";
 import { FetchUpstream } from "./upstream/fetch-upstream.js";
 
 type Args = [Env, ExecutionContext];
@@ -54,6 +55,30 @@ function requestIdOf(request: Request): string {
     return given;
   }
   return request.headers.get("cf-ray") ?? crypto.randomUUID();
+}
+
+/**
+ * The access line of a request (logger.ts): the Node server's fields, so that both runtimes' logs
+ * answer the same questions. `started` is Date.now() when the request came in.
+ */
+function logAnswer(
+  request: IRequest,
+  requestId: string,
+  operationId: string | undefined,
+  status: number,
+  started: number,
+): void {
+  const url = new URL(request.url);
+  const clientAddress = request.headers.get("cf-connecting-ip");
+  logRequest({
+    requestId,
+    ...(operationId === undefined ? {} : { operationId }),
+    method: request.method,
+    url: redactUrl(`${url.pathname}${url.search}`),
+    status,
+    durationMs: Date.now() - started,
+    ...(clientAddress === null ? {} : { clientAddress }),
+  });
 }
 
 function depsFor(request: Request, env: Env, pending: Promise<unknown>[]): SharedDeps {
@@ -92,6 +117,7 @@ function depsFor(request: Request, env: Env, pending: Promise<unknown>[]): Share
 
 const adapter: IttyAdapter<SharedDeps, Args> = {
   serve: (operation, handler) => async (request: IRequest, env: Env, ctx: ExecutionContext) => {
+    const started = Date.now();
     const pending: Promise<unknown>[] = [];
     const deps = depsFor(request as unknown as Request, env, pending);
     const cors = corsHeaders(request.headers.get("origin") ?? undefined, deps.config);
@@ -112,12 +138,15 @@ const adapter: IttyAdapter<SharedDeps, Args> = {
         ),
       );
     }
+    logAnswer(request, deps.requestId, operation.operationId, result.status, started);
     return toResponse(result, { ...cors, "x-request-id": deps.requestId });
   },
   notServed: (operation) => async (request: IRequest, env: Env) => {
+    const started = Date.now();
     const config = configFor(env);
     const requestId = requestIdOf(request as unknown as Request);
     const result = notServedResult(operation, { log: consoleLogger(requestId), requestId, runtime: "edge" });
+    logAnswer(request, requestId, operation.operationId, result.status, started);
     return toResponse(result, {
       ...corsHeaders(request.headers.get("origin") ?? undefined, config),
       "x-request-id": requestId,
@@ -129,17 +158,21 @@ const adapter: IttyAdapter<SharedDeps, Args> = {
 export function buildRouter() {
   const router = IttyRouter<IRequest, Args>();
   router.options("*", (request: IRequest, env: Env) => {
+    const started = Date.now();
     const headers = preflightHeaders(request.headers.get("origin") ?? undefined, configFor(env));
+    logAnswer(request, requestIdOf(request as unknown as Request), undefined, 204, started);
     return new Response(null, { status: 204, headers });
   });
   registerIttyRoutes(router, sharedHandlers, adapter);
   router.all("*", (request: IRequest, env: Env) => {
+    const started = Date.now();
     const requestId = requestIdOf(request as unknown as Request);
     const path = new URL(request.url).pathname;
     const result = errorResult(routeNotFound(request.method, path), {
       log: consoleLogger(requestId),
       requestId,
     });
+    logAnswer(request, requestId, undefined, result.status, started);
     return toResponse(result, {
       ...corsHeaders(request.headers.get("origin") ?? undefined, configFor(env)),
       "x-request-id": requestId,

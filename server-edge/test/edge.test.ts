@@ -24,6 +24,8 @@ describe("the Worker in workerd (wrangler dev)", () => {
     edge = await startEdgeServer({
       vars: gatewayEnv(fakes),
       ...(database !== undefined ? { hyperdrive: database.url } : {}),
+      // The Worker's console lines too: one case reads its request lines.
+      logLevel: "log",
     });
   });
   afterAll(async () => {
@@ -67,6 +69,31 @@ describe("the Worker in workerd (wrangler dev)", () => {
     const response = await fetch(`${edge.url}/no/such/route`);
     expect(response.status).toBe(404);
     expect(await json(response)).toMatchObject({ code: "ROUTE_NOT_FOUND" });
+  });
+
+  it("logs one structured line per request with the Node server's fields, credentials redacted", async () => {
+    const secret = "edge-log-secret-0123456789";
+    const response = await fetch(`${edge.url}/api/pancake/pages?access_token=${secret}`, {
+      headers: { "x-request-id": "edge-log-1" },
+    });
+    await response.arrayBuffer();
+    // wrangler prints the Worker's console objects as Workers Logs stores them, fields by name.
+    await expect.poll(() => edge.logs.join("").includes("edge-log-1"), { timeout: 10_000 }).toBe(true);
+    const printed = edge.logs.join("");
+    const entry = printed.slice(printed.lastIndexOf("{", printed.indexOf("edge-log-1")));
+    const line = entry.slice(0, entry.indexOf("}") + 1);
+    for (const field of [
+      /msg: 'request'/,
+      /requestId: 'edge-log-1'/,
+      /operationId: 'pancakeGenericGet'/,
+      /method: 'GET'/,
+      /url: '\/api\/pancake\/pages\?access_token=\[redacted\]'/,
+      new RegExp(`status: ${response.status}\\b`),
+      /durationMs: \d+/,
+    ]) {
+      expect(line).toMatch(field);
+    }
+    expect(printed).not.toContain(secret);
   });
 
   it("passes TPOS REST calls through with the caller's token and TPOS's headers, never its cookies", async () => {

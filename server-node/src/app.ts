@@ -9,16 +9,19 @@ import {
   type Logger,
   loadConfig,
   MemoryFailureLimiter,
-  redactUrl,
   systemClock,
 } from "@n2store/core";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance } from "fastify";
+import { AccessLog } from "./access-log.js";
 import { sendResult } from "./adapter/reply.js";
 import { loadNodeSettings } from "./env.js";
 import { clientErrorHandler, httpServerOptions } from "./http.js";
+import { chooseLogFormat, type LogDestination, loggerOptions, prettyDestination } from "./logging.js";
+import { GatewayMetrics } from "./metrics.js";
 import { corsPlugin } from "./plugins/cors.js";
 import { databasePlugin } from "./plugins/database.js";
 import { errorsPlugin } from "./plugins/errors.js";
+import { metricsPlugin } from "./plugins/metrics.js";
 import { realtimePlugin } from "./plugins/realtime.js";
 import { routesPlugin } from "./plugins/routes.js";
 import { type LookupAll, UndiciUpstream } from "./upstream/undici-upstream.js";
@@ -30,8 +33,8 @@ export interface AppOptions {
   readonly dataDir?: string | null;
   /** `false` silences logs (tests); otherwise pino at LOG_LEVEL. */
   readonly logger?: boolean;
-  /** Where the log lines go instead of stdout (tests read them). */
-  readonly logStream?: { write(line: string): void };
+  /** Where the log lines go instead of stdout, as JSON (tests read them). */
+  readonly logStream?: LogDestination;
   /** Overrides DNS for the SSRF-guarded connector (tests). */
   readonly lookup?: LookupAll;
   readonly heartbeatMs?: number;
@@ -43,34 +46,6 @@ function requestId(header: string | string[] | undefined): string {
   return given !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
 }
 
-function logger(level: string, stream: AppOptions["logStream"]): NonNullable<FastifyServerOptions["logger"]> {
-  return {
-    level,
-    ...(stream === undefined ? {} : { stream }),
-    redact: {
-      paths: [
-        "req.headers.authorization",
-        "req.headers.cookie",
-        'req.headers["x-api-key"]',
-        "res.headers['set-cookie']",
-        "*.password",
-        "*.token",
-        "*.pageToken",
-        "*.access_token",
-        "*.refresh_token",
-      ],
-      censor: "[redacted]",
-    },
-    serializers: {
-      req: (request: { method: string; url: string; ip: string }) => ({
-        method: request.method,
-        url: redactUrl(request.url),
-        remoteAddress: request.ip,
-      }),
-    },
-  };
-}
-
 /**
  * Builds the Node server (never listens): Fastify with the database, the realtime relay and every
  * operation of the spec. The caller owns `listen` and `close`.
@@ -78,14 +53,23 @@ function logger(level: string, stream: AppOptions["logStream"]): NonNullable<Fas
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const settings = loadNodeSettings(options.env);
   const config: Config = loadConfig(options.env);
+  const metrics = new GatewayMetrics(config);
+  // Silenced, not absent: Fastify then still tells the access log (and so the metrics) of every answer.
+  const level = options.logger === false ? "silent" : settings.logLevel;
+  let destination = options.logStream;
+  if (
+    destination === undefined &&
+    options.logger !== false &&
+    chooseLogFormat(settings.logFormat, process.stdout.isTTY === true) === "pretty"
+  ) {
+    destination = await prettyDestination(
+      process.stdout,
+      process.stdout.isTTY === true && options.env.NO_COLOR === undefined,
+    );
+  }
   const app: FastifyInstance = Fastify({
-    logger:
-      options.logger === false
-        ? false
-        : (logger(settings.logLevel, options.logStream) as Exclude<
-            FastifyServerOptions["logger"],
-            undefined | boolean
-          >),
+    logger: loggerOptions(level, destination),
+    logController: new AccessLog(metrics, ["trace", "debug", "info"].includes(level)),
     genReqId: (request) => requestId(request.headers["x-request-id"]),
     // Behind Render's or another load balancer, the client's address is in X-Forwarded-For.
     trustProxy: settings.trustProxy,
@@ -121,6 +105,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   const upstream = new UndiciUpstream({
     allowedAddresses: config.proxyAllowedAddresses,
+    observer: metrics,
     ...(options.lookup ? { lookup: options.lookup } : {}),
   });
   app.addHook("onClose", async () => {
@@ -143,6 +128,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.reconnectBaseMs ? { reconnectBaseMs: options.reconnectBaseMs } : {}),
   });
+  await app.register(metricsPlugin, { metrics });
   await app.register(routesPlugin, {
     failures,
     purgeIntervalMs: settings.idempotencyPurgeIntervalMs,

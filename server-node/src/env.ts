@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { ConfigError, type Env } from "@n2store/core";
+import type { LogFormat } from "./logging.js";
 
 /** What only the Node server reads from the environment (the shared names are in core's loadConfig). */
 export interface NodeSettings {
@@ -11,6 +12,8 @@ export interface NodeSettings {
   /** Where PGlite keeps its files (`./.data/pglite` by default). */
   readonly dataDir: string;
   readonly logLevel: string;
+  /** LOG_FORMAT: `json` or `pretty`; null leaves it to whether stdout is a terminal. */
+  readonly logFormat: LogFormat | null;
   /** This instance's name in logs, /health and the realtime status. */
   readonly instanceId: string;
   /** How often a standby instance tries to take over the realtime socket. */
@@ -42,6 +45,17 @@ function trustProxy(env: Env): NodeSettings["trustProxy"] {
   return raw;
 }
 
+function logFormat(env: Env): LogFormat | null {
+  const raw = env.LOG_FORMAT?.trim().toLowerCase() ?? "";
+  if (raw === "") {
+    return null;
+  }
+  if (raw !== "json" && raw !== "pretty") {
+    throw new ConfigError(`LOG_FORMAT must be json or pretty, got "${env.LOG_FORMAT}"`);
+  }
+  return raw;
+}
+
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === "") {
@@ -67,6 +81,7 @@ export function loadNodeSettings(env: Env): NodeSettings {
     // Relative to where `npm start` was typed (npm sets INIT_CWD), not to the workspace folder.
     dataDir: resolve(env.INIT_CWD ?? process.cwd(), env.DATA_DIR?.trim() || ".data/pglite"),
     logLevel: env.LOG_LEVEL?.trim() || "info",
+    logFormat: logFormat(env),
     instanceId: env.INSTANCE_ID?.trim() || `${hostname()}-${process.pid}`,
     leaderPollMs: integer(env, "REALTIME_LEADER_POLL_MS", 2000, 100, 60_000),
     requestTimeoutMs: integer(env, "REQUEST_TIMEOUT_MS", 30_000, 500, 600_000),

@@ -41,13 +41,24 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
   await app.listen({ port: settings.port, host: settings.host });
+  const address = app.server.address();
+  const port = typeof address === "object" && address !== null ? address.port : settings.port;
+  const host = settings.host === "0.0.0.0" || settings.host === "::" ? "127.0.0.1" : settings.host;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  // Since this process started (performance's time origin): loading, any build, database, listen.
+  const startupMs = Math.round(performance.now());
+  const { opened } = app.database;
   app.log.info(
     {
       instanceId: settings.instanceId,
       database: settings.databaseUrl === null ? `PGlite in ${settings.dataDir}` : "PostgreSQL (DATABASE_URL)",
-      docs: `http://${settings.host === "0.0.0.0" ? "127.0.0.1" : settings.host}:${app.server.address() && typeof app.server.address() === "object" ? (app.server.address() as { port: number }).port : settings.port}/docs`,
+      databaseOrigin: opened.origin,
+      databaseMs: Math.round(opened.ms),
+      startupMs,
+      url,
+      docs: `${url}/docs`,
     },
-    "N2Store gateway (Node) is up",
+    `N2Store gateway (Node) is up at ${url} in ${(startupMs / 1000).toFixed(1)} s`,
   );
 }
 

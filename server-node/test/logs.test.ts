@@ -56,13 +56,51 @@ describe("the Node server's logs", () => {
       await response.arrayBuffer();
     }
     const log = lines.join("");
-    // The log is not empty: every request was logged, with its redacted URL.
-    expect(lines.filter((line) => line.includes('"incoming request"')).length).toBe(requests.length);
+    // The log is not empty: every request left its one access line, with its redacted URL.
+    const access = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === "request");
+    expect(access.length).toBe(requests.length);
     expect(log).toContain("[redacted]");
     expect(log).toContain("/api/pancake-direct/pages?%6Awt=[redacted]&page_id=270136663390370");
     for (let n = 1; n <= 10; n++) {
       expect(log, `secret ${n} reached the log`).not.toContain(secret(n));
     }
     expect(log).not.toContain(API_KEY);
+  });
+
+  it("writes one access line per request at info: request id, operation, status, duration, redacted URL", async () => {
+    const before = lines.length;
+    const response = await fetch(`${server.url}/api/pancake/pages?access_token=${secret(11)}`, {
+      headers: { "x-request-id": "logs-test-1" },
+    });
+    await response.arrayBuffer();
+    const entries = lines.slice(before).map((line) => JSON.parse(line));
+    const mine = entries.filter((entry) => entry.requestId === "logs-test-1");
+    // Fastify's own pair ("incoming request", "request completed") is replaced by the one line.
+    expect(mine.map((entry) => entry.msg)).toEqual(["request"]);
+    expect(mine[0]).toMatchObject({
+      level: 30,
+      operationId: "pancakeGenericGet",
+      method: "GET",
+      url: "/api/pancake/pages?access_token=[redacted]",
+      status: response.status,
+      clientAddress: "127.0.0.1",
+    });
+    expect(mine[0].durationMs).toBeGreaterThan(0);
+    expect(JSON.stringify(entries)).not.toContain(secret(11));
+  });
+
+  it("names a request no operation answers, and says nothing of a Pancake socket it does not hold", async () => {
+    const before = lines.length;
+    await (
+      await fetch(`${server.url}/no-such-path`, { headers: { "x-request-id": "logs-test-2" } })
+    ).arrayBuffer();
+    const line = lines
+      .slice(before)
+      .map((text) => JSON.parse(text))
+      .find((entry) => entry.requestId === "logs-test-2" && entry.msg === "request");
+    expect(line).toMatchObject({ status: 404, url: "/no-such-path" });
+    expect(line.operationId).toBeUndefined();
+    // No realtime session was started: this instance holds the lock, not a Pancake socket.
+    expect(lines.join("")).not.toContain("Pancake socket");
   });
 });

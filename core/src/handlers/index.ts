@@ -71,13 +71,20 @@ export const sharedHandlers: { readonly [Op in EdgeHttpOperationId]: Handler<Op,
   sendFacebookMessage,
 };
 
-/** Operations the Node server serves from its own files rather than through a shared handler. */
-export type NodeDocumentOperationId = "getOpenApiDocument" | "getApiReference" | "getApiReferenceScript";
+/**
+ * Operations the Node server answers from what only it holds (its own files, its metrics registry)
+ * rather than through a shared handler.
+ */
+export type NodeDocumentOperationId =
+  | "getOpenApiDocument"
+  | "getApiReference"
+  | "getApiReferenceScript"
+  | "getMetrics";
 
 /** Node-only operations with a handler in `node/` (database, realtime, diagnostics). */
 export type NodeOnlyOperationId = Exclude<NodeHttpOperationId, EdgeHttpOperationId | NodeDocumentOperationId>;
 
-/** The handlers only the Node server has; the server adds its documents itself. */
+/** The handlers only the Node server has; the server adds its documents and metrics itself. */
 export const nodeOnlyHandlers: { readonly [Op in NodeOnlyOperationId]: Handler<Op, NodeDeps> } = {
   getServerTime,
   listCustomers,

@@ -1,9 +1,13 @@
-import { mkdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import type { Logger } from "@n2store/core";
 import { type Database, migrations, PGliteDialect } from "@n2store/core/db";
 import { Kysely, type Migration, type MigrationProvider, Migrator, PostgresDialect, sql } from "kysely";
 import pg from "pg";
+import { createFromTemplate, loadTemplate, templateProblem } from "./pglite-template.js";
 
 /** A session-level lock held by this process until released or until its connection dies. */
 export interface HeldLock {
@@ -12,10 +16,25 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+/** How the database came up: a new PGlite directory from the template or from initdb, an existing one, or PostgreSQL. */
+export type DatabaseOrigin = "postgres" | "pglite-existing" | "pglite-template" | "pglite-initdb";
+
+/** The PostgreSQL pool's connections (pg.Pool's counts). */
+export interface PoolStats {
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+  readonly max: number;
+}
+
 /** The database as the Node server uses it: Kysely plus the session features Kysely does not cover. */
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly driver: "postgres" | "pglite";
+  /** How it came up, and what it cost (PGlite's initdb is most of a first start). */
+  readonly opened: { readonly origin: DatabaseOrigin; readonly ms: number; readonly note?: string };
+  /** The pool's connections; null on PGlite (one session, no pool). */
+  poolStats(): PoolStats | null;
   /** Runs the migrations that have not run yet, under Kysely's advisory lock. */
   migrate(): Promise<string[]>;
   ping(timeoutMs: number): Promise<{ reachable: boolean; latencyMs?: number }>;
@@ -31,7 +50,8 @@ const provider: MigrationProvider = {
   getMigrations: async (): Promise<Record<string, Migration>> => migrations,
 };
 
-async function runMigrations(db: Kysely<Database>): Promise<string[]> {
+/** Runs the migrations that have not run yet (Kysely's Migrator, under its lock); returns their names. */
+export async function runMigrations(db: Kysely<Database>): Promise<string[]> {
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
@@ -162,11 +182,15 @@ class PgListener {
   }
 }
 
+/** Connections the pool opens at most, per instance. */
+const POOL_MAX = 10;
+
 /** PostgreSQL through `pg` (DATABASE_URL). */
 async function openPostgres(connectionString: string, log: Logger): Promise<DatabaseHandle> {
+  const started = performance.now();
   const pool = new pg.Pool({
     connectionString,
-    max: 10,
+    max: POOL_MAX,
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
@@ -184,6 +208,13 @@ async function openPostgres(connectionString: string, log: Logger): Promise<Data
   return {
     db,
     driver: "postgres",
+    opened: { origin: "postgres", ms: performance.now() - started },
+    poolStats: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      max: POOL_MAX,
+    }),
     migrate: () => runMigrations(db),
     ping: (timeoutMs) => timed(() => sql`select 1`.execute(db), timeoutMs),
     listen: (channel, onPayload) => listener.add(channel, onPayload),
@@ -236,17 +267,67 @@ async function openPostgres(connectionString: string, log: Logger): Promise<Data
   };
 }
 
-/** Embedded PGlite persisted under `dataDir` (no DATABASE_URL): one process owns the directory. */
+/**
+ * PGlite's WebAssembly (9 MB), compiled by V8 on its own threads while this one unpacks the
+ * template; PGlite would otherwise compile it only after.
+ */
+function compilePglite(): Promise<WebAssembly.Module> {
+  const dist = dirname(createRequire(import.meta.url).resolve("@electric-sql/pglite"));
+  // The global exists on every Node; @types/node declares only its types, not the value.
+  const { WebAssembly: wasm } = globalThis as unknown as {
+    WebAssembly: { compile(bytes: Uint8Array): Promise<WebAssembly.Module> };
+  };
+  return readFile(join(dist, "pglite.wasm")).then((bytes) => wasm.compile(bytes));
+}
+
+/**
+ * Embedded PGlite persisted under `dataDir` (no DATABASE_URL): one process owns the directory. A new
+ * directory (and an in-memory database, `dataDir` null) starts from the template of an empty one
+ * (pglite-template.ts) instead of running initdb, which was most of a first start.
+ */
 async function openPglite(dataDir: string | null): Promise<DatabaseHandle> {
-  if (dataDir !== null) {
-    await mkdir(dataDir, { recursive: true });
+  const started = performance.now();
+  const existing = dataDir !== null && existsSync(join(dataDir, "PG_VERSION"));
+  let origin: DatabaseOrigin = existing ? "pglite-existing" : "pglite-initdb";
+  let note: string | undefined;
+  let pglite: PGlite;
+  if (existing) {
+    pglite = new PGlite(dataDir);
+  } else if (dataDir === null) {
+    // In memory (tests): PGlite unpacks the template into its own file system.
+    const [template, pgliteWasmModule] = await Promise.all([loadTemplate(), compilePglite()]);
+    if ("tar" in template) {
+      pglite = new PGlite({ loadDataDir: new Blob([template.tar]), pgliteWasmModule });
+      origin = "pglite-template";
+    } else {
+      pglite = new PGlite();
+      note = template.missing;
+    }
+  } else {
+    note = templateProblem() ?? undefined;
+    if (note === undefined) {
+      const compiled = compilePglite();
+      // Awaited below, after the copy; a failure here must not go unhandled meanwhile.
+      compiled.catch(() => {});
+      const created = await createFromTemplate(dataDir);
+      if (created) {
+        origin = "pglite-template";
+        pglite = new PGlite(dataDir, { pgliteWasmModule: await compiled });
+      } else {
+        pglite = new PGlite(dataDir);
+      }
+    } else {
+      await mkdir(dataDir, { recursive: true });
+      pglite = new PGlite(dataDir);
+    }
   }
-  const pglite = dataDir === null ? new PGlite() : new PGlite(dataDir);
   await pglite.waitReady;
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
   return {
     db,
     driver: "pglite",
+    opened: { origin, ms: performance.now() - started, ...(note === undefined ? {} : { note }) },
+    poolStats: () => null,
     migrate: () => runMigrations(db),
     ping: (timeoutMs) => timed(() => sql`select 1`.execute(db), timeoutMs),
     listen: (channel, onPayload) => pglite.listen(channel, onPayload),

@@ -9,7 +9,7 @@ import {
   type ResizeOptions,
 } from "@n2store/core";
 import type { RawBody } from "@n2store/generated";
-import sharp, { type Sharp } from "sharp";
+import type { Sharp } from "sharp";
 import { toUpstreamFailure } from "../upstream/undici-upstream.js";
 
 /**
@@ -161,6 +161,18 @@ function firstOutput(source: Readable, encoder: Sharp, release: () => void): Pro
   });
 }
 
+let loading: Promise<typeof import("sharp")["default"]> | undefined;
+
+/** sharp (libvips) when the first image is resized: loading it took about 0.1 s of every start. */
+function loadSharp(): Promise<typeof import("sharp")["default"]> {
+  loading ??= import("sharp").then(({ default: sharp }) => {
+    // libvips' operation cache keeps decoded images for reuse, which a proxy never has.
+    sharp.cache(false);
+    return sharp;
+  });
+  return loading;
+}
+
 /**
  * The Node server's ImageResizer: sharp (libvips), JPEG, PNG and WebP re-encoded in their own
  * format, at most `width` wide (never enlarged), turned upright by EXIF, metadata dropped. sharp
@@ -170,8 +182,6 @@ function firstOutput(source: Readable, encoder: Sharp, release: () => void): Pro
  * encode) and other types are not taken: the handler passes them unchanged.
  */
 export function createSharpResizer(options: SharpResizerOptions = {}): ImageResizer {
-  // libvips' operation cache keeps decoded images for reuse, which a proxy never has.
-  sharp.cache(false);
   const slots = new Slots(Math.max(1, options.concurrency ?? availableParallelism()));
   const maxInputPixels = options.maxInputPixels ?? MAX_INPUT_PIXELS;
   return {
@@ -188,6 +198,7 @@ export function createSharpResizer(options: SharpResizerOptions = {}): ImageResi
         early ??= error;
       };
       source.on("error", keep);
+      const sharp = await loadSharp();
       const release = await slots.acquire();
       if (early !== undefined || source.destroyed) {
         release();

@@ -13,10 +13,20 @@ declare module "fastify" {
 export const databasePlugin = fp(
   async (app: FastifyInstance, options: { databaseUrl: string | null; dataDir: string | null }) => {
     const database = await openDatabase({ ...options, log: app.log });
+    if (database.opened.note !== undefined) {
+      app.log.warn({}, `${database.opened.note}: PGlite ran initdb, which takes several seconds`);
+    }
     try {
+      const started = performance.now();
       const applied = await database.migrate();
       app.log.info(
-        { driver: database.driver, applied },
+        {
+          driver: database.driver,
+          origin: database.opened.origin,
+          openMs: Math.round(database.opened.ms),
+          migrateMs: Math.round(performance.now() - started),
+          applied,
+        },
         applied.length > 0 ? "database migrated" : "database schema up to date",
       );
     } catch (error) {

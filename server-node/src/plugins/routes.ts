@@ -27,7 +27,9 @@ import { toIncomingRequest } from "../adapter/request.js";
 import { loadDocuments } from "../docs.js";
 import { startIdempotencyPurge } from "../idempotency-purge.js";
 import { createSharpResizer } from "../images/sharp-resizer.js";
+import { resultRecorder } from "../metrics.js";
 import type { UndiciUpstream } from "../upstream/undici-upstream.js";
+import { metricsHandler } from "./metrics.js";
 
 /** Options of the routes plugin. */
 export interface RoutesOptions {
@@ -105,16 +107,22 @@ export const routesPlugin = fp(
     };
 
     const adapter: FastifyAdapter<NodeDeps> = {
-      serve: (operation, handler) => async (request, reply) => {
-        const context = deps(request);
-        let incoming: ReturnType<typeof toIncomingRequest>;
-        try {
-          incoming = toIncomingRequest(operation, request);
-        } catch (error) {
-          return sendResult(reply, errorResult(error, context));
-        }
-        // Returning the reply tells Fastify the answer is on its way (a stream may still be flowing).
-        return sendResult(reply, await execute(operation, handler, incoming, context));
+      serve: (operation, handler) => {
+        // What the result tells the metrics (token cache, idempotency, SePay), chosen once per route.
+        const record = resultRecorder(operation, app.metrics);
+        return async (request, reply) => {
+          const context = deps(request);
+          let incoming: ReturnType<typeof toIncomingRequest>;
+          try {
+            incoming = toIncomingRequest(operation, request);
+          } catch (error) {
+            return sendResult(reply, errorResult(error, context));
+          }
+          const result = await execute(operation, handler, incoming, context);
+          record?.(result);
+          // Returning the reply tells Fastify the answer is on its way (a stream may still be flowing).
+          return sendResult(reply, result);
+        };
       },
       notServed: (operation) => async (request, reply) =>
         sendResult(
@@ -122,7 +130,12 @@ export const routesPlugin = fp(
           notServedResult(operation, { log: request.log, requestId: request.id, runtime: "node" }),
         ),
     };
-    const handlers = { ...sharedHandlers, ...nodeOnlyHandlers, ...documents };
+    const handlers = {
+      ...sharedHandlers,
+      ...nodeOnlyHandlers,
+      ...documents,
+      getMetrics: metricsHandler(app.metrics),
+    };
     const streamed = (operation: OperationSpec) => operation.body?.raw === true;
 
     // JSON and form bodies are parsed (and size-limited) by Fastify. An empty JSON body is no body
@@ -159,5 +172,9 @@ export const routesPlugin = fp(
       registerFastifyRoutes(raw, handlers, adapter, streamed);
     });
   },
-  { name: "n2store-routes", fastify: "5.x", dependencies: ["n2store-database", "n2store-realtime"] },
+  {
+    name: "n2store-routes",
+    fastify: "5.x",
+    dependencies: ["n2store-database", "n2store-realtime", "n2store-metrics"],
+  },
 );

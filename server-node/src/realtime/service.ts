@@ -111,7 +111,8 @@ export class RealtimeService implements RealtimeControl {
   private async lead(lock: HeldLock): Promise<void> {
     const { database, log, instanceId } = this.options;
     this.leading = true;
-    log.info({ instanceId }, "this instance now holds the Pancake socket");
+    // The lock alone is no socket: with no session started there is nothing to say at info.
+    log.debug({ instanceId }, "this instance holds the realtime lock");
     const stopped = new Promise<void>((resolve) => {
       this.stopLeading = resolve;
     });
@@ -128,6 +129,7 @@ export class RealtimeService implements RealtimeControl {
       clearInterval(flush);
       await unlisten?.().catch(() => {});
       await this.reconciling;
+      const held = this.phoenix !== undefined;
       await this.phoenix?.stop();
       this.phoenix = undefined;
       this.generation = -1;
@@ -140,7 +142,11 @@ export class RealtimeService implements RealtimeControl {
       await lock.release();
       this.leading = false;
       this.state = "stopped";
-      log.info({ instanceId }, "this instance no longer holds the Pancake socket");
+      if (held) {
+        log.info({ instanceId }, "this instance no longer holds the Pancake socket");
+      } else {
+        log.debug({ instanceId }, "this instance released the realtime lock");
+      }
     }
   }
 
@@ -160,6 +166,10 @@ export class RealtimeService implements RealtimeControl {
           if (this.phoenix !== undefined) {
             await this.phoenix.stop();
             this.phoenix = undefined;
+            this.options.log.info(
+              { instanceId: this.options.instanceId },
+              "realtime stopped: closed the Pancake socket",
+            );
           }
           this.generation = row?.generation ?? -1;
           await this.writeState({ state: "stopped", last_error: null });
@@ -168,8 +178,15 @@ export class RealtimeService implements RealtimeControl {
         if (row.generation === this.generation && this.phoenix !== undefined) {
           return;
         }
+        const replacing = this.phoenix !== undefined;
         await this.phoenix?.stop();
         this.generation = row.generation;
+        this.options.log.info(
+          { instanceId: this.options.instanceId },
+          replacing
+            ? "realtime session changed: this instance reopens the Pancake socket"
+            : "this instance holds the Pancake socket",
+        );
         this.phoenix = new PhoenixClient({
           url: this.options.wsUrl,
           token: row.token,

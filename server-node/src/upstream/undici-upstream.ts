@@ -181,6 +181,16 @@ export interface UndiciUpstreamOptions {
   readonly connectTimeoutMs?: number;
   /** Overrides DNS for the guarded connector (tests). */
   readonly lookup?: LookupAll;
+  /** Told of every call's outcome (the metrics), by the upstream's origin. */
+  readonly observer?: UpstreamObserver;
+}
+
+/** What the upstream client reports of each call; called on the request path, so kept to numbers. */
+export interface UpstreamObserver {
+  /** Response headers arrived after `milliseconds`. */
+  upstreamAnswered(origin: string, status: number, milliseconds: number): void;
+  /** No response came: an UpstreamFailureKind. */
+  upstreamFailed(origin: string, kind: string): void;
 }
 
 /**
@@ -192,8 +202,10 @@ export interface UndiciUpstreamOptions {
 export class UndiciUpstream implements Upstream {
   private readonly trusted: Agent;
   private readonly guarded: Agent;
+  private readonly observer: UpstreamObserver | undefined;
 
   constructor(options: UndiciUpstreamOptions) {
+    this.observer = options.observer;
     const timeout = options.connectTimeoutMs ?? 5000;
     const pool = { keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, pipelining: 1 };
     this.trusted = new Agent({ ...pool, connect: { timeout } });
@@ -210,12 +222,14 @@ export class UndiciUpstream implements Upstream {
     const dispatcher: Dispatcher = upstreamRequest.guarded ? this.guarded : this.trusted;
     const body = upstreamRequest.body as Readable | Uint8Array | string | null | undefined;
     let response: Dispatcher.ResponseData;
+    const { url } = upstreamRequest;
+    const origin = url.origin;
+    const started = this.observer === undefined ? 0 : performance.now();
     try {
       // The dispatcher's own request(), given origin and path: undici's top-level request(url) would
       // parse and re-serialise a URL we already hold (measurable on the hot pass-through routes).
-      const { url } = upstreamRequest;
       response = await dispatcher.request({
-        origin: url.origin,
+        origin,
         path: `${url.pathname}${url.search}`,
         method: upstreamRequest.method as Dispatcher.HttpMethod,
         headers: upstreamRequest.headers,
@@ -226,8 +240,14 @@ export class UndiciUpstream implements Upstream {
       });
     } catch (error) {
       // The request body's own failure (over its limit, see adapter/request.ts) is the caller's, as is.
-      throw isApiError(error) ? error : toUpstreamFailure(error);
+      if (isApiError(error)) {
+        throw error;
+      }
+      const failure = toUpstreamFailure(error);
+      this.observer?.upstreamFailed(origin, failure.kind);
+      throw failure;
     }
+    this.observer?.upstreamAnswered(origin, response.statusCode, performance.now() - started);
     const headers = normaliseHeaders(response.headers);
     const max = upstreamRequest.maxBodyBytes;
     const declared = headers["content-length"] === undefined ? null : Number(headers["content-length"]);

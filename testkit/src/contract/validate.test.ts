@@ -126,6 +126,20 @@ describe("ResponseValidator", () => {
     expect(verdict.violations.join()).toContain("content type text/html is not declared");
   });
 
+  it("matches a declared media type with parameters only when the response carries them", () => {
+    const metrics = "# TYPE n2store_http_requests_total counter\n";
+    const accepted = check("GET", "/metrics", 200, metrics, {
+      type: "text/plain; version=0.0.4; charset=utf-8",
+    });
+    expect(accepted).toMatchObject({ operationId: "getMetrics", declared: "200", violations: [] });
+    expect(
+      check("GET", "/metrics", 200, metrics, { type: "text/plain; charset=utf-8" }).violations.join(),
+    ).toContain("content type text/plain; charset=utf-8 is not declared (text/plain; version=0.0.4)");
+    expect(
+      check("GET", "/metrics", 200, metrics, { type: "text/plain; version=1.0.0" }).violations.join(),
+    ).toContain("is not declared");
+  });
+
   it("flags a body on a response that declares none (204)", () => {
     expect(check("DELETE", "/api/customers/1", 204, "", { type: null }).violations).toEqual([]);
     expect(check("DELETE", "/api/customers/1", 204, "{}").violations.join()).toContain("declares no body");

@@ -83,10 +83,48 @@ function isJsonType(type: string | null): boolean {
   return type !== null && (type === "application/json" || type.endsWith("+json"));
 }
 
-/** The declared media type a response's type falls under: exact, then `type/*`, then `*\/*`. */
-function declaredMedia(declared: readonly string[], type: string | null): string | null {
+/** A media type's parameters (`; version=0.0.4`), names in lower case, quotes removed. */
+function mediaParameters(contentType: string): Map<string, string> {
+  const parameters = new Map<string, string>();
+  for (const part of contentType.split(";").slice(1)) {
+    const equals = part.indexOf("=");
+    if (equals > 0) {
+      parameters.set(
+        part.slice(0, equals).trim().toLowerCase(),
+        part
+          .slice(equals + 1)
+          .trim()
+          .replace(/^"(.*)"$/, "$1"),
+      );
+    }
+  }
+  return parameters;
+}
+
+/**
+ * The declared media type a response's type falls under: exact, then `type/*`, then `*\/*`. A
+ * declared type with parameters (Prometheus's `text/plain; version=0.0.4`) takes a response of that
+ * type carrying at least those parameters, with those values (others, such as charset, may come too).
+ */
+function declaredMedia(
+  declared: readonly string[],
+  type: string | null,
+  contentType: string | null,
+): string | null {
   if (type !== null && declared.includes(type)) {
     return type;
+  }
+  if (type !== null && contentType !== null) {
+    const given = mediaParameters(contentType);
+    const parameterised = declared.find((key) => {
+      if (mediaType(key) !== type || !key.includes(";")) {
+        return false;
+      }
+      return [...mediaParameters(key)].every(([name, value]) => given.get(name) === value);
+    });
+    if (parameterised !== undefined) {
+      return parameterised;
+    }
   }
   const wildcard = type === null ? undefined : `${type.split("/", 1)[0]}/*`;
   if (wildcard !== undefined && declared.includes(wildcard)) {
@@ -232,7 +270,15 @@ export class ResponseValidator {
 
     let error: ErrorBody | null = null;
     if (!passthrough && declared !== null) {
-      this.checkContent(operation, declared, type, response.body.byteLength, json, jsonProblem, violations);
+      this.checkContent(
+        operation,
+        declared,
+        headers.get("content-type"),
+        response.body.byteLength,
+        json,
+        jsonProblem,
+        violations,
+      );
     }
     if (!passthrough && status >= 400) {
       error = this.checkError(status, headers, json, jsonProblem, violations);
@@ -283,12 +329,13 @@ export class ResponseValidator {
   private checkContent(
     operation: SpecOperation,
     declared: string,
-    type: string | null,
+    contentType: string | null,
     bytes: number,
     json: unknown,
     jsonProblem: string | null,
     violations: string[],
   ): void {
+    const type = mediaType(contentType);
     const content = operation.responses[declared]?.content;
     const declaredTypes = Object.keys(content ?? {});
     if (declaredTypes.length === 0) {
@@ -303,9 +350,11 @@ export class ResponseValidator {
       }
       return;
     }
-    const media = declaredMedia(declaredTypes, type);
+    const media = declaredMedia(declaredTypes, type, contentType);
     if (media === null) {
-      violations.push(`content type ${type ?? "(none)"} is not declared (${declaredTypes.join(", ")})`);
+      violations.push(
+        `content type ${contentType ?? "(none)"} is not declared (${declaredTypes.join(", ")})`,
+      );
       return;
     }
     const schema = content?.[media]?.schema;

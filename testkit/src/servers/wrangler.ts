@@ -26,6 +26,11 @@ export interface EdgeServerOptions {
   readonly hyperdrive?: string;
   readonly port?: number;
   readonly startTimeoutMs?: number;
+  /**
+   * wrangler's --log-level: `warn` (default) keeps the Worker's own console lines out of `logs`;
+   * `log` lets them in (a test that reads the Worker's request lines).
+   */
+  readonly logLevel?: "warn" | "log";
 }
 
 /**
@@ -71,7 +76,7 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
     "--inspector-port",
     String(inspectorPort),
     "--log-level",
-    "warn",
+    options.logLevel ?? "warn",
   ];
   for (const [name, value] of Object.entries(options.vars)) {
     args.push("--var", `${name}:${value}`);

@@ -1,9 +1,10 @@
 /** Contract cases of the `system` tag: health, the server clock and the API's own description. */
 import { API_VERSION } from "@n2store/generated";
 import { expect } from "vitest";
-import { type ContractCase, upstreamMark, upstreamMoved } from "../context.js";
+import { API_KEY } from "../../servers/index.js";
+import { type CaseContext, type ContractCase, upstreamMark, upstreamMoved } from "../context.js";
 import { openapi } from "../spec.js";
-import { contractCase, notServedOnEdge } from "./shared.js";
+import { apiKeyNegatives, contractCase, notServedOnEdge } from "./shared.js";
 
 const FIVE_MINUTES = 5 * 60 * 1000;
 
@@ -33,6 +34,88 @@ const PAGE_HEADERS = [
   "Idempotency-Key",
   "Range",
 ];
+
+/** GET /metrics as Prometheus scrapes it: the API key as a Bearer token. */
+async function scrape(ctx: CaseContext): Promise<string> {
+  const response = await ctx.call("GET", "/metrics", { headers: { authorization: `Bearer ${API_KEY}` } });
+  expect(response.status).toBe(200);
+  return response.text();
+}
+
+/** The value of one sample of the exposition (0 when the series is not there yet). */
+function sample(text: string, series: string): number {
+  const line = text.split("\n").find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+/** One sample of the exposition: its name, labels and value. */
+interface Sample {
+  readonly name: string;
+  readonly labels: ReadonlyMap<string, string>;
+  readonly value: number;
+}
+
+/** A series' key without `le`: the histogram a bucket belongs to. */
+function seriesKey(name: string, labels: ReadonlyMap<string, string>): string {
+  const rest = [...labels].filter(([label]) => label !== "le").sort(([a], [b]) => a.localeCompare(b));
+  return `${name}{${rest.map(([label, value]) => `${label}=${JSON.stringify(value)}`).join(",")}}`;
+}
+
+/**
+ * The exposition format 0.0.4, line by line: every sample is `name{label="value",…} number`, after
+ * the `# HELP` and `# TYPE` of its family; a histogram's buckets only grow and end at `+Inf`, equal to
+ * its `_count`. Returns the families' types.
+ */
+function parseExposition(text: string): Map<string, string> {
+  const types = new Map<string, string>();
+  const samples: Sample[] = [];
+  expect(text.endsWith("\n"), "the exposition ends with a newline").toBe(true);
+  for (const line of text.trimEnd().split("\n")) {
+    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+    if (type !== null) {
+      types.set(type[1] as string, type[2] as string);
+      continue;
+    }
+    // Blank lines are allowed (and ignored) between families.
+    if (line === "" || line.startsWith("# HELP ")) {
+      continue;
+    }
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/.exec(line);
+    expect(match, `a sample line: ${line}`).not.toBeNull();
+    const [, name = "", body = "", value = ""] = match ?? [];
+    const labels = new Map<string, string>();
+    const pairs = body.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\.)*)"(,|$)/g);
+    let consumed = 0;
+    for (const pair of pairs) {
+      labels.set(pair[1] as string, pair[2] as string);
+      consumed += pair[0].length;
+    }
+    expect(consumed, `the labels of ${line}`).toBe(body.length);
+    const family = [...types.keys()].find(
+      (known) => name === known || /^_(bucket|sum|count|total|created)$/.test(name.slice(known.length)),
+    );
+    expect(family, `${name} comes after the # TYPE of its family`).toBeDefined();
+    samples.push({ name, labels, value: Number(value) });
+  }
+  const last = new Map<string, number>();
+  for (const { name, labels, value } of samples) {
+    if (!name.endsWith("_bucket")) {
+      continue;
+    }
+    const key = seriesKey(name.slice(0, -"_bucket".length), labels);
+    expect(value, `the buckets of ${key} only grow`).toBeGreaterThanOrEqual(last.get(key) ?? 0);
+    last.set(key, value);
+    if (labels.get("le") === "+Inf") {
+      const count = samples.find(
+        (other) =>
+          other.name === name.replace(/_bucket$/, "_count") &&
+          seriesKey(name.slice(0, -"_bucket".length), other.labels) === key,
+      );
+      expect(count?.value, `${key}: +Inf equals _count`).toBe(value);
+    }
+  }
+  return types;
+}
 
 export const systemCases: ContractCase[] = [
   contractCase(
@@ -192,4 +275,87 @@ export const systemCases: ContractCase[] = [
     },
   ),
   notServedOnEdge("getApiReferenceScript", "GET", () => ({ path: "/docs/redoc.standalone.js" })),
+
+  contractCase(
+    "getMetrics",
+    "happy",
+    "counts the requests it answered, by operation and status, with their durations, in Prometheus's text format",
+    async (ctx) => {
+      const requests = 'n2store_http_requests_total{operation="getHealth",status="200"}';
+      const durations = 'n2store_http_request_duration_seconds_count{operation="getHealth"}';
+      const before = await scrape(ctx);
+      for (let n = 0; n < 3; n++) {
+        await (await ctx.call("GET", "/health")).arrayBuffer();
+      }
+      await ctx.expectError(await ctx.call("GET", "/no-such-operation"), 404, "ROUTE_NOT_FOUND");
+      const response = await ctx.call("GET", "/metrics", { headers: { authorization: `Bearer ${API_KEY}` } });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+      expect(response.headers.get("cache-control")).toBe("no-store");
+      const after = await response.text();
+      const types = parseExposition(after);
+      expect(sample(after, requests) - sample(before, requests)).toBe(3);
+      expect(sample(after, durations) - sample(before, durations)).toBe(3);
+      expect(
+        sample(after, 'n2store_http_requests_total{operation="unmatched",status="404"}'),
+      ).toBeGreaterThan(sample(before, 'n2store_http_requests_total{operation="unmatched",status="404"}'));
+      // The first scrape is counted once it is answered.
+      expect(
+        sample(after, 'n2store_http_requests_total{operation="getMetrics",status="200"}'),
+      ).toBeGreaterThanOrEqual(1);
+      for (const [family, type] of [
+        ["n2store_http_requests_total", "counter"],
+        ["n2store_http_request_duration_seconds", "histogram"],
+        ["n2store_upstream_requests_total", "counter"],
+        ["n2store_upstream_request_duration_seconds", "histogram"],
+        ["n2store_tpos_token_cache_total", "counter"],
+        ["n2store_idempotency_total", "counter"],
+        ["n2store_sepay_deliveries_total", "counter"],
+        ["n2store_realtime_browser_sockets", "gauge"],
+        ["n2store_realtime_leader", "gauge"],
+        ["n2store_realtime_upstream_state", "gauge"],
+        ["n2store_db_pool", "gauge"],
+        ["process_cpu_seconds_total", "counter"],
+      ] as const) {
+        expect(types.get(family), family).toBe(type);
+      }
+      // Exactly one state of the Pancake socket is current.
+      const states = after.split("\n").filter((line) => line.startsWith("n2store_realtime_upstream_state{"));
+      expect(states.map((line) => Number(line.split(" ")[1])).reduce((a, b) => a + b, 0)).toBe(1);
+    },
+  ),
+  contractCase(
+    "getMetrics",
+    "happy",
+    "counts upstream calls by upstream and outcome, and TPOS tokens served from the cache",
+    async (ctx) => {
+      const tposOk = 'n2store_upstream_requests_total{upstream="tpos",outcome="2xx"}';
+      const hits = 'n2store_tpos_token_cache_total{result="hit"}';
+      await ctx.tposToken();
+      const before = await scrape(ctx);
+      const authorization = `Bearer ${await ctx.tposToken()}`;
+      const response = await ctx.call("GET", "/api/odata/Product", { headers: { authorization } });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+      const after = await scrape(ctx);
+      expect(sample(after, tposOk) - sample(before, tposOk)).toBe(1);
+      expect(sample(after, hits) - sample(before, hits)).toBe(1);
+      expect(
+        sample(after, 'n2store_upstream_request_duration_seconds_count{upstream="tpos"}'),
+      ).toBeGreaterThan(sample(before, 'n2store_upstream_request_duration_seconds_count{upstream="tpos"}'));
+    },
+  ),
+  contractCase("getMetrics", "happy", "accepts the API key as x-api-key too", async (ctx) => {
+    const response = await ctx.call("GET", "/metrics", { headers: { "x-api-key": API_KEY } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain("# TYPE n2store_http_requests_total counter");
+  }),
+  ...apiKeyNegatives("getMetrics", "GET", () => ({
+    path: "/metrics",
+    init: { headers: { authorization: `Bearer ${API_KEY}` } },
+  })),
+  notServedOnEdge("getMetrics", "GET", () => ({
+    path: "/metrics",
+    init: { headers: { authorization: `Bearer ${API_KEY}` } },
+  })),
 ];

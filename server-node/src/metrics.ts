@@ -1,0 +1,333 @@
+import type { Config, UpstreamFailureKind } from "@n2store/core";
+import { type AnyResult, type OperationId, type OperationSpec, operationIds } from "@n2store/generated";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** Seconds; from a cached answer (~1 ms) to an upstream near its timeout (15 s). */
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** The `operation` label of requests no operation answered. */
+export const UNMATCHED = "unmatched";
+/** The `operation` label of CORS preflights (answered for every path, never an operation). */
+export const PREFLIGHT = "corsPreflight";
+
+/** The upstream states the realtime gauge reports (PhoenixState). */
+const REALTIME_STATES = ["stopped", "connecting", "connected", "reconnecting"] as const;
+
+/** Outcomes of an upstream call that got no response. */
+const FAILURES: readonly UpstreamFailureKind[] = ["unreachable", "reset", "timeout", "blocked", "too-large"];
+
+/** What the scrape-time gauges read (the server's live objects). */
+export interface MetricSources {
+  readonly browserSockets: () => number;
+  readonly realtime: () => { state: string; isLeader: boolean };
+  /** The PostgreSQL pool; null on PGlite, which has one session and no pool. */
+  readonly pool: () => { total: number; idle: number; waiting: number; max: number } | null;
+}
+
+type CounterChild = ReturnType<Counter<string>["labels"]>;
+type HistogramChild = ReturnType<Histogram<string>["labels"]>;
+
+/**
+ * The counters of one operation (or of the unmatched requests), bound once: a request adds to them
+ * without building a label set. A status is bound the first time it is seen.
+ */
+export class OperationMetrics {
+  private readonly byStatus = new Map<number, CounterChild>();
+
+  constructor(
+    private readonly operation: string,
+    private readonly requests: Counter<"operation" | "status">,
+    private readonly duration: HistogramChild,
+  ) {}
+
+  /** One answered request: its status and how long it took, in milliseconds. */
+  observe(status: number, milliseconds: number): void {
+    let child = this.byStatus.get(status);
+    if (child === undefined) {
+      child = this.requests.labels(this.operation, String(status));
+      this.byStatus.set(status, child);
+    }
+    child.inc();
+    this.duration.observe(milliseconds / 1000);
+  }
+}
+
+/** The counters of one upstream, an outcome per status class and per failure kind, bound once. */
+class UpstreamMetrics {
+  /** By status / 100: 1xx to 5xx. */
+  private readonly byClass: CounterChild[];
+  private readonly byFailure: Map<string, CounterChild>;
+  private readonly other: CounterChild;
+
+  constructor(
+    name: string,
+    calls: Counter<"upstream" | "outcome">,
+    private readonly duration: HistogramChild,
+  ) {
+    this.other = calls.labels(name, "error");
+    // Index 0 and 1 (no final response is 1xx) count as "error"; 2 to 5 are the status classes.
+    this.byClass = [
+      this.other,
+      this.other,
+      ...["2xx", "3xx", "4xx", "5xx"].map((outcome) => calls.labels(name, outcome)),
+    ];
+    this.byFailure = new Map(FAILURES.map((kind) => [kind, calls.labels(name, kind)]));
+    // Every series from zero, so that a first failure is an increase Prometheus can see.
+    for (const child of new Set([...this.byClass, ...this.byFailure.values()])) {
+      child.inc(0);
+    }
+  }
+
+  answered(status: number, milliseconds: number): void {
+    (this.byClass[Math.trunc(status / 100)] ?? this.other).inc();
+    this.duration.observe(milliseconds / 1000);
+  }
+
+  failed(kind: string): void {
+    (this.byFailure.get(kind) ?? this.other).inc();
+  }
+}
+
+/**
+ * The Node server's metrics in one prom-client registry (per app, so that tests can build several):
+ * what every request costs is bound ahead (per operation, per upstream), so a request only adds to
+ * numbers; the gauges are read from the live objects when Prometheus scrapes.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly operations = new Map<string, OperationMetrics>();
+  private readonly unmatched: OperationMetrics;
+  private readonly preflight: OperationMetrics;
+  private readonly upstreams = new Map<string, UpstreamMetrics>();
+  private readonly otherUpstream: UpstreamMetrics;
+  private sources: MetricSources | undefined;
+
+  /** TPOS tokens served from the per-credential cache, and fetched from TPOS. */
+  readonly tokenCache: { readonly hit: CounterChild; readonly miss: CounterChild };
+  /** Keyed non-idempotent calls answered from the store, and refused as conflicts (409, 422). */
+  readonly idempotency: {
+    readonly replayed: CounterChild;
+    readonly inUse: CounterChild;
+    readonly reused: CounterChild;
+  };
+  /** SePay deliveries stored, and redeliveries of a transaction already stored. */
+  readonly sepay: { readonly recorded: CounterChild; readonly duplicate: CounterChild };
+
+  constructor(
+    config: Pick<
+      Config,
+      "tposBaseUrl" | "pancakeBaseUrl" | "pancakePublicBaseUrl" | "pancakeContentBaseUrl" | "graphBaseUrl"
+    >,
+  ) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+
+    const requests = new Counter({
+      name: "n2store_http_requests_total",
+      help: "Requests answered, by operation (operationId of the spec) and status.",
+      labelNames: ["operation", "status"] as const,
+      registers,
+    });
+    const duration = new Histogram({
+      name: "n2store_http_request_duration_seconds",
+      help: "Time from a request's arrival to the end of its answer (streamed bodies included), by operation.",
+      labelNames: ["operation"] as const,
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    const bind = (operation: string) => new OperationMetrics(operation, requests, duration.labels(operation));
+    for (const id of operationIds) {
+      this.operations.set(id, bind(id));
+    }
+    this.unmatched = bind(UNMATCHED);
+    this.preflight = bind(PREFLIGHT);
+
+    const calls = new Counter({
+      name: "n2store_upstream_requests_total",
+      help: "Calls to upstreams, by upstream and outcome (the status class, or why no answer came).",
+      labelNames: ["upstream", "outcome"] as const,
+      registers,
+    });
+    const upstreamDuration = new Histogram({
+      name: "n2store_upstream_request_duration_seconds",
+      help: "Time until an upstream's response headers arrived, by upstream.",
+      labelNames: ["upstream"] as const,
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    const named: [string, URL][] = [
+      ["tpos", config.tposBaseUrl],
+      ["pancake", config.pancakeBaseUrl],
+      ["pages_fm", config.pancakePublicBaseUrl],
+      ["pancake_content", config.pancakeContentBaseUrl],
+      ["graph", config.graphBaseUrl],
+    ];
+    const upstream = (name: string) => {
+      upstreamDuration.zero({ upstream: name });
+      return new UpstreamMetrics(name, calls, upstreamDuration.labels(name));
+    };
+    for (const [name, url] of named) {
+      if (!this.upstreams.has(url.origin)) {
+        this.upstreams.set(url.origin, upstream(name));
+      }
+    }
+    // Hosts callers choose (the proxy, images, avatars' CDNs): one label, so callers cannot grow the series.
+    this.otherUpstream = upstream("other");
+
+    const tokens = new Counter({
+      name: "n2store_tpos_token_cache_total",
+      help: "TPOS tokens answered from this instance's cache (hit) or fetched from TPOS (miss).",
+      labelNames: ["result"] as const,
+      registers,
+    });
+    this.tokenCache = { hit: tokens.labels("hit"), miss: tokens.labels("miss") };
+    this.tokenCache.hit.inc(0);
+    this.tokenCache.miss.inc(0);
+
+    const idempotency = new Counter({
+      name: "n2store_idempotency_total",
+      help: "Keyed non-idempotent calls answered from the store (replayed) or refused: key_in_use (409, still running), key_reused (422, another request).",
+      labelNames: ["result"] as const,
+      registers,
+    });
+    this.idempotency = {
+      replayed: idempotency.labels("replayed"),
+      inUse: idempotency.labels("key_in_use"),
+      reused: idempotency.labels("key_reused"),
+    };
+    for (const child of Object.values(this.idempotency)) {
+      child.inc(0);
+    }
+
+    const sepay = new Counter({
+      name: "n2store_sepay_deliveries_total",
+      help: "SePay webhook deliveries accepted: recorded (a new transaction) or duplicate (one already stored).",
+      labelNames: ["result"] as const,
+      registers,
+    });
+    this.sepay = { recorded: sepay.labels("recorded"), duplicate: sepay.labels("duplicate") };
+    this.sepay.recorded.inc(0);
+    this.sepay.duplicate.inc(0);
+
+    const read = () => this.sources;
+    new Gauge({
+      name: "n2store_realtime_browser_sockets",
+      help: "Browser WebSockets authenticated on this instance.",
+      registers,
+      collect() {
+        this.set(read()?.browserSockets() ?? 0);
+      },
+    });
+    new Gauge({
+      name: "n2store_realtime_leader",
+      help: "1 when this instance holds the cluster's Pancake socket (the realtime lock), else 0.",
+      registers,
+      collect() {
+        this.set(read()?.realtime().isLeader === true ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "n2store_realtime_upstream_state",
+      help: "The state of this instance's Pancake socket: 1 for the current state, 0 for the others (stopped when it does not hold it).",
+      labelNames: ["state"] as const,
+      registers,
+      collect() {
+        const current = read()?.realtime().state ?? "stopped";
+        for (const state of REALTIME_STATES) {
+          this.set({ state }, state === current ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: "n2store_db_pool",
+      help: "The PostgreSQL pool: connections open and idle, the most it opens (max), and queries waiting for a connection. Absent on PGlite, which has no pool.",
+      labelNames: ["measure"] as const,
+      registers,
+      collect() {
+        this.reset();
+        const pool = read()?.pool();
+        if (pool) {
+          this.set({ measure: "open" }, pool.total);
+          this.set({ measure: "idle" }, pool.idle);
+          this.set({ measure: "waiting" }, pool.waiting);
+          this.set({ measure: "max" }, pool.max);
+        }
+      },
+    });
+  }
+
+  /** Where the gauges read from; set once the server's parts exist. */
+  watch(sources: MetricSources): void {
+    this.sources = sources;
+  }
+
+  /** The counters of an operation; of the unmatched requests for anything else. */
+  operation(id: OperationId | string | undefined, method: string): OperationMetrics {
+    return (
+      (id === undefined ? undefined : this.operations.get(id)) ??
+      (method === "OPTIONS" ? this.preflight : this.unmatched)
+    );
+  }
+
+  /** One upstream call that got its response headers after `milliseconds`. */
+  upstreamAnswered(origin: string, status: number, milliseconds: number): void {
+    (this.upstreams.get(origin) ?? this.otherUpstream).answered(status, milliseconds);
+  }
+
+  /** One upstream call that got no response (UpstreamFailureKind, or "error"). */
+  upstreamFailed(origin: string, kind: string): void {
+    (this.upstreams.get(origin) ?? this.otherUpstream).failed(kind);
+  }
+
+  /** The exposition text and its content type (`text/plain; version=0.0.4; charset=utf-8`). */
+  async exposition(): Promise<{ text: string; contentType: string }> {
+    return { text: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+}
+
+/**
+ * What an operation's result tells the metrics beyond its status, chosen once per operation when
+ * its route is registered (undefined for the many that tell nothing): whether a TPOS token came from
+ * the cache (`x-token-cache`), whether a keyed call was replayed or refused as a conflict, whether a
+ * SePay delivery was new or a duplicate.
+ */
+export function resultRecorder(
+  operation: OperationSpec,
+  metrics: GatewayMetrics,
+): ((result: AnyResult) => void) | undefined {
+  if (operation.operationId === "createTposToken") {
+    const { hit, miss } = metrics.tokenCache;
+    return (result) => {
+      const cache = result.headers?.["x-token-cache"];
+      if (cache === "hit") {
+        hit.inc();
+      } else if (cache === "miss") {
+        miss.inc();
+      }
+    };
+  }
+  if (operation.operationId === "receiveSepayWebhook") {
+    const { recorded, duplicate } = metrics.sepay;
+    return (result) => {
+      if (result.status === 200 && "body" in result) {
+        ((result.body as { duplicate?: boolean }).duplicate === true ? duplicate : recorded).inc();
+      }
+    };
+  }
+  if (operation.acceptsIdempotencyKey) {
+    const { replayed, inUse, reused } = metrics.idempotency;
+    return (result) => {
+      if (result.headers?.["idempotent-replayed"] === "true") {
+        replayed.inc();
+      } else if (result.status === 409 || result.status === 422) {
+        const code = "body" in result ? (result.body as { code?: unknown }).code : undefined;
+        if (code === "IDEMPOTENCY_KEY_IN_USE") {
+          inUse.inc();
+        } else if (code === "IDEMPOTENCY_KEY_REUSED") {
+          reused.inc();
+        }
+      }
+    };
+  }
+  return undefined;
+}
