@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { generate, staleFiles } from "../codegen.js";
+import { generate, staleFiles } from "../codegen/index.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const SPEC = join(ROOT, "openapi.yaml");
@@ -29,10 +29,14 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&
 
 /** Runs the real CLI, as `npm run codegen -- ...` would. */
 function codegen(...args: string[]) {
-  const run = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "scripts/codegen.ts"), ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-  });
+  const run = spawnSync(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "scripts/codegen/cli.ts"), ...args],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+    },
+  );
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readErrorCodes } from "../codegen.js";
+import { readErrorCodes } from "../codegen/index.js";
 
 /** The smallest spec codegen's error-code reader looks at. */
 const spec = (

@@ -16,13 +16,13 @@ import {
   TokenCache,
   TposAppVersion,
 } from "@n2store/core";
-import { type IttyAdapter, registerIttyRoutes } from "@n2store/generated/itty";
 import { type IRequest, IttyRouter } from "itty-router";
 import { toResponse } from "./adapter/reply.js";
 import { discardUnreadBody, toIncomingRequest } from "./adapter/request.js";
 import { EdgeFailureLimiter } from "./failures.js";
 import { checkHyperdriveStore, HyperdriveIdempotencyStore } from "./idempotency.js";
 import { consoleLogger, logRequest } from "./logger.js";
+import { type IttyAdapter, registerIttyRoutes } from "./routing.js";
 import { FetchUpstream } from "./upstream/fetch-upstream.js";
 
 type Args = [Env, ExecutionContext];

@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import {
-  ApiError,
+  BAD_PERCENT_ENCODING,
   type Config,
   corsHeaders,
   type Env,
   errorResult,
+  invalidPath,
   JSON_BODY_LIMIT,
   type Logger,
   loadConfig,
@@ -86,21 +87,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: (error, request, reply) => {
       const message =
         error.code === "FST_ERR_BAD_URL"
-          ? "The path is not valid percent-encoding."
+          ? BAD_PERCENT_ENCODING
           : "A path parameter is longer than this server accepts.";
       // Routing failed before the onRequest hooks ran: add what they would have (CORS, request id).
       reply.headers(corsHeaders(request.headers.origin, config));
       reply.header("x-request-id", request.id);
-      sendResult(
-        reply,
-        errorResult(
-          new ApiError("VALIDATION_FAILED", message, {
-            details: [{ path: ["path"], message }],
-            nothingSent: true,
-          }),
-          { log: request.log, requestId: request.id },
-        ),
-      );
+      sendResult(reply, errorResult(invalidPath(message), { log: request.log, requestId: request.id }));
     },
   });
   const upstream = new UndiciUpstream({

@@ -1,7 +1,8 @@
 import {
-  ApiError,
+  BAD_PERCENT_ENCODING,
   type IncomingBody,
   type IncomingRequest,
+  invalidPath,
   JSON_BODY_LIMIT,
   mediaType,
   parseJsonBody,
@@ -81,11 +82,7 @@ function decode(value: string): string {
   try {
     return decodeURIComponent(value);
   } catch {
-    const message = "The path is not valid percent-encoding.";
-    throw new ApiError("VALIDATION_FAILED", message, {
-      details: [{ path: ["path"], message }],
-      nothingSent: true,
-    });
+    throw invalidPath(BAD_PERCENT_ENCODING);
   }
 }
 

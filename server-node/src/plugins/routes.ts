@@ -18,7 +18,6 @@ import {
 } from "@n2store/core";
 import { SqlIdempotencyStore } from "@n2store/core/db";
 import type { OperationSpec } from "@n2store/generated";
-import { type FastifyAdapter, registerFastifyRoutes } from "@n2store/generated/fastify";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { CompiledQuery } from "kysely";
@@ -28,6 +27,7 @@ import { loadDocuments } from "../docs.js";
 import { startIdempotencyPurge } from "../idempotency-purge.js";
 import { createSharpResizer } from "../images/sharp-resizer.js";
 import { resultRecorder } from "../metrics.js";
+import { type FastifyAdapter, registerFastifyRoutes } from "../routing.js";
 import type { UndiciUpstream } from "../upstream/undici-upstream.js";
 import { metricsHandler } from "./metrics.js";
 

@@ -1,13 +1,11 @@
 /**
- * Type tests of the generated route builders, checked by `tsc` (npm run typecheck): a handler that
- * returns a status or body the spec does not declare for its operation does not compile, in the
- * Fastify builder and in the itty-router builder alike. Each `@ts-expect-error` fails the build if
- * the line below it ever compiles.
+ * Type tests of the Node server's route builder (routing.ts), checked by `tsc` (npm run typecheck): a
+ * handler that returns a status or body the spec does not declare for its operation does not compile.
+ * Each `@ts-expect-error` fails the build if the line below it ever compiles.
  */
 import type { Handler, OperationInput, Schema } from "@n2store/generated";
-import type { FastifyHandlers } from "@n2store/generated/fastify";
-import type { IttyHandlers } from "@n2store/generated/itty";
 import { expectTypeOf } from "vitest";
+import type { FastifyHandlers } from "../src/routing.js";
 
 interface Ctx {
   readonly requestId: string;
@@ -25,16 +23,9 @@ export const fastifyOk: Pick<FastifyHandlers<Ctx>, "getHealth" | "deleteCustomer
   getHealth: async () => ({ status: 200, body: health }),
   deleteCustomer: async () => ({ status: 204 }),
 };
-export const ittyOk: Pick<IttyHandlers<Ctx>, "getHealth"> = {
-  getHealth: async () => ({ status: 200, body: { ...health, runtime: "edge" } }),
-};
 
 // A status the spec does not declare for getHealth.
 export const fastifyWrongStatus: Pick<FastifyHandlers<Ctx>, "getHealth"> = {
-  // @ts-expect-error 201 is not a response of getHealth
-  getHealth: async () => ({ status: 201, body: health }),
-};
-export const ittyWrongStatus: Pick<IttyHandlers<Ctx>, "getHealth"> = {
   // @ts-expect-error 201 is not a response of getHealth
   getHealth: async () => ({ status: 201, body: health }),
 };
@@ -44,10 +35,6 @@ export const fastifyWrongBody: Pick<FastifyHandlers<Ctx>, "getHealth"> = {
   // @ts-expect-error "fine" is not a Health status
   getHealth: async () => ({ status: 200, body: { ...health, status: "fine" } }),
 };
-export const ittyWrongBody: Pick<IttyHandlers<Ctx>, "getHealth"> = {
-  // @ts-expect-error a Health body needs runtime and version
-  getHealth: async () => ({ status: 200, body: { status: "ok", time: health.time } }),
-};
 
 // An error status is thrown as ApiError, never returned.
 export const fastifyErrorReturned: Pick<FastifyHandlers<Ctx>, "getCustomer"> = {
@@ -56,12 +43,6 @@ export const fastifyErrorReturned: Pick<FastifyHandlers<Ctx>, "getCustomer"> = {
     status: 404,
     body: { statusCode: 404, code: "CUSTOMER_NOT_FOUND", error: "Not Found", message: "no" },
   }),
-};
-
-// The itty builder has no slot for an operation the edge does not serve.
-export const ittyNodeOnly: Partial<IttyHandlers<Ctx>> = {
-  // @ts-expect-error listCustomers is served by the Node server only
-  listCustomers: async () => ({ status: 200, body: { items: [], page: 1, limit: 20, total: 0 } }),
 };
 
 // A handler of one operation does not fit another's slot.
