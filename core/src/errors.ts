@@ -99,6 +99,17 @@ export function routeNotFound(method: string, path: string): ApiError {
   return new ApiError("ROUTE_NOT_FOUND", `No operation answers ${method} ${path}.`, { nothingSent: true });
 }
 
+/** The message for a path that is not valid percent-encoding (`%E0%A4%A`), on both runtimes. */
+export const BAD_PERCENT_ENCODING = "The path is not valid percent-encoding.";
+
+/** 400 for a path the router cannot use (bad percent-encoding, a parameter too long), in one shape. */
+export function invalidPath(message: string): ApiError {
+  return new ApiError("VALIDATION_FAILED", message, {
+    details: [{ path: ["path"], message }],
+    nothingSent: true,
+  });
+}
+
 /** 413 for a request body over `limit` bytes, in the same words on both runtimes. */
 export function payloadTooLarge(limit: number): ApiError {
   return new ApiError("PAYLOAD_TOO_LARGE", `The request body is larger than ${limit} bytes.`, {
