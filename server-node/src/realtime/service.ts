@@ -63,6 +63,8 @@ export class RealtimeService implements RealtimeControl {
   private loopDone: Promise<void> = Promise.resolve();
   private state: PhoenixState = "stopped";
   private lastEventAt: Date | null = null;
+  /** State writes, chained so they reach the database in the order they were made. */
+  private writes: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: RealtimeServiceOptions) {}
 
@@ -129,9 +131,8 @@ export class RealtimeService implements RealtimeControl {
       clearInterval(flush);
       await unlisten?.().catch(() => {});
       await this.reconciling;
-      const held = this.phoenix !== undefined;
-      await this.phoenix?.stop();
-      this.phoenix = undefined;
+      const held = this.detach();
+      await held?.stop();
       this.generation = -1;
       await database.db
         .updateTable("realtime_session")
@@ -142,7 +143,7 @@ export class RealtimeService implements RealtimeControl {
       await lock.release();
       this.leading = false;
       this.state = "stopped";
-      if (held) {
+      if (held !== undefined) {
         log.info({ instanceId }, "this instance no longer holds the Pancake socket");
       } else {
         log.debug({ instanceId }, "this instance released the realtime lock");
@@ -163,31 +164,33 @@ export class RealtimeService implements RealtimeControl {
           .where("id", "=", 1)
           .executeTakeFirst();
         if (row === undefined || row.desired !== "running" || !row.token || !row.user_id) {
-          if (this.phoenix !== undefined) {
-            await this.phoenix.stop();
-            this.phoenix = undefined;
+          const held = this.detach();
+          if (held !== undefined) {
+            await held.stop();
             this.options.log.info(
               { instanceId: this.options.instanceId },
               "realtime stopped: closed the Pancake socket",
             );
           }
           this.generation = row?.generation ?? -1;
-          await this.writeState({ state: "stopped", last_error: null });
+          await this.changed("stopped", { error: null, attempts: 0 });
           return;
         }
         if (row.generation === this.generation && this.phoenix !== undefined) {
           return;
         }
-        const replacing = this.phoenix !== undefined;
-        await this.phoenix?.stop();
+        const replaced = this.detach();
+        await replaced?.stop();
+        // The next client starts from nothing: its "connected" is a new connection.
+        this.state = "stopped";
         this.generation = row.generation;
         this.options.log.info(
           { instanceId: this.options.instanceId },
-          replacing
+          replaced !== undefined
             ? "realtime session changed: this instance reopens the Pancake socket"
             : "this instance holds the Pancake socket",
         );
-        this.phoenix = new PhoenixClient({
+        const client: PhoenixClient = new PhoenixClient({
           url: this.options.wsUrl,
           token: row.token,
           userId: row.user_id,
@@ -195,16 +198,30 @@ export class RealtimeService implements RealtimeControl {
           cookie: row.cookie,
           log: this.options.log,
           onEvent: (event, payload) => this.relay(event, payload),
-          onState: (state, detail) => void this.changed(state, detail),
+          // A replaced or stopped client's last words ("stopped") must not overwrite the
+          // state of the one that followed it.
+          onState: (state, detail) => {
+            if (this.phoenix === client) {
+              void this.changed(state, detail);
+            }
+          },
           ...(this.options.heartbeatMs ? { heartbeatMs: this.options.heartbeatMs } : {}),
           ...(this.options.reconnectBaseMs ? { reconnectBaseMs: this.options.reconnectBaseMs } : {}),
         });
-        this.phoenix.start();
+        this.phoenix = client;
+        client.start();
       } catch (error) {
         this.options.log.warn({ err: error }, "could not apply the realtime session");
       }
     });
     return this.reconciling;
+  }
+
+  /** Takes the current client out of service (its state callbacks are ignored from now on). */
+  private detach(): PhoenixClient | undefined {
+    const client = this.phoenix;
+    this.phoenix = undefined;
+    return client;
   }
 
   private relay(event: string, payload: unknown): void {
@@ -239,12 +256,17 @@ export class RealtimeService implements RealtimeControl {
     }
   }
 
-  private async writeState(changes: {
+  private writeState(changes: {
     state?: PhoenixState;
     last_error?: string | null;
     reconnect_attempts?: number;
     connected_at?: Date;
   }): Promise<void> {
+    this.writes = this.writes.then(() => this.write(changes));
+    return this.writes;
+  }
+
+  private async write(changes: Parameters<RealtimeService["writeState"]>[0]): Promise<void> {
     if (!this.leading) {
       return;
     }
