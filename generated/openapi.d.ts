@@ -1572,6 +1572,16 @@ export interface components {
                 "*/*": unknown;
             };
         };
+        /**
+         * @description TPOS's OData service answers a successful update or delete with `204 No Content`: no body
+         *     and no `Content-Type`, passed back as it is.
+         */
+        PassthroughNoContent: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
         /** @description Any other status from the upstream, passed back unchanged with its body. */
         PassthroughOther: {
             headers: {
@@ -2486,6 +2496,7 @@ export interface operations {
         };
         requestBody?: components["requestBodies"]["Passthrough"];
         responses: {
+            204: components["responses"]["PassthroughNoContent"];
             400: components["responses"]["BadRequest"];
             413: components["responses"]["PayloadTooLarge"];
             502: components["responses"]["BadGateway"];
@@ -2597,6 +2608,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            204: components["responses"]["PassthroughNoContent"];
             400: components["responses"]["BadRequest"];
             502: components["responses"]["BadGateway"];
             504: components["responses"]["GatewayTimeout"];
@@ -2655,6 +2667,7 @@ export interface operations {
         };
         requestBody?: components["requestBodies"]["Passthrough"];
         responses: {
+            204: components["responses"]["PassthroughNoContent"];
             400: components["responses"]["BadRequest"];
             409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];

@@ -399,7 +399,7 @@ export const operations = {
     headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since"],
     body: {"required":false,"contentTypes":["*/*"],"raw":true},
     websocket: false,
-    responses: ["400","413","502","504","2XX","default"],
+    responses: ["204","400","413","502","504","2XX","default"],
   },
   tposODataPatch: {
     operationId: "tposODataPatch",
@@ -418,7 +418,7 @@ export const operations = {
     headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since","idempotency-key"],
     body: {"required":false,"contentTypes":["*/*"],"raw":true},
     websocket: false,
-    responses: ["400","409","413","422","502","503","504","2XX","default"],
+    responses: ["204","400","409","413","422","502","503","504","2XX","default"],
   },
   tposODataDelete: {
     operationId: "tposODataDelete",
@@ -437,7 +437,7 @@ export const operations = {
     headerParams: ["authorization","tposappversion","feature-version","x-tpos-lang","if-match","if-none-match","if-modified-since","if-unmodified-since"],
     body: null,
     websocket: false,
-    responses: ["400","502","504","2XX","default"],
+    responses: ["204","400","502","504","2XX","default"],
   },
   pancakeDirectGet: {
     operationId: "pancakeDirectGet",
@@ -1368,21 +1368,21 @@ export interface OperationTypes {
     query: Omit<NonNullable<SpecOperations["tposODataPut"]["parameters"]["query"]>, "passthrough">;
     headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string };
     body: RawBody | null;
-    result: PassthroughResult;
+    result: EmptyResult<204> | PassthroughResult;
   };
   tposODataPatch: {
     path: NonNullable<SpecOperations["tposODataPatch"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposODataPatch"]["parameters"]["query"]>, "passthrough">;
     headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string; readonly "idempotency-key"?: string };
     body: RawBody | null;
-    result: PassthroughResult;
+    result: EmptyResult<204> | PassthroughResult;
   };
   tposODataDelete: {
     path: NonNullable<SpecOperations["tposODataDelete"]["parameters"]["path"]>;
     query: Omit<NonNullable<SpecOperations["tposODataDelete"]["parameters"]["query"]>, "passthrough">;
     headers: { readonly "authorization"?: string; readonly "tposappversion"?: string; readonly "feature-version"?: string; readonly "x-tpos-lang"?: string; readonly "if-match"?: string; readonly "if-none-match"?: string; readonly "if-modified-since"?: string; readonly "if-unmodified-since"?: string };
     body: undefined;
-    result: PassthroughResult;
+    result: EmptyResult<204> | PassthroughResult;
   };
   pancakeDirectGet: {
     path: NonNullable<SpecOperations["pancakeDirectGet"]["parameters"]["path"]>;
