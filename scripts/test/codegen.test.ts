@@ -101,22 +101,6 @@ describe("codegen", { timeout: 60_000 }, () => {
     expect(result.output).toContain("extra.ts (not generated from the spec)");
   }, 30_000);
 
-  it("refuses a spec that breaks the project's vocabulary, naming the operation", async () => {
-    const noRuntimes = specText.replace(
-      /(operationId: getHealth[\s\S]*?)x-runtimes: \[edge, node\]\n\s*/,
-      "$1",
-    );
-    await expect(generate(noRuntimes)).rejects.toThrow(/GET \/health: x-runtimes must be/);
-
-    const unkeyed = specText.replace(
-      /(operationId: sendFacebookMessage[\s\S]*?parameters:\n)\s*- \$ref: '#\/components\/parameters\/IdempotencyKey'\n/,
-      "$1",
-    );
-    await expect(generate(unkeyed)).rejects.toThrow(
-      /POST \/api\/facebook-send: a non-idempotent operation must accept the Idempotency-Key header/,
-    );
-  });
-
   it("maps catch-all parameters to Fastify's * and itty-router's :path+", async () => {
     const files = await generate(specText);
     const operations = files.get("operations.ts") ?? "";
