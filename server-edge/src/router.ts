@@ -1,9 +1,13 @@
 import {
+  acceptedRequestId,
   type Config,
   type Env as ConfigEnv,
+  ConfigError,
   corsHeaders,
   errorResult,
   execute,
+  type IncomingRequest,
+  type Logger,
   loadConfig,
   MemoryFailureLimiter,
   notServedResult,
@@ -16,7 +20,8 @@ import {
   TokenCache,
   TposAppVersion,
 } from "@n2store/core";
-import { type IRequest, IttyRouter } from "itty-router";
+import type { AnyResult } from "@n2store/generated";
+import { type IRequestStrict, Router } from "itty-router";
 import { toResponse } from "./adapter/reply.js";
 import { discardUnreadBody, toIncomingRequest } from "./adapter/request.js";
 import { EdgeFailureLimiter } from "./failures.js";
@@ -48,51 +53,90 @@ function hyperdriveOf(env: Env): Hyperdrive | undefined {
   return (env as Partial<Env>).HYPERDRIVE;
 }
 
-/** The request id: the caller's X-Request-Id when sane, else Cloudflare's ray id, else a UUID. */
-function requestIdOf(request: Request): string {
-  const given = request.headers.get("x-request-id");
-  if (given !== null && /^[A-Za-z0-9._-]{1,64}$/.test(given)) {
-    return given;
-  }
-  return request.headers.get("cf-ray") ?? crypto.randomUUID();
+/**
+ * A request as the stages and the routes see it: itty's request (params, query) plus what the
+ * `before` stage works out once per request, as Fastify's onRequest hook and genReqId do. Exported
+ * because buildRouter's type names it.
+ */
+export interface EdgeRequest extends IRequestStrict {
+  /** Date.now() when the request came in, for the access line's duration. */
+  started: number;
+  /** The caller's X-Request-Id when sane, else Cloudflare's ray id, else a UUID. */
+  requestId: string;
+  log: Logger;
+  config: Config;
+  /** The operation that answered, for the access line; unset for a preflight or an unknown path. */
+  operationId?: string;
+}
+
+/** `before`: the request's id, logger, start time and the Worker's config, for every request. */
+function withRequestContext(request: EdgeRequest, env: Env): void {
+  request.started = Date.now();
+  request.requestId =
+    acceptedRequestId(request.headers.get("x-request-id")) ??
+    request.headers.get("cf-ray") ??
+    crypto.randomUUID();
+  request.log = consoleLogger(request.requestId);
+  request.config = configFor(env);
 }
 
 /**
- * The access line of a request (logger.ts): the Node server's fields, so that both runtimes' logs
- * answer the same questions. `started` is Date.now() when the request came in.
+ * `finally` (Fastify's onSend): a route's result as the Response, with CORS and the request id on
+ * every answer, errors and 404 included. A preflight comes as a ready Response: it carries only the
+ * preflight headers.
  */
-function logAnswer(
-  request: IRequest,
-  requestId: string,
-  operationId: string | undefined,
-  status: number,
-  started: number,
-): void {
+function answer(result: AnyResult | Response, request: EdgeRequest): Response {
+  if (result instanceof Response) {
+    return result;
+  }
+  return toResponse(result, {
+    ...corsHeaders(request.headers.get("origin") ?? undefined, request.config),
+    "x-request-id": request.requestId,
+  });
+}
+
+/**
+ * `finally` (Fastify's onResponse): the access line of a request (logger.ts), with the Node
+ * server's fields, so that both runtimes' logs answer the same questions.
+ */
+function logAnswer(response: Response, request: EdgeRequest): void {
   const url = new URL(request.url);
   const clientAddress = request.headers.get("cf-connecting-ip");
   logRequest({
-    requestId,
-    ...(operationId === undefined ? {} : { operationId }),
+    requestId: request.requestId,
+    ...(request.operationId === undefined ? {} : { operationId: request.operationId }),
     method: request.method,
     url: redactUrl(`${url.pathname}${url.search}`),
-    status,
-    durationMs: Date.now() - started,
+    status: response.status,
+    durationMs: Date.now() - request.started,
     ...(clientAddress === null ? {} : { clientAddress }),
   });
 }
 
-function depsFor(request: Request, env: Env, pending: Promise<unknown>[]): SharedDeps {
-  const config = configFor(env);
+/**
+ * `catch` (Fastify's error handler): anything a route or stage throws, in the one error shape. It
+ * gives a finished Response, which `answer` passes on, because itty returns what `catch` gives for
+ * an error thrown by a `finally` stage as it is. A ConfigError leaves the router: with no config
+ * there are no CORS headers to give, and index.ts answers a misconfigured Worker.
+ */
+function answerError(error: unknown, request: EdgeRequest): Response {
+  if (error instanceof ConfigError) {
+    throw error;
+  }
+  return answer(errorResult(error, { log: request.log, requestId: request.requestId }), request);
+}
+
+function depsFor(request: EdgeRequest, env: Env, pending: Promise<unknown>[]): SharedDeps {
+  const { config, requestId, log } = request;
   tposAppVersion ??= new TposAppVersion(config.tposAppVersion);
   const hyperdrive = hyperdriveOf(env);
   const idempotency = hyperdrive === undefined ? null : new HyperdriveIdempotencyStore(hyperdrive);
-  const requestId = requestIdOf(request);
   const clientAddress = request.headers.get("cf-connecting-ip");
   return {
     config,
     upstream,
     clock: systemClock,
-    log: consoleLogger(requestId),
+    log,
     requestId,
     runtime: "edge",
     tokens,
@@ -115,21 +159,18 @@ function depsFor(request: Request, env: Env, pending: Promise<unknown>[]): Share
   };
 }
 
-const adapter: IttyAdapter<SharedDeps, Args> = {
-  serve: (operation, handler) => async (request: IRequest, env: Env, ctx: ExecutionContext) => {
-    const started = Date.now();
+const adapter: IttyAdapter<SharedDeps, EdgeRequest, Args> = {
+  serve: (operation, handler) => async (request, env, ctx) => {
+    request.operationId = operation.operationId;
     const pending: Promise<unknown>[] = [];
-    const deps = depsFor(request as unknown as Request, env, pending);
-    const cors = corsHeaders(request.headers.get("origin") ?? undefined, deps.config);
-    let result: Awaited<ReturnType<typeof execute>>;
-    let incoming: Awaited<ReturnType<typeof toIncomingRequest>> | undefined;
+    const deps = depsFor(request, env, pending);
+    let incoming: IncomingRequest | undefined;
     try {
+      // A request refused before the handler (413, 415, a bad path) throws to the router's catch.
       incoming = await toIncomingRequest(operation, request);
-      result = await execute(operation, handler, incoming, deps);
-    } catch (error) {
-      result = errorResult(error, deps);
+      return await execute(operation, handler, incoming, deps);
     } finally {
-      await discardUnreadBody(request as unknown as Request, incoming);
+      await discardUnreadBody(request, incoming);
       const store = deps.idempotency;
       // Deferred work runs after the response; the store's connection closes once it is done.
       ctx.waitUntil(
@@ -138,45 +179,30 @@ const adapter: IttyAdapter<SharedDeps, Args> = {
         ),
       );
     }
-    logAnswer(request, deps.requestId, operation.operationId, result.status, started);
-    return toResponse(result, { ...cors, "x-request-id": deps.requestId });
   },
-  notServed: (operation) => async (request: IRequest, env: Env) => {
-    const started = Date.now();
-    const config = configFor(env);
-    const requestId = requestIdOf(request as unknown as Request);
-    const result = notServedResult(operation, { log: consoleLogger(requestId), requestId, runtime: "edge" });
-    logAnswer(request, requestId, operation.operationId, result.status, started);
-    return toResponse(result, {
-      ...corsHeaders(request.headers.get("origin") ?? undefined, config),
-      "x-request-id": requestId,
-    });
+  notServed: (operation) => (request) => {
+    request.operationId = operation.operationId;
+    return notServedResult(operation, { log: request.log, requestId: request.requestId, runtime: "edge" });
   },
 };
 
-/** The Worker's router: CORS preflights, every operation of the spec, and 404 in the error shape. */
+/**
+ * The Worker's router: CORS preflights, every operation of the spec, and 404 in the error shape.
+ * Each cross-cutting part is one stage, as on the Node server each is one Fastify hook.
+ */
 export function buildRouter() {
-  const router = IttyRouter<IRequest, Args>();
-  router.options("*", (request: IRequest, env: Env) => {
-    const started = Date.now();
-    const headers = preflightHeaders(request.headers.get("origin") ?? undefined, configFor(env));
-    logAnswer(request, requestIdOf(request as unknown as Request), undefined, 204, started);
+  const router = Router<EdgeRequest, Args>({
+    before: [withRequestContext],
+    catch: answerError,
+    finally: [answer, logAnswer],
+  });
+  router.options("*", (request) => {
+    const headers = preflightHeaders(request.headers.get("origin") ?? undefined, request.config);
     return new Response(null, { status: 204, headers });
   });
   registerIttyRoutes(router, sharedHandlers, adapter);
-  router.all("*", (request: IRequest, env: Env) => {
-    const started = Date.now();
-    const requestId = requestIdOf(request as unknown as Request);
-    const path = new URL(request.url).pathname;
-    const result = errorResult(routeNotFound(request.method, path), {
-      log: consoleLogger(requestId),
-      requestId,
-    });
-    logAnswer(request, requestId, undefined, result.status, started);
-    return toResponse(result, {
-      ...corsHeaders(request.headers.get("origin") ?? undefined, configFor(env)),
-      "x-request-id": requestId,
-    });
+  router.all("*", (request) => {
+    throw routeNotFound(request.method, new URL(request.url).pathname);
   });
   return router;
 }

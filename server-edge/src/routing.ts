@@ -5,6 +5,7 @@
 
 import {
   type AnyHandler,
+  type AnyResult,
   type EdgeHttpOperationId,
   type Handler,
   httpOperationIds,
@@ -12,33 +13,36 @@ import {
   operationIds,
   operations,
 } from "@n2store/generated";
-import type { IRequest, RouterType } from "itty-router";
+import type { RouterType } from "itty-router";
 
 /** One handler per operation the edge Worker serves, each typed by its operation. */
 export type IttyHandlers<Ctx> = { readonly [Op in EdgeHttpOperationId]: Handler<Op, Ctx> };
 
-/** An itty-router route handler with the Worker's fetch arguments. */
-export type IttyRouteHandler<Args extends unknown[]> = (
-  request: IRequest,
+/**
+ * An itty-router route handler with the Worker's request type and fetch arguments. It gives the
+ * result; the router's `finally` stage turns it into the Response.
+ */
+export type IttyRouteHandler<Req, Args extends unknown[]> = (
+  request: Req,
   ...args: Args
-) => Promise<Response>;
+) => AnyResult | Promise<AnyResult>;
 
 /** How the Worker turns an operation and its handler into an itty-router route handler. */
-export interface IttyAdapter<Ctx, Args extends unknown[]> {
-  /** Parses and validates the request, runs the handler and builds the Response. */
-  serve(operation: OperationSpec, handler: AnyHandler<Ctx>): IttyRouteHandler<Args>;
+export interface IttyAdapter<Ctx, Req, Args extends unknown[]> {
+  /** Parses and validates the request and runs the handler. */
+  serve(operation: OperationSpec, handler: AnyHandler<Ctx>): IttyRouteHandler<Req, Args>;
   /** Answers an operation this runtime does not serve (501 NOT_SERVED_BY_RUNTIME). */
-  notServed(operation: OperationSpec): IttyRouteHandler<Args>;
+  notServed(operation: OperationSpec): IttyRouteHandler<Req, Args>;
 }
 
 /**
  * Registers every operation of the spec on `router`, at its itty-router path, in spec order:
  * served ones with their handler, the rest (and WebSocket operations) with the adapter's 501.
  */
-export function registerIttyRoutes<Ctx, Args extends unknown[]>(
-  router: RouterType<IRequest, Args>,
+export function registerIttyRoutes<Ctx, Req, Args extends unknown[]>(
+  router: RouterType<Req, Args>,
   handlers: IttyHandlers<Ctx>,
-  adapter: IttyAdapter<Ctx, Args>,
+  adapter: IttyAdapter<Ctx, Req, Args>,
 ): void {
   const served = handlers as unknown as Readonly<Record<string, AnyHandler<Ctx>>>;
   const http = new Set<string>(httpOperationIds);

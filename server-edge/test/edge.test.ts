@@ -1,3 +1,4 @@
+import { JSON_BODY_LIMIT } from "@n2store/core";
 import { operations } from "@n2store/generated";
 import { type AllFakes, FAKE_CREDENTIALS, GRAPH_ERRORS, startAllFakes } from "@n2store/testkit/fakes";
 import { createTestDatabase } from "@n2store/testkit/postgres";
@@ -69,6 +70,64 @@ describe("the Worker in workerd (wrangler dev)", () => {
     const response = await fetch(`${edge.url}/no/such/route`);
     expect(response.status).toBe(404);
     expect(await json(response)).toMatchObject({ code: "ROUTE_NOT_FOUND" });
+  });
+
+  it("gives every answer, refusals included, the CORS headers and the caller's sane X-Request-Id", async () => {
+    const json413 = "x".repeat(JSON_BODY_LIMIT + 1);
+    const cases: [string, RequestInit, number][] = [
+      ["/health", {}, 200],
+      ["/no/such/route", {}, 404],
+      ["/api/debug/time", {}, 501],
+      ["/api/rest/%E0%A4%A", {}, 400],
+      ["/api/facebook-send", { method: "POST", headers: { "content-type": "text/plain" }, body: "x" }, 415],
+      [
+        "/api/facebook-send",
+        { method: "POST", headers: { "content-type": "application/json" }, body: "{" },
+        400,
+      ],
+      [
+        "/api/facebook-send",
+        { method: "POST", headers: { "content-type": "application/json" }, body: json413 },
+        413,
+      ],
+    ];
+    for (const [path, init, status] of cases) {
+      const requestId = `edge-headers-${status}.${path.length}`;
+      const response = await fetch(`${edge.url}${path}`, {
+        ...init,
+        headers: {
+          ...(init.headers as Record<string, string>),
+          "x-request-id": requestId,
+          origin: "https://a.example",
+        },
+      });
+      const what = `${init.method ?? "GET"} ${path}`;
+      expect(response.status, what).toBe(status);
+      expect(response.headers.get("access-control-allow-origin"), what).toBe("*");
+      expect(response.headers.get("access-control-expose-headers"), what).toContain("x-request-id");
+      expect(response.headers.get("x-request-id"), what).toBe(requestId);
+      const body = await json(response);
+      if (status >= 400) {
+        expect(body.requestId, what).toBe(requestId);
+      }
+    }
+  });
+
+  it("keeps a caller's request id of 1-64 safe characters, else takes the ray id, else makes one", async () => {
+    const idFor = async (headers: Record<string, string>) => {
+      const response = await fetch(`${edge.url}/no/such/route`, { headers });
+      const body = await json(response);
+      expect(body.requestId).toBe(response.headers.get("x-request-id"));
+      return body.requestId as string;
+    };
+    const longest = `A-z_0.9${"x".repeat(57)}`;
+    expect(await idFor({ "x-request-id": longest })).toBe(longest);
+    expect(await idFor({ "x-request-id": `${longest}x`, "cf-ray": "8f1e2d3c4b5a6978-SIN" })).toBe(
+      "8f1e2d3c4b5a6978-SIN",
+    );
+    const made = await idFor({ "x-request-id": "no spaces" });
+    expect(made).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(await idFor({})).not.toBe(made);
   });
 
   it("logs one structured line per request with the Node server's fields, credentials redacted", async () => {

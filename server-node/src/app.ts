@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
+  acceptedRequestId,
   BAD_PERCENT_ENCODING,
   type Config,
   corsHeaders,
@@ -42,11 +43,6 @@ export interface AppOptions {
   readonly reconnectBaseMs?: number;
 }
 
-function requestId(header: string | string[] | undefined): string {
-  const given = Array.isArray(header) ? header[0] : header;
-  return given !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
-}
-
 /**
  * Builds the Node server (never listens): Fastify with the database, the realtime relay and every
  * operation of the spec. The caller owns `listen` and `close`.
@@ -71,7 +67,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     logger: loggerOptions(level, destination),
     logController: new AccessLog(metrics, ["trace", "debug", "info"].includes(level)),
-    genReqId: (request) => requestId(request.headers["x-request-id"]),
+    // The caller's X-Request-Id when the edge would keep it too (core's rule), else a new one.
+    genReqId: (request) => {
+      const header = request.headers["x-request-id"];
+      return acceptedRequestId(Array.isArray(header) ? header[0] : header) ?? randomUUID();
+    },
     // Behind Render's or another load balancer, the client's address is in X-Forwarded-For.
     trustProxy: settings.trustProxy,
     ...httpServerOptions(settings.requestTimeoutMs),

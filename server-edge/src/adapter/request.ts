@@ -11,7 +11,7 @@ import {
   unsupportedMediaType,
 } from "@n2store/core";
 import type { OperationSpec, RawBody } from "@n2store/generated";
-import type { IRequest } from "itty-router";
+import type { IRequestStrict } from "itty-router";
 import { byteLimit, readAll } from "../streams.js";
 
 /**
@@ -127,10 +127,10 @@ export async function discardUnreadBody(
 /** An itty-router request as the shared pipeline's IncomingRequest (itty hands over raw path captures). */
 export async function toIncomingRequest(
   operation: OperationSpec,
-  request: IRequest,
+  request: IRequestStrict,
 ): Promise<IncomingRequest> {
   const params: Record<string, string> = {};
-  for (const [name, value] of Object.entries((request.params ?? {}) as Record<string, string>)) {
+  for (const [name, value] of Object.entries(request.params)) {
     params[name] = decode(value);
   }
   const url = new URL(request.url);
@@ -149,6 +149,6 @@ export async function toIncomingRequest(
     query,
     rawQuery: url.search.slice(1),
     headers,
-    body: await body(operation, request as unknown as Request),
+    body: await body(operation, request),
   };
 }
