@@ -1,35 +1,19 @@
-import type {
-  BeginOutcome,
-  IdempotencyClaim,
-  IdempotencyStore,
-  KeyRef,
-  Progress,
-  StoredResponse,
-} from "@n2store/core";
 import { SqlIdempotencyStore } from "@n2store/core/idempotency-sql";
 import type { Schema } from "@n2store/generated";
 import pg from "pg";
 
 /**
- * The idempotency store shared with the Node server, reached through the Hyperdrive binding. A
- * Worker cannot keep a connection across requests, so one is opened on first use within a request
- * and closed when the request is done (`close`, handed to ctx.waitUntil); Hyperdrive pools the real
- * connections to PostgreSQL.
+ * One request's connection to PostgreSQL through the Hyperdrive binding. A Worker cannot keep a
+ * connection across requests, so it is opened on first use and closed when the request is done;
+ * Hyperdrive pools the real connections.
  */
-export class HyperdriveIdempotencyStore implements IdempotencyStore {
+class HyperdriveConnection {
   private client: pg.Client | undefined;
   private connected: Promise<void> | undefined;
-  private readonly store = new SqlIdempotencyStore(
-    async <Row>(text: string, parameters: readonly unknown[]) => {
-      await this.connect();
-      const result = await (this.client as pg.Client).query(text, [...parameters]);
-      return { rows: result.rows as Row[] };
-    },
-  );
 
   constructor(private readonly hyperdrive: Hyperdrive) {}
 
-  private connect(): Promise<void> {
+  async query<Row>(text: string, parameters: readonly unknown[]): Promise<{ rows: Row[] }> {
     if (this.connected === undefined) {
       this.client = new pg.Client({
         connectionString: this.hyperdrive.connectionString,
@@ -39,30 +23,32 @@ export class HyperdriveIdempotencyStore implements IdempotencyStore {
       this.client.on("error", () => {});
       this.connected = this.client.connect().then(() => undefined);
     }
-    return this.connected as Promise<void>;
-  }
-
-  begin(claim: IdempotencyClaim): Promise<BeginOutcome> {
-    return this.store.begin(claim);
-  }
-
-  complete(ref: KeyRef, response: StoredResponse): Promise<void> {
-    return this.store.complete(ref, response);
-  }
-
-  saveProgress(ref: KeyRef, progress: Progress): Promise<void> {
-    return this.store.saveProgress(ref, progress);
-  }
-
-  release(ref: KeyRef): Promise<void> {
-    return this.store.release(ref);
+    await this.connected;
+    const result = await (this.client as pg.Client).query(text, [...parameters]);
+    return { rows: result.rows as Row[] };
   }
 
   /** Closes the connection if this request opened one. */
   async close(): Promise<void> {
-    if (this.client !== undefined) {
-      await this.client.end().catch(() => {});
-    }
+    await this.client?.end().catch(() => {});
+  }
+}
+
+/**
+ * The idempotency store shared with the Node server: the same SQL store, its statements run over
+ * this request's Hyperdrive connection. `close` is handed to ctx.waitUntil.
+ */
+export class HyperdriveIdempotencyStore extends SqlIdempotencyStore {
+  private readonly connection: HyperdriveConnection;
+
+  constructor(hyperdrive: Hyperdrive) {
+    const connection = new HyperdriveConnection(hyperdrive);
+    super((text, parameters) => connection.query(text, parameters));
+    this.connection = connection;
+  }
+
+  close(): Promise<void> {
+    return this.connection.close();
   }
 }
 
