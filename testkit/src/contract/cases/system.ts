@@ -166,6 +166,22 @@ export const systemCases: ContractCase[] = [
       expect((await response.arrayBuffer()).byteLength).toBe(0);
     },
   ),
+  contractCase(
+    "getHealth",
+    "happy",
+    "keeps a caller's well-formed X-Request-Id and replaces any other with its own",
+    async (ctx) => {
+      const kept = await ctx.call("GET", "/health", { headers: { "x-request-id": "page-req.42_A" } });
+      expect(kept.headers.get("x-request-id")).toBe("page-req.42_A");
+      for (const sent of ["x".repeat(65), "two words", "a/b"]) {
+        const replaced = await ctx.call("GET", "/health", { headers: { "x-request-id": sent } });
+        const id = replaced.headers.get("x-request-id");
+        expect(id, sent).toMatch(/^[A-Za-z0-9._-]{1,64}$/);
+        expect(id, sent).not.toBe(sent);
+        await replaced.arrayBuffer();
+      }
+    },
+  ),
   contractCase("getHealth", "happy", "ignores query parameters it does not declare", async (ctx) => {
     const response = await ctx.call("GET", "/health?probe=1&runtime=other");
     expect(response.status).toBe(200);
