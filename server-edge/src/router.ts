@@ -82,8 +82,8 @@ function withRequestContext(request: EdgeRequest, env: Env): void {
 
 /**
  * `finally` (Fastify's onSend): a route's result as the Response, with CORS and the request id on
- * every answer, errors and 404 included. A preflight comes as a ready Response: it carries only the
- * preflight headers.
+ * every answer, errors and 404 included. A preflight comes as a ready Response with its own CORS
+ * headers (and the request id, as Fastify's onRequest hook gives every reply on the Node server).
  */
 function answer(result: AnyResult | Response, request: EdgeRequest): Response {
   if (result instanceof Response) {
@@ -198,7 +198,7 @@ export function buildRouter() {
   });
   router.options("*", (request) => {
     const headers = preflightHeaders(request.headers.get("origin") ?? undefined, request.config);
-    return new Response(null, { status: 204, headers });
+    return new Response(null, { status: 204, headers: { ...headers, "x-request-id": request.requestId } });
   });
   registerIttyRoutes(router, sharedHandlers, adapter);
   router.all("*", (request) => {

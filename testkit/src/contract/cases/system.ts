@@ -206,10 +206,12 @@ export const systemCases: ContractCase[] = [
           origin: "https://nhijudyshop.github.io",
           "access-control-request-method": "POST",
           "access-control-request-headers": PAGE_HEADERS.join(","),
+          "x-request-id": "preflight-1",
         },
       });
       expect(response.status).toBe(204);
       expect(response.headers.get("access-control-allow-origin")).toBe("*");
+      expect(response.headers.get("x-request-id")).toBe("preflight-1");
       const allowed = (response.headers.get("access-control-allow-headers") ?? "")
         .split(",")
         .map((name) => name.trim().toLowerCase());
