@@ -2,10 +2,21 @@
 /** The methods of OPERATION_FLAGS's digits, in order. */
 export const POLICY_METHODS: readonly string[] = ["GET","POST","PUT","PATCH","DELETE"];
 
+/** The bit flags that make up each digit of OPERATION_FLAGS. */
+export enum OperationFlag {
+  /** Served by the edge Worker (`x-runtimes` lists `edge`). */
+  Edge = 1,
+  /** Served by the Node server (`x-runtimes` lists `node`). */
+  Node = 2,
+  /** Safe to send again after it may have reached a server (`x-idempotent`, RFC 9110 §9.2.2). */
+  Idempotent = 4,
+  /** Takes an `Idempotency-Key`, which the servers keep: a keyed call may be sent again. */
+  AcceptsKey = 8,
+}
+
 /**
  * What the SDK needs to route a call, by path template: one hex digit per method of
- * POLICY_METHODS (0 or missing: no such operation), each a sum of bit flags: 1 served by the
- * edge, 2 served by the Node server, 4 idempotent (x-idempotent), 8 accepts an Idempotency-Key.
+ * POLICY_METHODS (0 or missing: no such operation), each a sum of OperationFlag bits.
  * Kept compact because it ships to browsers.
  */
 export const OPERATION_FLAGS: Readonly<Record<string, string>> = {

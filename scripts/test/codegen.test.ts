@@ -2,9 +2,12 @@ import { spawnSync } from "node:child_process";
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { OperationFlag } from "@n2store/generated/policy";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { OPERATION_FLAG, operationFlags, policyModule } from "../codegen/emit-policy.js";
 import { generate, staleFiles } from "../codegen/index.js";
+import type { OperationRow } from "../codegen/spec.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const SPEC = join(ROOT, "openapi.yaml");
@@ -187,5 +190,55 @@ describe("codegen", { timeout: 60_000 }, () => {
         expect(text, name).not.toMatch(/\beval\(|new Function\(|\brequire\(/);
       }
     }
+  });
+});
+
+describe("policyModule", () => {
+  /** An operation row with only what the policy table reads. */
+  const row = (
+    method: string,
+    path: string,
+    runtimes: ("edge" | "node")[],
+    idempotent: boolean,
+    acceptsIdempotencyKey: boolean,
+  ) =>
+    ({
+      operationId: `${method} ${path}`,
+      method,
+      path,
+      runtimes,
+      idempotent,
+      acceptsIdempotencyKey,
+      catchAll: path.endsWith("{path}") ? "path" : null,
+    }) as OperationRow;
+
+  it("writes one hex digit per method, each the sum of the operation's flags, trailing zeros dropped", () => {
+    const text = policyModule([
+      row("GET", "/a", ["edge"], true, false),
+      row("PATCH", "/a", ["node"], false, true),
+      row("POST", "/b/{path}", ["edge", "node"], false, true),
+    ]);
+    // GET 1|4, POST -, PUT -, PATCH 2|8; then POST 1|2|8 on the catch-all.
+    expect(text).toContain('"/a": "500a",');
+    expect(text).toContain('"/b/{path}": "0b",');
+    expect(text).toContain('CATCH_ALL_PATHS: readonly string[] = ["/b/{path}"]');
+  });
+
+  it("names every flag in the OperationFlag enum the SDK imports, with the values it computes with", () => {
+    const text = policyModule([]);
+    for (const [name, value] of Object.entries(OPERATION_FLAG)) {
+      expect(text).toMatch(new RegExp(`/\\*\\* [^*]+ \\*/\\n  ${name} = ${value},`));
+    }
+    // The committed module is what the SDK compiles against.
+    expect({ ...OperationFlag }).toMatchObject(OPERATION_FLAG);
+    expect(
+      operationFlags({ runtimes: ["edge", "node"], idempotent: true, acceptsIdempotencyKey: false }),
+    ).toBe(OperationFlag.Edge | OperationFlag.Node | OperationFlag.Idempotent);
+  });
+
+  it("refuses a method the table has no digit for", () => {
+    expect(() => policyModule([row("OPTIONS", "/a", ["edge"], true, false)])).toThrow(
+      /OPTIONS \/a: the SDK's policy table has no digit for OPTIONS/,
+    );
   });
 });

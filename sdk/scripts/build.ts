@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { copyFileSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
@@ -53,11 +54,16 @@ execFileSync(process.execPath, [require.resolve("typescript/lib/tsc.js"), "-p", 
 });
 copyFileSync(require.resolve("@n2store/generated/openapi"), `${dist}/spec.d.ts`);
 
-for (const file of readdirSync(dist)) {
+// Every file, those of subfolders (the policies' declarations in dist/policy/) included.
+const files = readdirSync(dist, { recursive: true, withFileTypes: true })
+  .filter((entry) => entry.isFile())
+  .map((entry) => relative(dist, join(entry.parentPath, entry.name)).replaceAll("\\", "/"))
+  .sort();
+for (const file of files) {
   if (readFileSync(`${dist}/${file}`, "utf8").includes("@n2store/generated")) {
     throw new Error(
       `dist/${file} still names @n2store/generated: the published package would not resolve it`,
     );
   }
 }
-console.log(`built ${readdirSync(dist).sort().join(", ")}`);
+console.log(`built ${files.join(", ")}`);

@@ -1,14 +1,8 @@
-import { CATCH_ALL_PATHS, OPERATION_FLAGS, POLICY_METHODS } from "@n2store/generated/policy";
+import { CATCH_ALL_PATHS, OPERATION_FLAGS, OperationFlag, POLICY_METHODS } from "@n2store/generated/policy";
 import { isN2StoreNetworkError } from "./errors.js";
-import {
-  type ClientState,
-  createFailover,
-  ENGINE,
-  type FailoverEvent,
-  type FailoverOptions,
-  type ServerEvent,
-} from "./failover.js";
+import { createFailover, ENGINE } from "./failover.js";
 import type { N2StoreClient } from "./index.js";
+import type { ClientState, FailoverEvent, FailoverOptions, ServerEvent } from "./options.js";
 
 type Send = ReturnType<typeof createFailover>[0];
 type Controls = Pick<N2StoreClient, "state" | "onFailover" | "onDown" | "onRecover" | "close">;
@@ -91,7 +85,10 @@ export function createMatcher(
  * its method is (RFC 9110 §9.2.2), so that a POST or PATCH never moves after it may have reached a
  * server; no key is added, as no server keeps one for it.
  */
-const unknownFlags = (method: string) => (/^(GET|HEAD|OPTIONS|TRACE|PUT|DELETE)$/.test(method) ? 7 : 3);
+const unknownFlags = (method: string) =>
+  OperationFlag.Edge |
+  OperationFlag.Node |
+  (/^(GET|HEAD|OPTIONS|TRACE|PUT|DELETE)$/.test(method) ? OperationFlag.Idempotent : 0);
 
 const match = createMatcher();
 
@@ -186,7 +183,10 @@ export function createFailoverFetch(from: N2StoreClient | FailoverFetchOptions):
     }
     const stream = init?.body instanceof ReadableStream;
     // The servers read `Idempotency-Key`; some pages send the original proxy's `X-Idempotency-Key`.
-    const alias = flags & 8 && !req.headers.has("idempotency-key") && req.headers.get("x-idempotency-key");
+    const alias =
+      flags & OperationFlag.AcceptsKey &&
+      !req.headers.has("idempotency-key") &&
+      req.headers.get("x-idempotency-key");
     try {
       return await engine(
         method,

@@ -4,18 +4,16 @@ import createFetchClient, {
   type MaybeOptionalInit,
   type Middleware,
 } from "openapi-fetch";
-import {
-  BASE,
-  type CallOptions,
-  type ClientState,
-  createFailover,
-  ENGINE,
-  type FailoverEvent,
-  type FailoverOptions,
-  pathSerializer,
-  type Runtime,
-  type ServerEvent,
-} from "./failover.js";
+import { BASE, createFailover, ENGINE } from "./failover.js";
+import type {
+  CallOptions,
+  ClientState,
+  FailoverEvent,
+  FailoverOptions,
+  Runtime,
+  ServerEvent,
+} from "./options.js";
+import { pathSerializer } from "./path.js";
 import type { paths } from "./spec.js";
 
 export { isN2StoreNetworkError, N2StoreNetworkError, type NetworkFailure } from "./errors.js";
@@ -28,7 +26,7 @@ export type {
   ServerConfig,
   ServerEvent,
   ServerState,
-} from "./failover.js";
+} from "./options.js";
 export {
   createRealtime,
   type RealtimeClient,

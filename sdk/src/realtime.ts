@@ -1,4 +1,4 @@
-import type { Runtime } from "./failover.js";
+import type { Runtime } from "./options.js";
 import type { components } from "./spec.js";
 import { emitter, later } from "./util.js";
 
@@ -93,7 +93,7 @@ export function createRealtime(
     throw new TypeError("no WebSocket: pass options.WebSocket");
   }
   const { minDelayMs = 500, maxDelayMs = 30_000, pingMs = 25_000 } = options;
-  const { on, emit } = emitter();
+  const [on, emit] = emitter();
   let ws: WebSocketLike | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let ping: ReturnType<typeof setInterval> | undefined;
@@ -182,7 +182,7 @@ export function createRealtime(
 
   void connect();
   return {
-    on: (type, fn) => on(type, fn),
+    on,
     onState: (fn) => on(" ", fn),
     close: () => {
       const s = ws;

@@ -1,22 +1,25 @@
 type Fn = (event: never) => void;
 
-/** The smallest event hub: `on` returns its disposer (cockatiel style), `emit` calls in order. */
+/**
+ * The smallest event hub, as `[on, emit]` (a pair: property names would ship to browsers
+ * unminified): `on` returns its disposer (cockatiel style), `emit` calls in order.
+ */
 export const emitter = () => {
-  const map = new Map<string, Set<Fn>>();
-  return {
-    on: (key: string, fn: Fn) => {
+  const map = new Map<string | number, Set<Fn>>();
+  return [
+    (key: string | number, fn: Fn) => {
       const set = map.get(key) ?? new Set();
       map.set(key, set.add(fn));
       return () => {
         set.delete(fn);
       };
     },
-    emit: (key: string, event: unknown) => {
+    (key: string | number, event: unknown) => {
       for (const fn of map.get(key) ?? []) {
         (fn as (event: unknown) => void)(event);
       }
     },
-  };
+  ] as const;
 };
 
 /** A timer that never keeps a Node process alive (unref where the runtime has it). */
@@ -25,3 +28,9 @@ export const later = (fn: () => void, ms: number, every?: boolean) => {
   (t as unknown as { unref?: () => void }).unref?.();
   return t;
 };
+
+/** Epoch milliseconds; one name for every module, as the minifier shortens it to a letter. */
+export const now = () => Date.now();
+
+/** How a policy reports to the client's listeners (the `emit` of {@link emitter}). */
+export type Emit = ReturnType<typeof emitter>[1];

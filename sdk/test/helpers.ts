@@ -1,6 +1,7 @@
 // Scripted fetch for SDK tests, in the manner of openapi-fetch's own test helpers: no mocking
 // library, every base URL answers what the test says, and every request is recorded.
 import { vi } from "vitest";
+import type { ServerState } from "../src/options.js";
 
 export const EDGE = "http://127.0.0.1:8787";
 export const NODE = "http://127.0.0.1:3000";
@@ -133,3 +134,16 @@ export const rejection = (p: Promise<unknown>, ms = 5_000) =>
     },
     (e: unknown) => e,
   );
+
+/** One server's state as the engine keeps it: up, unknown runtime, full budget, never seen. */
+export const serverState = (url: string, extra: Partial<ServerState> = {}): ServerState => ({
+  url,
+  runtime: undefined,
+  keepWarm: false,
+  down: false,
+  failures: 0,
+  coolingUntil: 0,
+  retryTokens: 10,
+  lastSeen: 0,
+  ...extra,
+});

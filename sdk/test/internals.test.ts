@@ -1,6 +1,8 @@
 import { CATCH_ALL_PATHS, OPERATION_FLAGS } from "@n2store/generated/policy";
 import { describe, expect, it } from "vitest";
-import { BASE, notSent, pathSerializer } from "../src/failover.js";
+import { notSent } from "../src/attempt.js";
+import { BASE } from "../src/failover.js";
+import { pathSerializer } from "../src/path.js";
 import { emitter, later } from "../src/util.js";
 import { aggregateRefused, browserError, connectTimeout, nodeError } from "./helpers.js";
 
@@ -72,7 +74,7 @@ describe("util", () => {
   });
 
   it("calls listeners in order until disposed", () => {
-    const { on, emit } = emitter();
+    const [on, emit] = emitter();
     const seen: string[] = [];
     const off = on("x", (e: never) => seen.push(`a${e}`));
     on("x", (e: never) => seen.push(`b${e}`));
