@@ -188,56 +188,41 @@ describe("loadConfig", () => {
 
   describe("PROXY_ALLOWED_HOSTS", () => {
     const entries = (value: string) => loadConfig({ PROXY_ALLOWED_HOSTS: value });
+    const hostRule = (host: string, subdomains: boolean, port: number | null) => ({ host, subdomains, port });
 
     it("reads an exact host, lower-cased and without a trailing dot, for any port", () => {
       const config = entries("IMG.Example.COM.");
-      expect(config.proxyAllowedHosts).toContainEqual({
-        host: "img.example.com",
-        subdomains: false,
-        port: null,
-      });
+      expect(config.proxyAllowedHosts).toContainEqual(hostRule("img.example.com", false, null));
     });
 
     it("reads *.domain as every subdomain of the domain", () => {
       const config = entries("*.cdn.example.com");
-      expect(config.proxyAllowedHosts).toContainEqual({
-        host: "cdn.example.com",
-        subdomains: true,
-        port: null,
-      });
+      expect(config.proxyAllowedHosts).toContainEqual(hostRule("cdn.example.com", true, null));
     });
 
     it("reads host:port as the host on that port only", () => {
       const config = entries("img.example.com:8443, *.cdn.example.com:443");
-      expect(config.proxyAllowedHosts).toContainEqual({
-        host: "img.example.com",
-        subdomains: false,
-        port: 8443,
-      });
-      expect(config.proxyAllowedHosts).toContainEqual({
-        host: "cdn.example.com",
-        subdomains: true,
-        port: 443,
-      });
+      expect(config.proxyAllowedHosts).toContainEqual(hostRule("img.example.com", false, 8443));
+      expect(config.proxyAllowedHosts).toContainEqual(hostRule("cdn.example.com", true, 443));
       expect(config.proxyAllowedAddresses).toEqual([]);
     });
 
     it("turns IPv4:port into a host rule and an address rule for that exact address", () => {
       const config = entries("127.0.0.1:4100");
-      expect(config.proxyAllowedHosts).toContainEqual({ host: "127.0.0.1", subdomains: false, port: 4100 });
+      expect(config.proxyAllowedHosts).toContainEqual(hostRule("127.0.0.1", false, 4100));
       expect(config.proxyAllowedAddresses).toEqual([{ address: "127.0.0.1", port: 4100 }]);
     });
 
     it("turns [IPv6]:port into a bracketed host rule and an address rule", () => {
       const config = entries("[::1]:4100");
-      expect(config.proxyAllowedHosts).toContainEqual({ host: "[::1]", subdomains: false, port: 4100 });
+      expect(config.proxyAllowedHosts).toContainEqual(hostRule("[::1]", false, 4100));
       expect(config.proxyAllowedAddresses).toEqual([{ address: "::1", port: 4100 }]);
     });
 
     it("gives no address rule for an IP literal without a port", () => {
       const config = entries("10.0.0.5,[fd00::2]");
-      expect(config.proxyAllowedHosts).toContainEqual({ host: "10.0.0.5", subdomains: false, port: null });
-      expect(config.proxyAllowedHosts).toContainEqual({ host: "[fd00::2]", subdomains: false, port: null });
+      expect(config.proxyAllowedHosts).toContainEqual(hostRule("10.0.0.5", false, null));
+      expect(config.proxyAllowedHosts).toContainEqual(hostRule("[fd00::2]", false, null));
       expect(config.proxyAllowedAddresses).toEqual([]);
     });
 

@@ -115,31 +115,48 @@ describe("isAllowedAddress", () => {
     { address: "::1", port: 4200 },
   ];
 
-  it("allows an address named by a rule on the rule's port", () => {
-    expect(isAllowedAddress("127.0.0.1", 4100, rules)).toBe(true);
-    expect(isAllowedAddress("::1", 4200, rules)).toBe(true);
-  });
-
-  it("refuses a listed address on another port", () => {
-    expect(isAllowedAddress("127.0.0.1", 4101, rules)).toBe(false);
-    expect(isAllowedAddress("127.0.0.1", 4200, rules)).toBe(false);
-    expect(isAllowedAddress("::1", 4100, rules)).toBe(false);
-  });
-
-  it("refuses an unlisted address on a listed port", () => {
-    expect(isAllowedAddress("127.0.0.2", 4100, rules)).toBe(false);
-    expect(isAllowedAddress("::2", 4200, rules)).toBe(false);
-  });
-
-  it("compares IPv6 addresses in normalised form, with or without brackets", () => {
-    expect(isAllowedAddress("0:0:0:0:0:0:0:1", 4200, rules)).toBe(true);
-    expect(isAllowedAddress("[::1]", 4200, rules)).toBe(true);
-    expect(isAllowedAddress("0::0:1", 4200, rules)).toBe(true);
-  });
-
-  it("matches an IPv4-mapped IPv6 address against an IPv4 rule", () => {
-    expect(isAllowedAddress("::ffff:127.0.0.1", 4100, rules)).toBe(true);
-    expect(isAllowedAddress("::ffff:7f00:1", 4100, rules)).toBe(true);
+  it.each<[string, readonly (readonly [address: string, port: number, allowed: boolean])[]]>([
+    [
+      "allows an address named by a rule on the rule's port",
+      [
+        ["127.0.0.1", 4100, true],
+        ["::1", 4200, true],
+      ],
+    ],
+    [
+      "refuses a listed address on another port",
+      [
+        ["127.0.0.1", 4101, false],
+        ["127.0.0.1", 4200, false],
+        ["::1", 4100, false],
+      ],
+    ],
+    [
+      "refuses an unlisted address on a listed port",
+      [
+        ["127.0.0.2", 4100, false],
+        ["::2", 4200, false],
+      ],
+    ],
+    [
+      "compares IPv6 addresses in normalised form, with or without brackets",
+      [
+        ["0:0:0:0:0:0:0:1", 4200, true],
+        ["[::1]", 4200, true],
+        ["0::0:1", 4200, true],
+      ],
+    ],
+    [
+      "matches an IPv4-mapped IPv6 address against an IPv4 rule",
+      [
+        ["::ffff:127.0.0.1", 4100, true],
+        ["::ffff:7f00:1", 4100, true],
+      ],
+    ],
+  ])("%s", (_title, checks) => {
+    for (const [address, port, allowed] of checks) {
+      expect(isAllowedAddress(address, port, rules), `${address} on port ${port}`).toBe(allowed);
+    }
   });
 
   it("matches upper-case IPv6 spellings against a lower-case rule", () => {
