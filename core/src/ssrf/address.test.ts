@@ -115,48 +115,22 @@ describe("isAllowedAddress", () => {
     { address: "::1", port: 4200 },
   ];
 
-  it.each<[string, readonly (readonly [address: string, port: number, allowed: boolean])[]]>([
-    [
-      "allows an address named by a rule on the rule's port",
-      [
-        ["127.0.0.1", 4100, true],
-        ["::1", 4200, true],
-      ],
-    ],
-    [
-      "refuses a listed address on another port",
-      [
-        ["127.0.0.1", 4101, false],
-        ["127.0.0.1", 4200, false],
-        ["::1", 4100, false],
-      ],
-    ],
-    [
-      "refuses an unlisted address on a listed port",
-      [
-        ["127.0.0.2", 4100, false],
-        ["::2", 4200, false],
-      ],
-    ],
-    [
-      "compares IPv6 addresses in normalised form, with or without brackets",
-      [
-        ["0:0:0:0:0:0:0:1", 4200, true],
-        ["[::1]", 4200, true],
-        ["0::0:1", 4200, true],
-      ],
-    ],
-    [
-      "matches an IPv4-mapped IPv6 address against an IPv4 rule",
-      [
-        ["::ffff:127.0.0.1", 4100, true],
-        ["::ffff:7f00:1", 4100, true],
-      ],
-    ],
-  ])("%s", (_title, checks) => {
-    for (const [address, port, allowed] of checks) {
-      expect(isAllowedAddress(address, port, rules), `${address} on port ${port}`).toBe(allowed);
-    }
+  // One check a row: the address, the port, whether a rule admits it, and why.
+  it.each<[address: string, port: number, allowed: boolean, why: string]>([
+    ["127.0.0.1", 4100, true, "named by a rule, on the rule's port"],
+    ["::1", 4200, true, "named by a rule, on the rule's port"],
+    ["127.0.0.1", 4101, false, "a listed address on another port"],
+    ["127.0.0.1", 4200, false, "a listed address on another port"],
+    ["::1", 4100, false, "a listed address on another port"],
+    ["127.0.0.2", 4100, false, "an unlisted address on a listed port"],
+    ["::2", 4200, false, "an unlisted address on a listed port"],
+    ["0:0:0:0:0:0:0:1", 4200, true, "IPv6 compared in normalised form"],
+    ["[::1]", 4200, true, "IPv6 compared in normalised form, brackets or not"],
+    ["0::0:1", 4200, true, "IPv6 compared in normalised form"],
+    ["::ffff:127.0.0.1", 4100, true, "an IPv4-mapped IPv6 address against an IPv4 rule"],
+    ["::ffff:7f00:1", 4100, true, "an IPv4-mapped IPv6 address against an IPv4 rule"],
+  ])("answers %s on port %i with %s: %s", (address, port, allowed) => {
+    expect(isAllowedAddress(address, port, rules)).toBe(allowed);
   });
 
   it("matches upper-case IPv6 spellings against a lower-case rule", () => {
