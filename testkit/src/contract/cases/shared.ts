@@ -51,7 +51,7 @@ function requestCase(
  * Sends a request and asserts it is refused with `status code` before any upstream is reached
  * (`because` says which promise that keeps). Returns the Error body for further checks.
  */
-async function expectRefusedUpstreamUntouched(
+export async function expectRefusedUpstreamUntouched(
   ctx: CaseContext,
   method: string,
   request: { path: string; init?: CallInit },
