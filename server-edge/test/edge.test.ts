@@ -1,5 +1,11 @@
 import { operations } from "@n2store/generated";
-import { type AllFakes, FAKE_CREDENTIALS, GRAPH_ERRORS, startAllFakes } from "@n2store/testkit/fakes";
+import {
+  type AllFakes,
+  FAKE_CREDENTIALS,
+  GRAPH_ERRORS,
+  startAllFakes,
+  tposPasswordGrant,
+} from "@n2store/testkit/fakes";
 import { createTestDatabase } from "@n2store/testkit/postgres";
 import {
   type EdgeServer,
@@ -112,11 +118,7 @@ describe("the Worker in workerd (wrangler dev)", () => {
   });
 
   it("caches TPOS tokens per credential within the isolate", async () => {
-    const form = new URLSearchParams({
-      grant_type: "password",
-      username: FAKE_CREDENTIALS.tpos.username,
-      password: FAKE_CREDENTIALS.tpos.password,
-    }).toString();
+    const form = tposPasswordGrant().toString();
     const before = fakes.tpos.tokenHits;
     const responses = await Promise.all(
       Array.from({ length: 10 }, () =>

@@ -1,4 +1,9 @@
-import { conversationUpdate, FAKE_CREDENTIALS, sepayTransaction } from "@n2store/testkit/fakes";
+import {
+  conversationUpdate,
+  FAKE_CREDENTIALS,
+  sepayTransaction,
+  tposPasswordGrant,
+} from "@n2store/testkit/fakes";
 import { REALTIME_TOPIC, startRealtime } from "@n2store/testkit/servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -269,12 +274,7 @@ describe.each(databaseTargets())("Node server on %s", (database) => {
     it("caches per credential and makes one upstream call for concurrent misses", async () => {
       const { tpos } = server.fakes;
       const before = tpos.tokenHits;
-      const form = new URLSearchParams({
-        grant_type: "password",
-        username: FAKE_CREDENTIALS.tpos.username,
-        password: FAKE_CREDENTIALS.tpos.password,
-        client_id: "tmtWebApp",
-      }).toString();
+      const form = tposPasswordGrant({ client_id: "tmtWebApp" }).toString();
       const responses = await Promise.all(
         Array.from({ length: 20 }, () =>
           call("/api/token", {
