@@ -236,20 +236,12 @@ describe("the Worker in workerd (wrangler dev)", () => {
 });
 
 describe("the Worker without a reachable idempotency store", () => {
-  let fakes: AllFakes;
-  let edge: EdgeServer;
-  beforeAll(async () => {
-    fakes = await startAllFakes();
-    edge = await startEdgeServer({ vars: gatewayEnv(fakes) });
-  });
-  afterAll(async () => {
-    await edge?.close();
-    await fakes?.close();
-  });
+  const fakes = useStarted(startAllFakes);
+  const edge = useStarted(() => startEdgeServer({ vars: gatewayEnv(fakes()) }));
 
   it("refuses a keyed send with 503 before sending anything", async () => {
     const pageId = FAKE_CREDENTIALS.pageIds[0];
-    const response = await fetch(`${edge.url}/api/facebook-send`, {
+    const response = await fetch(`${edge().url}/api/facebook-send`, {
       method: "POST",
       headers: { "content-type": "application/json", "idempotency-key": "edge-no-store-0001" },
       body: JSON.stringify({
@@ -261,6 +253,6 @@ describe("the Worker without a reachable idempotency store", () => {
     });
     expect(response.status).toBe(503);
     expect(await json(response)).toMatchObject({ code: "IDEMPOTENCY_STORE_UNAVAILABLE" });
-    expect(fakes.graph.sent).toHaveLength(0);
+    expect(fakes().graph.sent).toHaveLength(0);
   });
 });

@@ -1,5 +1,6 @@
 import { inflateSync, crc32 as zlibCrc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { useStarted } from "../lifecycle.js";
 import { createFakeCdn } from "./cdn.js";
 import {
   ANIMATED_GIF,
@@ -14,9 +15,8 @@ import {
   VIDEO_BYTES,
   videoByteAt,
 } from "./images.js";
-import { useFake } from "./use-fake.js";
 
-const cdn = useFake(createFakeCdn);
+const cdn = useStarted(createFakeCdn);
 
 describe("CDN fake", () => {
   it("serves small valid PNG and JPEG images", async () => {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
+import { useStarted } from "../lifecycle.js";
 import { FAKE_CREDENTIALS } from "./credentials.js";
 import { createFakeGraph, GRAPH_ERRORS } from "./graph.js";
 import { TINY_PNG } from "./images.js";
-import { useFake } from "./use-fake.js";
 
 const PAGE = FAKE_CREDENTIALS.pageIds[0];
 const TOKEN = FAKE_CREDENTIALS.graphPageTokens[PAGE] ?? "";
 const { inWindow, outsideWindow, beyondHumanAgent } = FAKE_CREDENTIALS.psids;
-const graph = useFake(createFakeGraph, (fake) => fake.reset());
+const graph = useStarted(createFakeGraph, { reset: (fake) => fake.reset() });
 
 interface GraphError {
   error: { message: string; type: string; code: number; error_subcode?: number; fbtrace_id: string };

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
+import { useStarted } from "../lifecycle.js";
 import { FAKE_CREDENTIALS, startAllFakes } from "./index.js";
-import { useFake } from "./use-fake.js";
 
-const fakes = useFake(startAllFakes);
+const fakes = useStarted(startAllFakes);
 
 describe("startAllFakes", () => {
   it("exposes loopback URLs under the gateway's config names", () => {

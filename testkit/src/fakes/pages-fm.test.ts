@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { useStarted } from "../lifecycle.js";
 import { FAKE_CREDENTIALS } from "./credentials.js";
 import { createFakePagesFm, PAGES_FM_INVALID_TOKEN } from "./pages-fm.js";
-import { useFake } from "./use-fake.js";
 
 const PAGE = FAKE_CREDENTIALS.pageIds[0];
 const TOKEN = FAKE_CREDENTIALS.pageAccessTokens[PAGE] ?? "";
 const CONV = `${PAGE}_${FAKE_CREDENTIALS.psids.inWindow}`;
-const fm = useFake(createFakePagesFm, (fake) => fake.reset());
+const fm = useStarted(createFakePagesFm, { reset: (fake) => fake.reset() });
 
 function url(path: string, params: Record<string, string | number> = {}): string {
   const q = new URLSearchParams({

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { useStarted } from "../lifecycle.js";
 import { FAKE_CREDENTIALS } from "./credentials.js";
 import { createFakeTpos, exportBytes, XLSX_TYPE } from "./tpos.js";
-import { useFake } from "./use-fake.js";
 
 const { username, password, clientId } = FAKE_CREDENTIALS.tpos;
-const tpos = useFake(createFakeTpos, (fake) => fake.reset());
+const tpos = useStarted(createFakeTpos, { reset: (fake) => fake.reset() });
 
 function form(fields: Record<string, string>): RequestInit {
   return {
