@@ -13,6 +13,7 @@ import {
   type NodeProcess,
   startEdgeServer,
   startNodeProcess,
+  useStarted,
 } from "@n2store/testkit/servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 

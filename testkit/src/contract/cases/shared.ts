@@ -47,24 +47,6 @@ function requestCase(
     contractCase(operationId, kind, name, async (ctx) => check(ctx, method, await request(ctx), operationId));
 }
 
-/**
- * Sends a request and asserts it is refused with `status code` before any upstream is reached
- * (`because` says which promise that keeps). Returns the Error body for further checks.
- */
-export async function expectRefusedUpstreamUntouched(
-  ctx: CaseContext,
-  method: string,
-  request: { path: string; init?: CallInit },
-  status: number,
-  code: Parameters<CaseContext["expectError"]>[2],
-  because = "no upstream is reached",
-): Promise<Awaited<ReturnType<CaseContext["expectError"]>>> {
-  const mark = upstreamMark(ctx.fakes);
-  const body = await ctx.expectError(await ctx.call(method, request.path, request.init), status, code);
-  expect(upstreamMoved(ctx.fakes, mark), because).toBe(false);
-  return body;
-}
-
 /** A pass-through request's init with `body` sent as application/octet-stream. */
 function octetStream(init: CallInit | undefined, body: NonNullable<CallInit["body"]>): CallInit {
   return { ...init, headers: { ...init?.headers, "content-type": "application/octet-stream" }, body };
@@ -78,7 +60,7 @@ export const notServedOnEdge = requestCase(
   "not-served",
   "answers 501 NOT_SERVED_BY_RUNTIME on the edge, naming the operation and the Node server",
   async (ctx, method, sent, operationId) => {
-    const body = await expectRefusedUpstreamUntouched(ctx, method, sent, 501, "NOT_SERVED_BY_RUNTIME");
+    const body = await expectRefused(ctx, method, sent, 501, "NOT_SERVED_BY_RUNTIME", NO_UPSTREAM);
     expect(body.message).toContain(operationId);
     expect(body.details).toEqual([{ message: "served by: node", code: operationId }]);
   },
@@ -145,19 +127,28 @@ export async function expectQueryRefused(
   }
 }
 
-/** Sends a request and asserts it is refused with `status code`, changing nothing. */
+/** `untouched` for a request that must be refused before any upstream is reached. */
+export const NO_UPSTREAM = "no upstream is reached";
+
+/**
+ * Sends a request and asserts it is refused with `status code`, changing nothing: neither the count
+ * `untouched` gives, nor (with NO_UPSTREAM) any upstream's recorded requests.
+ */
 export async function expectRefused(
   ctx: CaseContext,
   method: string,
   request: { path: string; init?: CallInit },
   status: number,
   code: Parameters<CaseContext["expectError"]>[2],
-  untouched?: SideEffect,
+  untouched?: SideEffect | typeof NO_UPSTREAM,
 ): Promise<Awaited<ReturnType<CaseContext["expectError"]>>> {
-  const before = untouched === undefined ? 0 : await untouched(ctx);
+  const before = typeof untouched === "function" ? await untouched(ctx) : 0;
+  const mark = upstreamMark(ctx.fakes);
   const response = await ctx.call(method, request.path, request.init);
   const body = await ctx.expectError(response, status, code);
-  if (untouched !== undefined) {
+  if (untouched === NO_UPSTREAM) {
+    expect(upstreamMoved(ctx.fakes, mark), NO_UPSTREAM).toBe(false);
+  } else if (untouched !== undefined) {
     expect(await untouched(ctx), "a refused request changes nothing").toBe(before);
   }
   return body;
@@ -322,12 +313,13 @@ export const rawBodyTooLarge = requestCase(
   "negative",
   "refuses a body over 20 MiB with 413 PAYLOAD_TOO_LARGE before reaching the upstream",
   async (ctx, method, { path, init }) => {
-    await expectRefusedUpstreamUntouched(
+    await expectRefused(
       ctx,
       method,
       { path, init: octetStream(init, overRawLimit()) },
       413,
       "PAYLOAD_TOO_LARGE",
+      NO_UPSTREAM,
     );
   },
 );
@@ -352,13 +344,13 @@ export const chunkedBodyTooLarge = requestCase(
         controller.enqueue(chunk);
       },
     });
-    await expectRefusedUpstreamUntouched(
+    await expectRefused(
       ctx,
       method,
       { path, init: octetStream(init, body) },
       413,
       "PAYLOAD_TOO_LARGE",
-      "no upstream records the body",
+      NO_UPSTREAM,
     );
     expect((await ctx.call("GET", "/health")).status, "the server answers the next request").toBe(200);
   },
@@ -369,12 +361,13 @@ export const badIdempotencyKey = requestCase(
   "negative",
   "refuses an Idempotency-Key shorter than 8 characters with 400 VALIDATION_FAILED",
   async (ctx, method, { path, init }) => {
-    const error = await expectRefusedUpstreamUntouched(
+    const error = await expectRefused(
       ctx,
       method,
       { path, init: { ...init, headers: { ...init?.headers, "idempotency-key": "short" } } },
       400,
       "VALIDATION_FAILED",
+      NO_UPSTREAM,
     );
     expect(error.details?.map((d) => d.path)).toContainEqual(["headers", "idempotency-key"]);
   },
