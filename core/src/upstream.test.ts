@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
 import { UpstreamFailure, type UpstreamFailureKind } from "./ports/upstream.js";
 import { thrown } from "./testing/errors.js";
-import { bodyText, FakeUpstream } from "./testing/fake-upstream.js";
+import { bodyText, type FakeReply, FakeUpstream } from "./testing/fake-upstream.js";
 import {
   callUpstream,
   fetchGuarded,
@@ -85,18 +85,20 @@ describe("callUpstream", () => {
   });
 });
 
+/** The response to a GET of https://pancake.vn/x from an upstream that answers `reply`. */
+function answered(reply: FakeReply) {
+  return new FakeUpstream().on("https://pancake.vn/x", reply).request({
+    url: new URL("https://pancake.vn/x"),
+    method: "GET",
+    headers: {},
+    timeoutMs: 1,
+    maxBodyBytes: 1024,
+    guarded: false,
+  });
+}
+
 describe("readJson", () => {
-  async function response(body: string) {
-    const upstream = new FakeUpstream().on("https://pancake.vn/x", { body });
-    return upstream.request({
-      url: new URL("https://pancake.vn/x"),
-      method: "GET",
-      headers: {},
-      timeoutMs: 1,
-      maxBodyBytes: 1024,
-      guarded: false,
-    });
-  }
+  const response = (body: string) => answered({ body });
 
   it("parses a JSON body", async () => {
     expect(await readJson(await response('{"a":[1]}'), "Pancake")).toEqual({ a: [1] });
@@ -142,18 +144,10 @@ describe("passBackHeaders", () => {
 
 describe("passthroughResult", () => {
   it("keeps the status and body and adds the extra headers over the upstream's", async () => {
-    const upstream = new FakeUpstream().on("https://pancake.vn/x", {
+    const response = await answered({
       status: 418,
       headers: { "content-type": "text/plain", "x-other": "1" },
       body: "teapot",
-    });
-    const response = await upstream.request({
-      url: new URL("https://pancake.vn/x"),
-      method: "GET",
-      headers: {},
-      timeoutMs: 1,
-      maxBodyBytes: 1024,
-      guarded: false,
     });
     const result = passthroughResult(response, { "x-content-type-options": "nosniff" });
     expect(result.status).toBe(418);
