@@ -124,7 +124,7 @@ describe("loadConfig", () => {
         "positive integer",
       ]),
     ];
-    it.each(refusals)("throws a ConfigError naming %s", (_title, name = "", raw, says = "") => {
+    it.each(refusals)("throws a ConfigError naming %s", (_title, name = "", raw = "", says = "") => {
       const error = configError({ [name]: raw });
       expect(error.message).toContain(name);
       expect(error.message).toContain(says);
