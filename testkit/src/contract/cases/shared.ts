@@ -426,6 +426,22 @@ export function apiKeyNegatives(
   ];
 }
 
+/**
+ * The API-key cases of an operation that needs a key: the key accepted as a Bearer token, and a
+ * missing or wrong key refused (apiKeyNegatives). `request` sends the right key.
+ */
+export function apiKeyCases(
+  operationId: OperationId,
+  method: string,
+  request: RequestFactory,
+  untouched?: SideEffect,
+): ContractCase[] {
+  return [
+    bearerKeyCase(operationId, method, request),
+    ...apiKeyNegatives(operationId, method, request, untouched),
+  ];
+}
+
 /** Failed credential checks a client may make in a minute before it must wait (README: rate limits). */
 export const FAILURES_PER_MINUTE = 20;
 
