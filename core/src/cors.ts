@@ -1,18 +1,25 @@
 import type { Config } from "./config.js";
 
 const ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-// What the shop's pages send (the original gateway's list), plus this gateway's own headers.
-const ALLOWED_HEADERS = [
-  "content-type",
-  "authorization",
-  "accept",
-  "accept-language",
+/**
+ * The cache and conditional-request headers a browser page sets: CORS lets a page send them, and
+ * the proxy (`?headers=`) passes them to its target. One list, so the two cannot drift apart.
+ */
+export const CACHE_REQUEST_HEADERS = [
   "cache-control",
   "pragma",
   "if-none-match",
   "if-modified-since",
   "if-match",
   "if-unmodified-since",
+] as const;
+// What the shop's pages send (the original gateway's list), plus this gateway's own headers.
+const ALLOWED_HEADERS = [
+  "content-type",
+  "authorization",
+  "accept",
+  "accept-language",
+  ...CACHE_REQUEST_HEADERS,
   "if-range",
   "range",
   "tposappversion",

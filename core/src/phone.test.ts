@@ -2,31 +2,36 @@ import { describe, expect, it } from "vitest";
 import { carrierOf, normalizePhone, phoneDigits } from "./phone.js";
 
 describe("normalizePhone", () => {
-  it.each([
-    ["+84 912 345 678", "0912345678"],
-    ["+84912345678", "0912345678"],
-    ["84912345678", "0912345678"],
-    ["0912.345.678", "0912345678"],
-    ["0912-345-678", "0912345678"],
-    ["(091) 234 5678", "0912345678"],
-    ["912345678", "0912345678"],
-    ["0987654321", "0987654321"],
-    ["0359876543", "0359876543"],
-    ["0701234567", "0701234567"],
-    ["841234567", "0841234567"],
-    ["84841234567", "0841234567"],
-  ])("normalises the mobile number %j to %s", (input, expected) => {
-    expect(normalizePhone(input)).toBe(expected);
-  });
-
-  it.each([
-    ["028 3822 1234", "02838221234"],
-    ["(028) 3822-1234", "02838221234"],
-    ["+84 28 3822 1234", "02838221234"],
-    ["842838221234", "02838221234"],
-    ["024.3825.1234", "02438251234"],
-  ])("normalises the landline %j to %s", (input, expected) => {
-    expect(normalizePhone(input)).toBe(expected);
+  // Mobile numbers and landlines go through the same normalisation; the kind only names the case.
+  const normalised = {
+    "mobile number": [
+      ["+84 912 345 678", "0912345678"],
+      ["+84912345678", "0912345678"],
+      ["84912345678", "0912345678"],
+      ["0912.345.678", "0912345678"],
+      ["0912-345-678", "0912345678"],
+      ["(091) 234 5678", "0912345678"],
+      ["912345678", "0912345678"],
+      ["0987654321", "0987654321"],
+      ["0359876543", "0359876543"],
+      ["0701234567", "0701234567"],
+      ["841234567", "0841234567"],
+      ["84841234567", "0841234567"],
+    ],
+    landline: [
+      ["028 3822 1234", "02838221234"],
+      ["(028) 3822-1234", "02838221234"],
+      ["+84 28 3822 1234", "02838221234"],
+      ["842838221234", "02838221234"],
+      ["024.3825.1234", "02438251234"],
+    ],
+  };
+  it.each(
+    Object.entries(normalised).flatMap(([kind, pairs]) =>
+      pairs.map(([input, expected]) => [kind, input, expected]),
+    ),
+  )("normalises the %s %j to %s", (_kind, input, expected) => {
+    expect(normalizePhone(input ?? "")).toBe(expected);
   });
 
   it.each([

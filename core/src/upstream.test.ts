@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
 import { UpstreamFailure, type UpstreamFailureKind } from "./ports/upstream.js";
 import { thrown } from "./testing/errors.js";
-import { bodyText, FakeUpstream } from "./testing/fake-upstream.js";
+import { bodyText, type FakeReply, FakeUpstream } from "./testing/fake-upstream.js";
 import {
   callUpstream,
   fetchGuarded,
@@ -85,18 +85,20 @@ describe("callUpstream", () => {
   });
 });
 
+/** The response to a GET of https://pancake.vn/x from an upstream that answers `reply`. */
+function answered(reply: FakeReply) {
+  return new FakeUpstream().on("https://pancake.vn/x", reply).request({
+    url: new URL("https://pancake.vn/x"),
+    method: "GET",
+    headers: {},
+    timeoutMs: 1,
+    maxBodyBytes: 1024,
+    guarded: false,
+  });
+}
+
 describe("readJson", () => {
-  async function response(body: string) {
-    const upstream = new FakeUpstream().on("https://pancake.vn/x", { body });
-    return upstream.request({
-      url: new URL("https://pancake.vn/x"),
-      method: "GET",
-      headers: {},
-      timeoutMs: 1,
-      maxBodyBytes: 1024,
-      guarded: false,
-    });
-  }
+  const response = (body: string) => answered({ body });
 
   it("parses a JSON body", async () => {
     expect(await readJson(await response('{"a":[1]}'), "Pancake")).toEqual({ a: [1] });
@@ -116,24 +118,7 @@ describe("readJson", () => {
 
 describe("passBackHeaders", () => {
   it("keeps content and caching headers and drops cookies, auth and hop-by-hop headers", () => {
-    expect(
-      passBackHeaders({
-        "content-type": "application/json",
-        "content-length": "10",
-        etag: 'W/"1"',
-        "cache-control": "no-cache",
-        location: "/x",
-        "retry-after": "5",
-        tposappversion: "6.5.14.1",
-        "odata-version": "4.0",
-        "set-cookie": "a=1",
-        "www-authenticate": "Bearer",
-        connection: "keep-alive",
-        "transfer-encoding": "chunked",
-        "access-control-allow-origin": "*",
-        server: "nginx",
-      }),
-    ).toEqual({
+    const kept = {
       "content-type": "application/json",
       "content-length": "10",
       etag: 'W/"1"',
@@ -142,24 +127,27 @@ describe("passBackHeaders", () => {
       "retry-after": "5",
       tposappversion: "6.5.14.1",
       "odata-version": "4.0",
-    });
+    };
+    expect(
+      passBackHeaders({
+        ...kept,
+        "set-cookie": "a=1",
+        "www-authenticate": "Bearer",
+        connection: "keep-alive",
+        "transfer-encoding": "chunked",
+        "access-control-allow-origin": "*",
+        server: "nginx",
+      }),
+    ).toEqual(kept);
   });
 });
 
 describe("passthroughResult", () => {
   it("keeps the status and body and adds the extra headers over the upstream's", async () => {
-    const upstream = new FakeUpstream().on("https://pancake.vn/x", {
+    const response = await answered({
       status: 418,
       headers: { "content-type": "text/plain", "x-other": "1" },
       body: "teapot",
-    });
-    const response = await upstream.request({
-      url: new URL("https://pancake.vn/x"),
-      method: "GET",
-      headers: {},
-      timeoutMs: 1,
-      maxBodyBytes: 1024,
-      guarded: false,
     });
     const result = passthroughResult(response, { "x-content-type-options": "nosniff" });
     expect(result.status).toBe(418);
@@ -238,99 +226,63 @@ describe("fetchGuarded", () => {
     expect(upstream.requests).toHaveLength(1);
   });
 
-  it("turns a 303 after a PUT into a GET without body or content headers", async () => {
+  /**
+   * Sends `init` to https://img.example.com/a, which answers `status` with `location`; the target
+   * answers "ok". Returns the requests the upstream saw: the first and the one the redirect made.
+   */
+  async function redirect(status: number, location: string, init: Partial<GuardedFetch> = {}) {
     const upstream = new FakeUpstream()
-      .on("https://img.example.com/a", { status: 303, headers: { location: "/done" } })
-      .on("https://img.example.com/done", { body: "ok" });
-    await fetchGuarded(upstream, config, "https://img.example.com/a", {
-      ...options,
+      .on("https://img.example.com/a", { status, headers: { location } })
+      .on(new URL(location, "https://img.example.com/a").href, { body: "ok" });
+    await fetchGuarded(upstream, config, "https://img.example.com/a", { ...options, ...init });
+    return upstream.requests;
+  }
+  const textPost = { method: "POST", body: "payload", headers: { "content-type": "text/plain" } };
+
+  it("turns a 303 after a PUT into a GET without body or content headers", async () => {
+    const [, second] = await redirect(303, "/done", {
       method: "PUT",
       body: "payload",
       headers: { "content-type": "text/plain", "content-length": "7", accept: "*/*" },
     });
-    expect(upstream.requests[1]).toMatchObject({ method: "GET", body: null, headers: { accept: "*/*" } });
-    expect(upstream.requests[1]?.headers["content-type"]).toBeUndefined();
-    expect(upstream.requests[1]?.headers["content-length"]).toBeUndefined();
+    expect(second).toMatchObject({ method: "GET", body: null, headers: { accept: "*/*" } });
+    expect(second?.headers["content-type"]).toBeUndefined();
+    expect(second?.headers["content-length"]).toBeUndefined();
   });
 
   it.each([301, 302])("turns a POST followed by %i into a GET without body", async (status) => {
-    const upstream = new FakeUpstream()
-      .on("https://img.example.com/a", { status, headers: { location: "/b" } })
-      .on("https://img.example.com/b", { body: "ok" });
-    await fetchGuarded(upstream, config, "https://img.example.com/a", {
-      ...options,
-      method: "POST",
-      body: "payload",
-      headers: { "content-type": "text/plain" },
-    });
-    expect(upstream.requests[1]).toMatchObject({ method: "GET", body: null, headers: {} });
+    const [, second] = await redirect(status, "/b", textPost);
+    expect(second).toMatchObject({ method: "GET", body: null, headers: {} });
   });
 
   it.each([307, 308])("keeps the method and body of a POST across a %i", async (status) => {
-    const upstream = new FakeUpstream()
-      .on("https://img.example.com/a", { status, headers: { location: "/b" } })
-      .on("https://img.example.com/b", { body: "ok" });
-    await fetchGuarded(upstream, config, "https://img.example.com/a", {
-      ...options,
-      method: "POST",
-      body: "payload",
-      headers: { "content-type": "text/plain" },
-    });
-    expect(upstream.requests[1]).toMatchObject({
-      method: "POST",
-      body: "payload",
-      headers: { "content-type": "text/plain" },
-    });
+    const [, second] = await redirect(status, "/b", textPost);
+    expect(second).toMatchObject(textPost);
   });
 
   it("keeps the method of a PUT across a 302", async () => {
-    const upstream = new FakeUpstream()
-      .on("https://img.example.com/a", { status: 302, headers: { location: "/b" } })
-      .on("https://img.example.com/b", { body: "ok" });
-    await fetchGuarded(upstream, config, "https://img.example.com/a", {
-      ...options,
-      method: "PUT",
-      body: "x",
-    });
-    expect(upstream.requests[1]).toMatchObject({ method: "PUT", body: "x" });
+    const [, second] = await redirect(302, "/b", { method: "PUT", body: "x" });
+    expect(second).toMatchObject({ method: "PUT", body: "x" });
   });
 
   it("drops authorization and cookie when a redirect leaves the origin, and keeps other headers", async () => {
-    const upstream = new FakeUpstream()
-      .on("https://img.example.com/a", { status: 302, headers: { location: "https://cdn.example.net/b" } })
-      .on("https://cdn.example.net/b", { body: "ok" });
-    await fetchGuarded(upstream, config, "https://img.example.com/a", {
-      ...options,
+    const [first, second] = await redirect(302, "https://cdn.example.net/b", {
       headers: { authorization: "Bearer t", cookie: "a=1", accept: "image/*" },
     });
-    expect(upstream.requests[0]?.headers).toEqual({
-      authorization: "Bearer t",
-      cookie: "a=1",
-      accept: "image/*",
-    });
-    expect(upstream.requests[1]?.headers).toEqual({ accept: "image/*" });
+    expect(first?.headers).toEqual({ authorization: "Bearer t", cookie: "a=1", accept: "image/*" });
+    expect(second?.headers).toEqual({ accept: "image/*" });
   });
 
   it("treats another scheme or port on the same host as another origin", async () => {
-    const upstream = new FakeUpstream()
-      .on("https://img.example.com/a", { status: 302, headers: { location: "http://img.example.com/b" } })
-      .on("http://img.example.com/b", { body: "ok" });
-    await fetchGuarded(upstream, config, "https://img.example.com/a", {
-      ...options,
+    const [, second] = await redirect(302, "http://img.example.com/b", {
       headers: { authorization: "Bearer t" },
     });
-    expect(upstream.requests[1]?.headers.authorization).toBeUndefined();
+    expect(second?.headers.authorization).toBeUndefined();
   });
 
   it("keeps authorization and cookie on a same-origin redirect", async () => {
-    const upstream = new FakeUpstream()
-      .on("https://img.example.com/a", { status: 302, headers: { location: "/b" } })
-      .on("https://img.example.com/b", { body: "ok" });
-    await fetchGuarded(upstream, config, "https://img.example.com/a", {
-      ...options,
-      headers: { authorization: "Bearer t", cookie: "a=1" },
-    });
-    expect(upstream.requests[1]?.headers).toEqual({ authorization: "Bearer t", cookie: "a=1" });
+    const [, second] = await redirect(302, "/b", { headers: { authorization: "Bearer t", cookie: "a=1" } });
+    expect(second?.headers).toEqual({ authorization: "Bearer t", cookie: "a=1" });
   });
 
   it("follows five redirects and refuses the sixth with TOO_MANY_REDIRECTS", async () => {

@@ -1,6 +1,12 @@
 import { JSON_BODY_LIMIT } from "@n2store/core";
 import { operations } from "@n2store/generated";
-import { type AllFakes, FAKE_CREDENTIALS, GRAPH_ERRORS, startAllFakes } from "@n2store/testkit/fakes";
+import {
+  type AllFakes,
+  FAKE_CREDENTIALS,
+  GRAPH_ERRORS,
+  startAllFakes,
+  tposPasswordGrant,
+} from "@n2store/testkit/fakes";
 import { createTestDatabase } from "@n2store/testkit/postgres";
 import {
   type EdgeServer,
@@ -8,6 +14,7 @@ import {
   type NodeProcess,
   startEdgeServer,
   startNodeProcess,
+  useStarted,
 } from "@n2store/testkit/servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -171,11 +178,7 @@ describe("the Worker in workerd (wrangler dev)", () => {
   });
 
   it("caches TPOS tokens per credential within the isolate", async () => {
-    const form = new URLSearchParams({
-      grant_type: "password",
-      username: FAKE_CREDENTIALS.tpos.username,
-      password: FAKE_CREDENTIALS.tpos.password,
-    }).toString();
+    const form = tposPasswordGrant().toString();
     const before = fakes.tpos.tokenHits;
     const responses = await Promise.all(
       Array.from({ length: 10 }, () =>
@@ -293,20 +296,12 @@ describe("the Worker in workerd (wrangler dev)", () => {
 });
 
 describe("the Worker without a reachable idempotency store", () => {
-  let fakes: AllFakes;
-  let edge: EdgeServer;
-  beforeAll(async () => {
-    fakes = await startAllFakes();
-    edge = await startEdgeServer({ vars: gatewayEnv(fakes) });
-  });
-  afterAll(async () => {
-    await edge?.close();
-    await fakes?.close();
-  });
+  const fakes = useStarted(startAllFakes);
+  const edge = useStarted(() => startEdgeServer({ vars: gatewayEnv(fakes()) }));
 
   it("refuses a keyed send with 503 before sending anything", async () => {
     const pageId = FAKE_CREDENTIALS.pageIds[0];
-    const response = await fetch(`${edge.url}/api/facebook-send`, {
+    const response = await fetch(`${edge().url}/api/facebook-send`, {
       method: "POST",
       headers: { "content-type": "application/json", "idempotency-key": "edge-no-store-0001" },
       body: JSON.stringify({
@@ -318,6 +313,6 @@ describe("the Worker without a reachable idempotency store", () => {
     });
     expect(response.status).toBe(503);
     expect(await json(response)).toMatchObject({ code: "IDEMPOTENCY_STORE_UNAVAILABLE" });
-    expect(fakes.graph.sent).toHaveLength(0);
+    expect(fakes().graph.sent).toHaveLength(0);
   });
 });

@@ -3,24 +3,15 @@
  * must get its 413 in the error shape. A refused body that was cut off half-read used to break the
  * connection in workerd, so the next request got a plain-text 503 (or a reset) instead of its answer.
  */
-import { type AllFakes, startAllFakes } from "@n2store/testkit/fakes";
-import { type EdgeServer, gatewayEnv, startEdgeServer } from "@n2store/testkit/servers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAllFakes } from "@n2store/testkit/fakes";
+import { gatewayEnv, startEdgeServer, useStarted } from "@n2store/testkit/servers";
+import { describe, expect, it } from "vitest";
 
 const MiB = 1024 * 1024;
 
 describe("the Worker's body limits, repeated", () => {
-  let fakes: AllFakes;
-  let edge: EdgeServer;
-
-  beforeAll(async () => {
-    fakes = await startAllFakes();
-    edge = await startEdgeServer({ vars: gatewayEnv(fakes) });
-  }, 120_000);
-  afterAll(async () => {
-    await edge?.close();
-    await fakes?.close();
-  });
+  const fakes = useStarted(startAllFakes);
+  const edge = useStarted(() => startEdgeServer({ vars: gatewayEnv(fakes()) }), { timeout: 120_000 });
 
   it.each([
     ["a pass-through POST of 21 MiB with its length", "/api/rest/v2.0/x", 21 * MiB, false],
@@ -42,7 +33,7 @@ describe("the Worker's body limits, repeated", () => {
               },
             })
           : bytes;
-        const response = await fetch(`${edge.url}${path}`, {
+        const response = await fetch(`${edge().url}${path}`, {
           method: "POST",
           headers: {
             "content-type": path === "/api/facebook-send" ? "application/json" : "application/octet-stream",
@@ -54,8 +45,8 @@ describe("the Worker's body limits, repeated", () => {
         expect(await response.json()).toMatchObject({ success: false, code: "PAYLOAD_TOO_LARGE" });
       }
       expect(statuses).toEqual([413, 413, 413, 413]);
-      expect((await fetch(`${edge.url}/health`)).status).toBe(200);
-      expect(fakes.tpos.restPosts, "nothing reached TPOS").toHaveLength(0);
+      expect((await fetch(`${edge().url}/health`)).status).toBe(200);
+      expect(fakes().tpos.restPosts, "nothing reached TPOS").toHaveLength(0);
     },
     60_000,
   );

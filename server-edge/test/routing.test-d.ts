@@ -3,19 +3,14 @@
  * handler that returns a status or body the spec does not declare does not compile, and the builder
  * has no slot for an operation the edge does not serve.
  */
-import type { Schema } from "@n2store/generated";
+import { HEALTH_SAMPLE } from "@n2store/testkit/contract";
 import type { IttyHandlers } from "../src/routing.js";
 
 interface Ctx {
   readonly requestId: string;
 }
 
-const health: Schema<"Health"> = {
-  status: "ok",
-  runtime: "node",
-  version: "1.0.0",
-  time: "2026-11-25T10:00:00.000Z",
-};
+const health = HEALTH_SAMPLE;
 
 // What compiles: the declared status with the declared body.
 export const ittyOk: Pick<IttyHandlers<Ctx>, "getHealth"> = {

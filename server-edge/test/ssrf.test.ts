@@ -5,58 +5,41 @@
  * cannot resolve DNS, so a name pointing at loopback is refused for not being allowed), and every
  * redirect hop. The secret listeners count TCP connections: none may arrive.
  */
-import { type AllFakes, startAllFakes } from "@n2store/testkit/fakes";
-import { type EdgeServer, gatewayEnv, startEdgeServer } from "@n2store/testkit/servers";
-import {
-  expectEveryTargetRefused,
-  loopbackTargets,
-  type SecretListeners,
-  startSecretListeners,
-} from "@n2store/testkit/ssrf";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAllFakes } from "@n2store/testkit/fakes";
+import { gatewayEnv, startEdgeServer, useStarted } from "@n2store/testkit/servers";
+import { expectEveryTargetRefused, loopbackTargets, startSecretListeners } from "@n2store/testkit/ssrf";
+import { describe, expect, it } from "vitest";
 
 describe("SSRF: nothing reaches a loopback listener through the Worker", () => {
-  let fakes: AllFakes;
-  let secret: SecretListeners;
-  let edge: EdgeServer;
-
-  beforeAll(async () => {
-    fakes = await startAllFakes();
-    secret = await startSecretListeners();
-    edge = await startEdgeServer({ vars: gatewayEnv(fakes) });
-  });
-
-  afterAll(async () => {
-    await edge?.close();
-    await secret?.close();
-    await fakes?.close();
-  });
+  const fakes = useStarted(startAllFakes);
+  const secret = useStarted(startSecretListeners);
+  const edge = useStarted(() => startEdgeServer({ vars: gatewayEnv(fakes()) }));
 
   it("refuses every target on every proxying route, and the listeners see no connection", async () => {
     const targets = [
-      ...loopbackTargets(secret.port4, secret.port6),
+      ...loopbackTargets(secret().port4, secret().port6),
       // /etc/hosts names of this machine that point at loopback, not on the allow-list.
-      `http://vm:${secret.port4}/`,
-      `http://localhost:${secret.port4}/`,
-      fakes.cdn.redirectUrl(`http://127.0.0.1:${secret.port4}/`),
-      fakes.cdn.redirectUrl(`http://0x7f.1:${secret.port4}/`, 307),
-      fakes.cdn.redirectUrl(`http://vm:${secret.port4}/`, 301),
-      ...(secret.port6 === null ? [] : [fakes.cdn.redirectUrl(`http://[::1]:${secret.port6}/`, 308)]),
+      `http://vm:${secret().port4}/`,
+      `http://localhost:${secret().port4}/`,
+      fakes().cdn.redirectUrl(`http://127.0.0.1:${secret().port4}/`),
+      fakes().cdn.redirectUrl(`http://0x7f.1:${secret().port4}/`, 307),
+      fakes().cdn.redirectUrl(`http://vm:${secret().port4}/`, 301),
+      ...(secret().port6 === null ? [] : [fakes().cdn.redirectUrl(`http://[::1]:${secret().port6}/`, 308)]),
     ];
-    const checked = await expectEveryTargetRefused(edge.url, targets, [
+    const checked = await expectEveryTargetRefused(edge().url, targets, [
       ["GET", "/api/proxy"],
       ["POST", "/api/proxy"],
       ["GET", "/api/image-proxy"],
     ]);
     console.log(
-      `ssrf edge: ${checked} refusals over ${targets.length} targets; secret listener hits: ${secret.hits}`,
+      `ssrf edge: ${checked} refusals over ${targets.length} targets; secret listener hits: ${secret().hits}`,
     );
-    expect(secret.hits).toBe(0);
+    expect(secret().hits).toBe(0);
   }, 120_000);
 
   it("still fetches an allowed host through a redirect (the guard is not refusing everything)", async () => {
-    const image = fakes.cdn.redirectUrl(fakes.cdn.imageUrl("photo", "png"));
-    const response = await fetch(`${edge.url}/api/image-proxy?url=${encodeURIComponent(image)}`);
+    const image = fakes().cdn.redirectUrl(fakes().cdn.imageUrl("photo", "png"));
+    const response = await fetch(`${edge().url}/api/image-proxy?url=${encodeURIComponent(image)}`);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("image/png");
   });

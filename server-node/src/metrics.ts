@@ -52,6 +52,47 @@ export class OperationMetrics {
   }
 }
 
+/**
+ * A counter of what happened, by `subject` and `outcome`, and a histogram of how long it took, by
+ * `subject`: the pair both requests and upstream calls are measured with.
+ */
+function countedAndTimed<Subject extends string, Outcome extends string>(
+  registers: Registry[],
+  subject: Subject,
+  outcome: Outcome,
+  names: { total: string; totalHelp: string; seconds: string; secondsHelp: string },
+): [Counter<Subject | Outcome>, Histogram<Subject>] {
+  return [
+    new Counter({ name: names.total, help: names.totalHelp, labelNames: [subject, outcome], registers }),
+    new Histogram({
+      name: names.seconds,
+      help: names.secondsHelp,
+      labelNames: [subject],
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+  ];
+}
+
+/**
+ * A counter by `result`, one child per result (`results` maps each field to its label), each zeroed
+ * so that every result is exported before it first happens.
+ */
+function resultCounter<Field extends string>(
+  registers: Registry[],
+  name: string,
+  help: string,
+  results: Record<Field, string>,
+): Record<Field, CounterChild> {
+  const counter = new Counter({ name, help, labelNames: ["result"], registers });
+  const children = {} as Record<Field, CounterChild>;
+  for (const field of Object.keys(results) as Field[]) {
+    children[field] = counter.labels(results[field]);
+    children[field].inc(0);
+  }
+  return children;
+}
+
 /** The counters of one upstream, an outcome per status class and per failure kind, bound once. */
 class UpstreamMetrics {
   /** By status / 100: 1xx to 5xx. */
@@ -122,18 +163,12 @@ export class GatewayMetrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
 
-    const requests = new Counter({
-      name: "n2store_http_requests_total",
-      help: "Requests answered, by operation (operationId of the spec) and status.",
-      labelNames: ["operation", "status"] as const,
-      registers,
-    });
-    const duration = new Histogram({
-      name: "n2store_http_request_duration_seconds",
-      help: "Time from a request's arrival to the end of its answer (streamed bodies included), by operation.",
-      labelNames: ["operation"] as const,
-      buckets: DURATION_BUCKETS,
-      registers,
+    const [requests, duration] = countedAndTimed(registers, "operation", "status", {
+      total: "n2store_http_requests_total",
+      totalHelp: "Requests answered, by operation (operationId of the spec) and status.",
+      seconds: "n2store_http_request_duration_seconds",
+      secondsHelp:
+        "Time from a request's arrival to the end of its answer (streamed bodies included), by operation.",
     });
     const bind = (operation: string) => new OperationMetrics(operation, requests, duration.labels(operation));
     for (const id of operationIds) {
@@ -142,18 +177,11 @@ export class GatewayMetrics {
     this.unmatched = bind(UNMATCHED);
     this.preflight = bind(PREFLIGHT);
 
-    const calls = new Counter({
-      name: "n2store_upstream_requests_total",
-      help: "Calls to upstreams, by upstream and outcome (the status class, or why no answer came).",
-      labelNames: ["upstream", "outcome"] as const,
-      registers,
-    });
-    const upstreamDuration = new Histogram({
-      name: "n2store_upstream_request_duration_seconds",
-      help: "Time until an upstream's response headers arrived, by upstream.",
-      labelNames: ["upstream"] as const,
-      buckets: DURATION_BUCKETS,
-      registers,
+    const [calls, upstreamDuration] = countedAndTimed(registers, "upstream", "outcome", {
+      total: "n2store_upstream_requests_total",
+      totalHelp: "Calls to upstreams, by upstream and outcome (the status class, or why no answer came).",
+      seconds: "n2store_upstream_request_duration_seconds",
+      secondsHelp: "Time until an upstream's response headers arrived, by upstream.",
     });
     const named: [string, URL][] = [
       ["tpos", config.tposBaseUrl],
@@ -174,40 +202,24 @@ export class GatewayMetrics {
     // Hosts callers choose (the proxy, images, avatars' CDNs): one label, so callers cannot grow the series.
     this.otherUpstream = upstream("other");
 
-    const tokens = new Counter({
-      name: "n2store_tpos_token_cache_total",
-      help: "TPOS tokens answered from this instance's cache (hit) or fetched from TPOS (miss).",
-      labelNames: ["result"] as const,
+    this.tokenCache = resultCounter(
       registers,
-    });
-    this.tokenCache = { hit: tokens.labels("hit"), miss: tokens.labels("miss") };
-    this.tokenCache.hit.inc(0);
-    this.tokenCache.miss.inc(0);
-
-    const idempotency = new Counter({
-      name: "n2store_idempotency_total",
-      help: "Keyed non-idempotent calls answered from the store (replayed) or refused: key_in_use (409, still running), key_reused (422, another request).",
-      labelNames: ["result"] as const,
+      "n2store_tpos_token_cache_total",
+      "TPOS tokens answered from this instance's cache (hit) or fetched from TPOS (miss).",
+      { hit: "hit", miss: "miss" },
+    );
+    this.idempotency = resultCounter(
       registers,
-    });
-    this.idempotency = {
-      replayed: idempotency.labels("replayed"),
-      inUse: idempotency.labels("key_in_use"),
-      reused: idempotency.labels("key_reused"),
-    };
-    for (const child of Object.values(this.idempotency)) {
-      child.inc(0);
-    }
-
-    const sepay = new Counter({
-      name: "n2store_sepay_deliveries_total",
-      help: "SePay webhook deliveries accepted: recorded (a new transaction) or duplicate (one already stored).",
-      labelNames: ["result"] as const,
+      "n2store_idempotency_total",
+      "Keyed non-idempotent calls answered from the store (replayed) or refused: key_in_use (409, still running), key_reused (422, another request).",
+      { replayed: "replayed", inUse: "key_in_use", reused: "key_reused" },
+    );
+    this.sepay = resultCounter(
       registers,
-    });
-    this.sepay = { recorded: sepay.labels("recorded"), duplicate: sepay.labels("duplicate") };
-    this.sepay.recorded.inc(0);
-    this.sepay.duplicate.inc(0);
+      "n2store_sepay_deliveries_total",
+      "SePay webhook deliveries accepted: recorded (a new transaction) or duplicate (one already stored).",
+      { recorded: "recorded", duplicate: "duplicate" },
+    );
 
     const read = () => this.sources;
     new Gauge({

@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { type AllFakes, FAKE_CREDENTIALS, startAllFakes } from "@n2store/testkit/fakes";
-import { type NodeProcess, startNodeProcess } from "@n2store/testkit/servers";
+import { type NodeProcess, startNodeProcess, useStarted } from "@n2store/testkit/servers";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { fakeEnv } from "./harness.js";
@@ -49,20 +49,21 @@ function rss(pid: number): number {
 }
 
 describe("upstream faults: clear errors, no crash, no leak over 10 000 requests", () => {
-  let fakes: AllFakes;
+  const fakes = useStarted(startAllFakes);
   let gateway: NodeProcess;
   let base: string;
   let pid: number;
 
   beforeAll(async () => {
-    fakes = await startAllFakes();
     for (const step of new Set(PLAN)) {
-      fakes.tpos.fault.set(step.fault as Parameters<typeof fakes.tpos.fault.set>[0], { match: step.path });
+      fakes().tpos.fault.set(step.fault as Parameters<AllFakes["tpos"]["fault"]["set"]>[0], {
+        match: step.path,
+      });
     }
     // Its own process, as in production: the gateway does not share an event loop with the load.
     // A small heap: anything kept per request would run it out of memory long before 10 000.
     gateway = await startNodeProcess("faults-node", {
-      ...fakeEnv(fakes, { UPSTREAM_TIMEOUT_MS: "300" }),
+      ...fakeEnv(fakes(), { UPSTREAM_TIMEOUT_MS: "300" }),
       DATABASE_URL: "",
       NODE_OPTIONS: "--max-old-space-size=128",
     });
@@ -70,9 +71,8 @@ describe("upstream faults: clear errors, no crash, no leak over 10 000 requests"
     pid = gateway.process.pid ?? 0;
   }, 60_000);
 
-  afterAll(async () => {
+  afterAll(() => {
     gateway?.kill();
-    await fakes?.close();
   });
 
   it("answers every faulted request clearly and holds no more sockets or memory afterwards", async () => {

@@ -3,7 +3,8 @@
  * handler that returns a status or body the spec does not declare for its operation does not compile.
  * Each `@ts-expect-error` fails the build if the line below it ever compiles.
  */
-import type { Handler, OperationInput, Schema } from "@n2store/generated";
+import type { Handler, OperationInput } from "@n2store/generated";
+import { HEALTH_SAMPLE } from "@n2store/testkit/contract";
 import { expectTypeOf } from "vitest";
 import type { FastifyHandlers } from "../src/routing.js";
 
@@ -11,12 +12,7 @@ interface Ctx {
   readonly requestId: string;
 }
 
-const health: Schema<"Health"> = {
-  status: "ok",
-  runtime: "node",
-  version: "1.0.0",
-  time: "2026-11-25T10:00:00.000Z",
-};
+const health = HEALTH_SAMPLE;
 
 // What compiles: the declared status with the declared body.
 export const fastifyOk: Pick<FastifyHandlers<Ctx>, "getHealth" | "deleteCustomer"> = {

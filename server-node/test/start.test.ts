@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { processExists } from "@n2store/testkit/servers";
 import { afterAll, describe, expect, it } from "vitest";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -85,15 +86,6 @@ function parentOf(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe("npm start", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "n2store-start-"));
   const env = {
@@ -109,7 +101,7 @@ describe("npm start", () => {
       npm.kill("SIGKILL");
     }
     for (const pid of servers) {
-      if (alive(pid)) {
+      if (processExists(pid)) {
         process.kill(pid, "SIGKILL");
       }
     }
@@ -134,7 +126,7 @@ describe("npm start", () => {
     expect(await first.exit).toEqual({ code: 0, signal: null });
     expect(first.lines.map((line) => line.msg)).toContain("shut down cleanly");
     await expect(fetch(`${url}/health`)).rejects.toThrow();
-    expect(alive(pid), "the server process is gone").toBe(false);
+    expect(processExists(pid), "the server process is gone").toBe(false);
   }, 120_000);
 
   it("starts again on the same data without rebuilding, and stops the same way", async () => {

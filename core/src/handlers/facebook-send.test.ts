@@ -210,6 +210,13 @@ class MemoryProgress implements CallProgress {
 
 const IMAGES = ["https://content.pancake.vn/1/a.jpg", "https://content.pancake.vn/1/b.jpg"];
 const image = (url: string) => ({ attachment: { type: "image", payload: { url, is_reusable: true } } });
+/** One Send API call to the PSID under the HUMAN_AGENT tag (`useTag: true`). */
+const taggedSend = (message: unknown) => ({
+  recipient: { id: PSID },
+  message,
+  messaging_type: "MESSAGE_TAG",
+  tag: "HUMAN_AGENT",
+});
 
 describe("sendFacebookMessage", () => {
   const sent = { recipient_id: PSID, message_id: "m_AG5Hz2Uq7qBv3W" };
@@ -366,24 +373,9 @@ describe("sendFacebookMessage", () => {
         testDeps(upstream),
       );
       expect(sends(upstream)).toEqual([
-        {
-          recipient: { id: PSID },
-          message: image(IMAGES[0] ?? ""),
-          messaging_type: "MESSAGE_TAG",
-          tag: "HUMAN_AGENT",
-        },
-        {
-          recipient: { id: PSID },
-          message: image(IMAGES[1] ?? ""),
-          messaging_type: "MESSAGE_TAG",
-          tag: "HUMAN_AGENT",
-        },
-        {
-          recipient: { id: PSID },
-          message: { text: "Dạ shop chào chị ạ" },
-          messaging_type: "MESSAGE_TAG",
-          tag: "HUMAN_AGENT",
-        },
+        taggedSend(image(IMAGES[0] ?? "")),
+        taggedSend(image(IMAGES[1] ?? "")),
+        taggedSend({ text: "Dạ shop chào chị ạ" }),
       ]);
       expect(result.body).toMatchObject({
         success: true,
@@ -614,12 +606,7 @@ describe("sendFacebookMessage", () => {
         testDeps(upstream),
       );
       expect(sends(upstream)).toEqual([
-        {
-          recipient: { id: PSID },
-          message: image(IMAGES[0] ?? ""),
-          messaging_type: "MESSAGE_TAG",
-          tag: "HUMAN_AGENT",
-        },
+        taggedSend(image(IMAGES[0] ?? "")),
         { recipient: { comment_id: "111_1" }, message: { text: "Dạ shop chào chị ạ" } },
         { recipient: { comment_id: "111_2" }, message: { text: "Dạ shop chào chị ạ" } },
       ]);

@@ -1,5 +1,6 @@
 import type { OperationId, OperationInput, PassthroughResult, RawBody, RawResult } from "@n2store/generated";
 import { originRule } from "../config.js";
+import { CACHE_REQUEST_HEADERS } from "../cors.js";
 import type { SharedDeps, SharedHandler } from "../deps.js";
 import { ApiError, isApiError } from "../errors.js";
 import { mediaType } from "../http.js";
@@ -27,12 +28,7 @@ const PROXY_HEADERS_SENT = new Set([
   "user-agent",
   "content-type",
   "content-language",
-  "cache-control",
-  "pragma",
-  "if-none-match",
-  "if-modified-since",
-  "if-match",
-  "if-unmodified-since",
+  ...CACHE_REQUEST_HEADERS,
   "tposappversion",
   "feature-version",
 ]);

@@ -5,7 +5,7 @@ import type { SharedDeps } from "../deps.js";
 import { UpstreamFailure } from "../ports/upstream.js";
 import { testDeps as sharedTestDeps } from "../testing/deps.js";
 import { caught } from "../testing/errors.js";
-import { bodyText, FakeUpstream, rawBody } from "../testing/fake-upstream.js";
+import { bodyText, type FakeReply, FakeUpstream, rawBody } from "../testing/fake-upstream.js";
 import {
   encodeCatchAll,
   OWN_API_SEGMENTS,
@@ -22,6 +22,17 @@ import {
 
 function testDeps(upstream: FakeUpstream, env: Env = {}): SharedDeps {
   return sharedTestDeps({ upstream, env, runtime: "node", now: Date.UTC(2026, 10, 25) });
+}
+
+/**
+ * Runs a handler (`call`, given the dependencies) against an upstream answering `url` with `reply`,
+ * asserts it sent its request there, and returns that request.
+ */
+async function sentTo(url: string, reply: FakeReply, call: (deps: SharedDeps) => Promise<unknown>) {
+  const upstream = new FakeUpstream().on(url, reply);
+  await call(testDeps(upstream));
+  expect(upstream.requests[0]?.url).toBe(url);
+  return upstream.requests[0];
 }
 
 /** A pass-through input as the pipeline hands it over (query already in rawQuery). */
@@ -393,13 +404,13 @@ describe("tposApiGet: the TPOS catch-all", () => {
 describe("pancakeOfficialGet", () => {
   it("forwards to PANCAKE_PUBLIC_BASE_URL/api/public_api/v1 with the query unchanged", async () => {
     const url = "https://pages.fm/api/public_api/v1/pages/1/conversations?page_access_token=pat&since=1";
-    const upstream = new FakeUpstream().on(url, { json: {} });
-    await pancakeOfficial.get(
-      input("pages/1/conversations", "page_access_token=pat&since=1", { cookie: "x=1" }),
-      testDeps(upstream),
+    const sent = await sentTo(url, { json: {} }, (deps) =>
+      pancakeOfficial.get(
+        input("pages/1/conversations", "page_access_token=pat&since=1", { cookie: "x=1" }),
+        deps,
+      ),
     );
-    expect(upstream.requests[0]?.url).toBe(url);
-    expect(upstream.requests[0]?.headers).toEqual({
+    expect(sent?.headers).toEqual({
       accept: "application/json, text/plain, */*",
       origin: "https://pages.fm",
       referer: "https://pages.fm/",
@@ -410,24 +421,22 @@ describe("pancakeOfficialGet", () => {
 describe("tposRestGet", () => {
   it("forwards to TPOS_BASE_URL/rest/{path} with only the allowed browser headers plus Origin, Referer and tposappversion", async () => {
     const url = "https://tomato.tpos.vn/rest/v2.0/notification/not-read";
-    const upstream = new FakeUpstream().on(url, { json: { value: 0 } });
-    await tposRest.get(
-      input("v2.0/notification/not-read", "", {
-        authorization: "Bearer eyJ.tpos",
-        cookie: "ASP.NET_SessionId=abc",
-        host: "gw.n2store.vn",
-        "user-agent": "Chrome",
-        "cf-connecting-ip": "203.0.113.9",
-        "sec-fetch-mode": "cors",
-        "x-forwarded-for": "203.0.113.9",
-        "if-none-match": 'W/"1"',
-        "x-tpos-lang": "vi",
-        "feature-version": "2",
-      }),
-      testDeps(upstream),
+    const browserHeaders = {
+      authorization: "Bearer eyJ.tpos",
+      cookie: "ASP.NET_SessionId=abc",
+      host: "gw.n2store.vn",
+      "user-agent": "Chrome",
+      "cf-connecting-ip": "203.0.113.9",
+      "sec-fetch-mode": "cors",
+      "x-forwarded-for": "203.0.113.9",
+      "if-none-match": 'W/"1"',
+      "x-tpos-lang": "vi",
+      "feature-version": "2",
+    };
+    const sent = await sentTo(url, { json: { value: 0 } }, (deps) =>
+      tposRest.get(input("v2.0/notification/not-read", "", browserHeaders), deps),
     );
-    expect(upstream.requests[0]?.url).toBe(url);
-    expect(upstream.requests[0]?.headers).toEqual({
+    expect(sent?.headers).toEqual({
       accept: "*/*",
       tposappversion: "6.5.14.1",
       authorization: "Bearer eyJ.tpos",
@@ -439,10 +448,17 @@ describe("tposRestGet", () => {
     });
   });
 
+  /** A TPOS whose every answer to /rest/v2.0/a carries `version` as its tposappversion. */
+  const tposAnswering = (version: string) => {
+    const upstream = new FakeUpstream().on("https://tomato.tpos.vn/rest/v2.0/a", {
+      json: {},
+      headers: { tposappversion: version },
+    });
+    return { upstream, deps: testDeps(upstream) };
+  };
+
   it("learns a new tposappversion from a response and sends it on the next request", async () => {
-    const url = "https://tomato.tpos.vn/rest/v2.0/a";
-    const upstream = new FakeUpstream().on(url, { json: {}, headers: { tposappversion: "6.7.0.1" } });
-    const deps = testDeps(upstream);
+    const { upstream, deps } = tposAnswering("6.7.0.1");
     await tposRest.get(input("v2.0/a"), deps);
     expect(deps.tposAppVersion.value).toBe("6.7.0.1");
     await tposRest.get(input("v2.0/a"), deps);
@@ -453,17 +469,13 @@ describe("tposRestGet", () => {
   });
 
   it("ignores a tposappversion response header that is not a version", async () => {
-    const url = "https://tomato.tpos.vn/rest/v2.0/a";
-    const upstream = new FakeUpstream().on(url, { json: {}, headers: { tposappversion: "latest" } });
-    const deps = testDeps(upstream);
+    const { deps } = tposAnswering("latest");
     await tposRest.get(input("v2.0/a"), deps);
     expect(deps.tposAppVersion.value).toBe("6.5.14.1");
   });
 
   it("passes tposappversion back to the caller", async () => {
-    const url = "https://tomato.tpos.vn/rest/v2.0/a";
-    const upstream = new FakeUpstream().on(url, { json: {}, headers: { tposappversion: "6.7.0.1" } });
-    const result = await tposRest.get(input("v2.0/a"), testDeps(upstream));
+    const result = await tposRest.get(input("v2.0/a"), tposAnswering("6.7.0.1").deps);
     expect(result.headers.tposappversion).toBe("6.7.0.1");
   });
 

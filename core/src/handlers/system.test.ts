@@ -1,7 +1,8 @@
-import { API_VERSION, type OperationInput } from "@n2store/generated";
+import { API_VERSION } from "@n2store/generated";
 import { describe, expect, it } from "vitest";
 import type { RuntimeHealth, SharedDeps } from "../deps.js";
 import { testDeps as sharedTestDeps } from "../testing/deps.js";
+import { emptyInput } from "../testing/input.js";
 import { getHealth } from "./system.js";
 
 const NOW = Date.UTC(2026, 10, 25, 15, 4, 5, 678);
@@ -10,16 +11,7 @@ function testDeps(runtime: "edge" | "node", health: RuntimeHealth = {}): SharedD
   return sharedTestDeps({ runtime, health, now: NOW });
 }
 
-function noInput<Op extends "getHealth">(): OperationInput<Op> {
-  return {
-    path: {},
-    query: {},
-    headers: {},
-    body: undefined,
-    rawQuery: "",
-    rawHeaders: {},
-  } as OperationInput<Op>;
-}
+const noInput = emptyInput<"getHealth">;
 
 describe("getHealth", () => {
   it("reports ok with the runtime, the API version and the clock's time, uncached", async () => {

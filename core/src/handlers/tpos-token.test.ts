@@ -25,6 +25,9 @@ function input(
 }
 
 const staff: TokenRequest = { grant_type: "password", username: "shop-staff", password: "s3cret-pw" };
+/** The form fields of the first request TPOS got. */
+const formSent = (upstream: FakeUpstream) =>
+  Object.fromEntries(new URLSearchParams(upstream.requests[0]?.body ?? ""));
 const issued = {
   access_token: "eyJ.access.token",
   token_type: "bearer",
@@ -104,7 +107,7 @@ describe("createTposToken", () => {
       tposappversion: "6.5.14.1",
       "x-tpos-lang": "vi",
     });
-    expect(Object.fromEntries(new URLSearchParams(sent?.body ?? ""))).toEqual({
+    expect(formSent(upstream)).toEqual({
       grant_type: "password",
       username: "shop-staff",
       password: "s3cret-pw",
@@ -119,7 +122,7 @@ describe("createTposToken", () => {
       input({ grant_type: "refresh_token", refresh_token: "rt-0", client_id: "otherApp" }),
       testDeps(upstream),
     );
-    expect(Object.fromEntries(new URLSearchParams(upstream.requests[0]?.body ?? ""))).toEqual({
+    expect(formSent(upstream)).toEqual({
       grant_type: "refresh_token",
       refresh_token: "rt-0",
       client_id: "otherApp",
@@ -323,17 +326,19 @@ describe("createTposToken with {companyId}: the shop's own accounts", () => {
     TPOS_USERNAME_2: "shop-second",
   };
   const withKey = { "x-api-key": "key-one-0123456789" };
+  /** The password grant sent for a company's account: both share TPOS_PASSWORD here. */
+  const accountGrant = (username: string, client_id = "tmtWebApp") => ({
+    grant_type: "password",
+    username,
+    password: "main-pw",
+    client_id,
+  });
 
   it("logs in with company 1's account (TPOS_USERNAME / TPOS_PASSWORD), as the password grant does", async () => {
     const upstream = new FakeUpstream().on(TOKEN_URL, { json: issued });
     const result = await createTposToken(input({ companyId: 1 }, withKey), testDeps(upstream, accounts));
     expect(result.body).toEqual(issued);
-    expect(Object.fromEntries(new URLSearchParams(upstream.requests[0]?.body ?? ""))).toEqual({
-      grant_type: "password",
-      username: "shop-main",
-      password: "main-pw",
-      client_id: "tmtWebApp",
-    });
+    expect(formSent(upstream)).toEqual(accountGrant("shop-main"));
   });
 
   it("takes company 2's account, its password falling back to TPOS_PASSWORD, and TPOS_CLIENT_ID", async () => {
@@ -342,12 +347,7 @@ describe("createTposToken with {companyId}: the shop's own accounts", () => {
       input({ companyId: "2" }, { authorization: "Bearer key-one-0123456789" }),
       testDeps(upstream, { ...accounts, TPOS_CLIENT_ID: "otherApp" }),
     );
-    expect(Object.fromEntries(new URLSearchParams(upstream.requests[0]?.body ?? ""))).toEqual({
-      grant_type: "password",
-      username: "shop-second",
-      password: "main-pw",
-      client_id: "otherApp",
-    });
+    expect(formSent(upstream)).toEqual(accountGrant("shop-second", "otherApp"));
   });
 
   it("means company 1 for an empty body, and shares the cache with that account's password grant", async () => {

@@ -12,7 +12,7 @@
 import type { OperationId } from "@n2store/generated";
 import fc from "fast-check";
 import type { AllFakes } from "../fakes/index.js";
-import { FAKE_CREDENTIALS } from "../fakes/index.js";
+import { FAKE_CREDENTIALS, tposPasswordGrant } from "../fakes/index.js";
 import { API_KEY, SEPAY_KEY } from "../servers/index.js";
 import { invalidValue, schemaArbitrary, text } from "./arbitrary.js";
 import { validatedTarget } from "./context.js";
@@ -406,11 +406,7 @@ export async function fuzzTarget(input: {
     new Request(`${target.baseUrl}/api/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({
-        grant_type: "password",
-        username: FAKE_CREDENTIALS.tpos.username,
-        password: FAKE_CREDENTIALS.tpos.password,
-      }),
+      body: tposPasswordGrant(),
     }),
   );
   const secrets: Secrets = {

@@ -5,6 +5,7 @@
 export * from "./cases/index.js";
 export * from "./context.js";
 export * from "./fuzz.js";
+export * from "./samples.js";
 export * from "./spec.js";
 export * from "./suite.js";
 export * from "./target.js";

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { schemaArbitrary } from "./arbitrary.js";
 import { contractCases } from "./cases/index.js";
+import { HEALTH_SAMPLE } from "./samples.js";
 import type { JsonSchema } from "./spec.js";
 import { specOperations } from "./spec.js";
 import { coverageProblems } from "./suite.js";
@@ -46,12 +47,7 @@ const error = (statusCode: number, code: string, extra: Record<string, unknown> 
 
 describe("ResponseValidator", () => {
   it("accepts a declared success whose body matches its schema", () => {
-    const verdict = check("GET", "/health", 200, {
-      status: "ok",
-      runtime: "node",
-      version: "1.0.0",
-      time: "2026-11-25T10:00:00.000Z",
-    });
+    const verdict = check("GET", "/health", 200, HEALTH_SAMPLE);
     expect(verdict).toMatchObject({ operationId: "getHealth", declared: "200", violations: [] });
   });
 
@@ -61,13 +57,7 @@ describe("ResponseValidator", () => {
   });
 
   it("flags a body with a field its schema does not have", () => {
-    const verdict = check("GET", "/health", 200, {
-      status: "ok",
-      runtime: "node",
-      version: "1.0.0",
-      time: "2026-11-25T10:00:00.000Z",
-      surprise: 1,
-    });
+    const verdict = check("GET", "/health", 200, { ...HEALTH_SAMPLE, surprise: 1 });
     expect(verdict.violations.join()).toContain("must NOT have additional properties");
   });
 

@@ -1,6 +1,6 @@
 import { inflateSync, crc32 as zlibCrc32 } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FakeCdn } from "./cdn.js";
+import { describe, expect, it } from "vitest";
+import { useStarted } from "../lifecycle.js";
 import { createFakeCdn } from "./cdn.js";
 import {
   ANIMATED_GIF,
@@ -16,42 +16,36 @@ import {
   videoByteAt,
 } from "./images.js";
 
-let cdn: FakeCdn;
-beforeAll(async () => {
-  cdn = await createFakeCdn();
-});
-afterAll(async () => {
-  await cdn.close();
-});
+const cdn = useStarted(createFakeCdn);
 
 describe("CDN fake", () => {
   it("serves small valid PNG and JPEG images", async () => {
-    const png = await fetch(cdn.imageUrl("a", "png"));
+    const png = await fetch(cdn().imageUrl("a", "png"));
     expect(png.headers.get("content-type")).toBe("image/png");
     expect(
       Buffer.from(await png.arrayBuffer())
         .subarray(0, 8)
         .equals(TINY_PNG.subarray(0, 8)),
     ).toBe(true);
-    const jpg = await fetch(`${cdn.url}/img/b.jpg`);
+    const jpg = await fetch(`${cdn().url}/img/b.jpg`);
     const bytes = Buffer.from(await jpg.arrayBuffer());
     expect(bytes.equals(TINY_JPEG)).toBe(true);
     expect(bytes.subarray(0, 2).toString("hex")).toBe("ffd8");
-    expect((await fetch(`${cdn.url}/img/c.gif`)).status).toBe(404);
+    expect((await fetch(`${cdn().url}/img/c.gif`)).status).toBe(404);
   });
 
   it("streams /big with and without Content-Length", async () => {
-    const sized = await fetch(cdn.bigUrl(5_000_000));
+    const sized = await fetch(cdn().bigUrl(5_000_000));
     expect(sized.headers.get("content-type")).toBe("image/jpeg");
     expect(sized.headers.get("content-length")).toBe("5000000");
     expect((await sized.arrayBuffer()).byteLength).toBe(5_000_000);
-    const chunked = await fetch(cdn.bigUrl(70_000, true));
+    const chunked = await fetch(cdn().bigUrl(70_000, true));
     expect(chunked.headers.get("content-length")).toBeNull();
     expect((await chunked.arrayBuffer()).byteLength).toBe(70_000);
   });
 
   it("lets a test cancel a huge body after the first bytes", async () => {
-    const res = await fetch(cdn.bigUrl(2_000_000_000));
+    const res = await fetch(cdn().bigUrl(2_000_000_000));
     const reader = res.body?.getReader();
     const first = await reader?.read();
     expect(first?.value?.byteLength).toBeGreaterThan(0);
@@ -59,45 +53,45 @@ describe("CDN fake", () => {
   });
 
   it("redirects anywhere, with the requested status, and loops", async () => {
-    const r = await fetch(cdn.redirectUrl("http://169.254.169.254/latest/meta-data", 307), {
+    const r = await fetch(cdn().redirectUrl("http://169.254.169.254/latest/meta-data", 307), {
       redirect: "manual",
     });
     expect(r.status).toBe(307);
     expect(r.headers.get("location")).toBe("http://169.254.169.254/latest/meta-data");
-    const loop = await fetch(cdn.loopUrl, { redirect: "manual" });
+    const loop = await fetch(cdn().loopUrl, { redirect: "manual" });
     expect(loop.status).toBe(302);
-    expect(loop.headers.get("location")).toBe(cdn.loopUrl);
-    await expect(fetch(cdn.loopUrl)).rejects.toThrow(); // fetch gives up after 20 redirects
-    expect((await fetch(`${cdn.url}/redirect?to=x&status=200`)).status).toBe(400);
+    expect(loop.headers.get("location")).toBe(cdn().loopUrl);
+    await expect(fetch(cdn().loopUrl)).rejects.toThrow(); // fetch gives up after 20 redirects
+    expect((await fetch(`${cdn().url}/redirect?to=x&status=200`)).status).toBe(400);
   });
 
   it("serves photos of a known size, a GIF, an SVG and a video with their types", async () => {
-    const jpg = await fetch(cdn.photoUrl("jpg"));
+    const jpg = await fetch(cdn().photoUrl("jpg"));
     expect(jpg.headers.get("content-type")).toBe("image/jpeg");
     const jpgBytes = Buffer.from(await jpg.arrayBuffer());
     expect(jpgBytes.equals(PHOTO_JPEG)).toBe(true);
     expect(imageSize(jpgBytes)).toEqual({ format: "jpeg", ...PHOTO_SIZE });
-    const png = Buffer.from(await (await fetch(cdn.photoUrl("png"))).arrayBuffer());
+    const png = Buffer.from(await (await fetch(cdn().photoUrl("png"))).arrayBuffer());
     expect(imageSize(png)).toEqual({ format: "png", ...PHOTO_SIZE });
-    const sized = await fetch(cdn.sizedPhotoUrl(321, 123));
+    const sized = await fetch(cdn().sizedPhotoUrl(321, 123));
     expect(imageSize(new Uint8Array(await sized.arrayBuffer()))).toEqual({
       format: "png",
       width: 321,
       height: 123,
     });
-    expect((await fetch(cdn.sizedPhotoUrl(4001, 10))).status).toBe(400);
-    const gif = await fetch(cdn.gifUrl);
+    expect((await fetch(cdn().sizedPhotoUrl(4001, 10))).status).toBe(400);
+    const gif = await fetch(cdn().gifUrl);
     expect(gif.headers.get("content-type")).toBe("image/gif");
     expect(Buffer.from(await gif.arrayBuffer()).equals(ANIMATED_GIF)).toBe(true);
-    const svg = await fetch(cdn.svgUrl);
+    const svg = await fetch(cdn().svgUrl);
     expect([svg.headers.get("content-type"), await svg.text()]).toEqual(["image/svg+xml", LOGO_SVG]);
-    const video = await fetch(cdn.videoUrl);
+    const video = await fetch(cdn().videoUrl);
     expect(video.status).toBe(200);
     expect(video.headers.get("content-type")).toBe("video/mp4");
     expect(video.headers.get("accept-ranges")).toBe("bytes");
     expect(video.headers.get("content-length")).toBe(String(VIDEO_BYTES));
     expect(Buffer.from(await video.arrayBuffer()).equals(fakeVideo())).toBe(true);
-    const html = await fetch(cdn.htmlUrl);
+    const html = await fetch(cdn().htmlUrl);
     expect(html.headers.get("content-type")).toBe("text/html; charset=utf-8");
   });
 
@@ -111,7 +105,7 @@ describe("CDN fake", () => {
       ["bytes=-9999999", 0, VIDEO_BYTES - 1],
     ];
     for (const [range, start, end] of cases) {
-      const res = await fetch(cdn.videoUrl, { headers: { range } });
+      const res = await fetch(cdn().videoUrl, { headers: { range } });
       expect(res.status, range).toBe(206);
       expect(res.headers.get("content-range"), range).toBe(`bytes ${start}-${end}/${VIDEO_BYTES}`);
       expect(res.headers.get("content-length"), range).toBe(String(end - start + 1));
@@ -124,7 +118,7 @@ describe("CDN fake", () => {
 
   it("answers 416 with the size for a range it cannot satisfy", async () => {
     for (const range of [`bytes=${VIDEO_BYTES}-`, "bytes=2000000-2000010", "bytes=-0", "bytes=10-5"]) {
-      const res = await fetch(cdn.videoUrl, { headers: { range } });
+      const res = await fetch(cdn().videoUrl, { headers: { range } });
       expect(res.status, range).toBe(416);
       expect(res.headers.get("content-range"), range).toBe(`bytes */${VIDEO_BYTES}`);
       expect((await res.arrayBuffer()).byteLength).toBe(0);
@@ -132,7 +126,7 @@ describe("CDN fake", () => {
   });
 
   it("answers the whole file for a Range it does not parse, several ranges, or a stale If-Range", async () => {
-    const etag = (await fetch(cdn.videoUrl, { method: "HEAD" })).headers.get("etag") ?? "";
+    const etag = (await fetch(cdn().videoUrl, { method: "HEAD" })).headers.get("etag") ?? "";
     expect(etag).toMatch(/^"[0-9a-f]{20}"$/);
     for (const headers of [
       { range: "items=0-10" },
@@ -140,17 +134,17 @@ describe("CDN fake", () => {
       { range: "bytes=0-10,20-30" },
       { range: "bytes=0-10", "if-range": '"old"' },
     ]) {
-      const res = await fetch(cdn.videoUrl, { headers });
+      const res = await fetch(cdn().videoUrl, { headers });
       expect(res.status, JSON.stringify(headers)).toBe(200);
       expect((await res.arrayBuffer()).byteLength).toBe(VIDEO_BYTES);
     }
-    const current = await fetch(cdn.videoUrl, { headers: { range: "bytes=0-10", "if-range": etag } });
+    const current = await fetch(cdn().videoUrl, { headers: { range: "bytes=0-10", "if-range": etag } });
     expect(current.status).toBe(206);
     await current.arrayBuffer();
   });
 
   it("serves ranges of images too, as a CDN serves any file", async () => {
-    const res = await fetch(cdn.photoUrl("jpg"), { headers: { range: "bytes=0-1" } });
+    const res = await fetch(cdn().photoUrl("jpg"), { headers: { range: "bytes=0-1" } });
     expect(res.status).toBe(206);
     expect(Buffer.from(await res.arrayBuffer()).toString("hex")).toBe("ffd8");
   });

@@ -51,3 +51,16 @@ export const FAKE_CREDENTIALS = {
     beyondHumanAgent: "24000000000000003",
   },
 } as const;
+
+/**
+ * The password grant of the fake TPOS's seeded account, form-encoded as the shop's pages send it to
+ * POST /api/token; `extra` adds fields (a client_id).
+ */
+export function tposPasswordGrant(extra: Record<string, string> = {}): URLSearchParams {
+  return new URLSearchParams({
+    grant_type: "password",
+    username: FAKE_CREDENTIALS.tpos.username,
+    password: FAKE_CREDENTIALS.tpos.password,
+    ...extra,
+  });
+}

@@ -1,21 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useStarted } from "../lifecycle.js";
 import { FAKE_CREDENTIALS } from "./credentials.js";
-import type { FakeGraph } from "./graph.js";
 import { createFakeGraph, GRAPH_ERRORS } from "./graph.js";
 import { TINY_PNG } from "./images.js";
 
 const PAGE = FAKE_CREDENTIALS.pageIds[0];
 const TOKEN = FAKE_CREDENTIALS.graphPageTokens[PAGE] ?? "";
 const { inWindow, outsideWindow, beyondHumanAgent } = FAKE_CREDENTIALS.psids;
-let graph: FakeGraph;
-
-beforeAll(async () => {
-  graph = await createFakeGraph();
-});
-afterAll(async () => {
-  await graph.close();
-});
-beforeEach(() => graph.reset());
+const graph = useStarted(createFakeGraph, { reset: (fake) => fake.reset() });
 
 interface GraphError {
   error: { message: string; type: string; code: number; error_subcode?: number; fbtrace_id: string };
@@ -26,7 +18,7 @@ async function send(
   opts: { token?: string; version?: string; page?: string } = {},
 ): Promise<Response> {
   const version = opts.version === undefined ? "v21.0/" : opts.version === "" ? "" : `${opts.version}/`;
-  return fetch(`${graph.url}/${version}${opts.page ?? PAGE}/messages?access_token=${opts.token ?? TOKEN}`, {
+  return fetch(`${graph().url}/${version}${opts.page ?? PAGE}/messages?access_token=${opts.token ?? TOKEN}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
@@ -47,8 +39,8 @@ describe("Send API", () => {
     const body = (await res.json()) as { recipient_id: string; message_id: string };
     expect(body.recipient_id).toBe(inWindow);
     expect(body.message_id).toMatch(/^m_/);
-    expect(graph.sent).toHaveLength(1);
-    expect(graph.sent[0]).toMatchObject({
+    expect(graph().sent).toHaveLength(1);
+    expect(graph().sent[0]).toMatchObject({
       pageId: PAGE,
       version: "v21.0",
       messagingType: "RESPONSE",
@@ -63,10 +55,10 @@ describe("Send API", () => {
       messaging_type: "UPDATE",
       access_token: TOKEN,
     });
-    const res = await fetch(`${graph.url}/me/messages`, { method: "POST", body: form });
+    const res = await fetch(`${graph().url}/me/messages`, { method: "POST", body: form });
     expect(res.status).toBe(200);
     expect((await send(text(inWindow), { version: "" })).status).toBe(200);
-    expect(graph.sent.map((s) => s.version)).toEqual([null, null]);
+    expect(graph().sent.map((s) => s.version)).toEqual([null, null]);
   });
 
   it("rejects a bad token with 190 OAuthException", async () => {
@@ -79,7 +71,7 @@ describe("Send API", () => {
       message: "Invalid OAuth access token.",
     });
     expect(body.error.fbtrace_id).toEqual(expect.any(String));
-    expect(graph.sent).toHaveLength(0);
+    expect(graph().sent).toHaveLength(0);
   });
 
   it("enforces the 24 h window, HUMAN_AGENT's 7 days and tag validation", async () => {
@@ -103,9 +95,9 @@ describe("Send API", () => {
     expect(badType.error.code).toBe(100);
     const noRecipient = await send({ message: { text: "x" }, messaging_type: "RESPONSE" });
     expect(noRecipient.status).toBe(400);
-    graph.setLastInbound(beyondHumanAgent, new Date());
+    graph().setLastInbound(beyondHumanAgent, new Date());
     expect((await send(text(beyondHumanAgent))).status).toBe(200);
-    expect(graph.sent).toHaveLength(2);
+    expect(graph().sent).toHaveLength(2);
   });
 
   it("rejects deprecated tags with (#100) unless beforeTagDeprecation", async () => {
@@ -116,27 +108,27 @@ describe("Send API", () => {
       code: 100,
       message: "(#100) Invalid parameter",
     });
-    graph.setBeforeTagDeprecation(true);
+    graph().setBeforeTagDeprecation(true);
     expect((await send(tagged)).status).toBe(200);
   });
 
   it("injects errors for the next sends only", async () => {
-    graph.injectError(GRAPH_ERRORS.transient);
-    graph.injectError(GRAPH_ERRORS.userUnavailable);
+    graph().injectError(GRAPH_ERRORS.transient);
+    graph().injectError(GRAPH_ERRORS.userUnavailable);
     const transient = await send(text(inWindow));
     expect(transient.status).toBe(500);
     expect(((await transient.json()) as GraphError).error.code).toBe(2);
     const unavailable = (await (await send(text(inWindow))).json()) as GraphError;
     expect(unavailable.error).toMatchObject({ code: 551, error_subcode: 1545041 });
     expect((await send(text(inWindow))).status).toBe(200);
-    expect(graph.sent).toHaveLength(1);
+    expect(graph().sent).toHaveLength(1);
   });
 
   it("records a send before a delayed answer", async () => {
-    graph.setResponseDelay(800);
+    graph().setResponseDelay(800);
     const t0 = Date.now();
     const pending = send(text(inWindow), {}).catch(() => undefined);
-    await expect.poll(() => graph.sent.length, { timeout: 2000 }).toBe(1);
+    await expect.poll(() => graph().sent.length, { timeout: 2000 }).toBe(1);
     // The message exists already, but the client has not been answered yet.
     expect(
       await Promise.race([
@@ -153,7 +145,7 @@ describe("Send API", () => {
     const image = { attachment: { type: "image", payload: { url, is_reusable: true } } };
     const res = await send(text(inWindow, { message: image }));
     expect(res.status).toBe(200);
-    expect(graph.sent.at(-1)?.message).toEqual(image);
+    expect(graph().sent.at(-1)?.message).toEqual(image);
     for (const message of [
       { text: "x", ...image },
       {},
@@ -165,11 +157,11 @@ describe("Send API", () => {
       expect(refused.status, JSON.stringify(message)).toBe(400);
       expect(((await refused.json()) as GraphError).error.code).toBe(100);
     }
-    expect(graph.sent).toHaveLength(1);
+    expect(graph().sent).toHaveLength(1);
   });
 
   it("refuses the n-th valid send armed with refuseSend, and only that one", async () => {
-    graph.refuseSend(3, GRAPH_ERRORS.rateLimit);
+    graph().refuseSend(3, GRAPH_ERRORS.rateLimit);
     // An invalid send does not count.
     expect((await send(text(outsideWindow))).status).toBe(400);
     const statuses = [];
@@ -177,11 +169,11 @@ describe("Send API", () => {
       statuses.push((await send(text(inWindow))).status);
     }
     expect(statuses).toEqual([200, 200, 400, 200]);
-    expect(graph.sent).toHaveLength(3);
-    const disarm = graph.refuseSend(1, GRAPH_ERRORS.rateLimit);
+    expect(graph().sent).toHaveLength(3);
+    const disarm = graph().refuseSend(1, GRAPH_ERRORS.rateLimit);
     disarm();
     expect((await send(text(inWindow))).status).toBe(200);
-    expect(() => graph.refuseSend(0, GRAPH_ERRORS.rateLimit)).toThrow(RangeError);
+    expect(() => graph().refuseSend(0, GRAPH_ERRORS.rateLimit)).toThrow(RangeError);
   });
 });
 
@@ -190,34 +182,34 @@ describe("private replies", () => {
     send({ recipient: { comment_id: commentId }, message });
 
   it("answers a comment once, without messaging_type; a second reply is refused with 10900", async () => {
-    const post = graph.addPost(PAGE);
-    const comment = graph.addComment(post, { id: beyondHumanAgent, name: "Nguyễn Thị Lan" });
+    const post = graph().addPost(PAGE);
+    const comment = graph().addComment(post, { id: beyondHumanAgent, name: "Nguyễn Thị Lan" });
     expect(comment).toMatch(/^\d+_\d+$/);
     const first = await reply(comment);
     expect(first.status).toBe(200);
     expect(await first.json()).toEqual({ message_id: expect.stringMatching(/^m_/) });
-    expect(graph.sent.at(-1)).toMatchObject({ recipient: { comment_id: comment }, messagingType: null });
-    expect(graph.comment(comment)?.privatelyReplied).toBe(true);
+    expect(graph().sent.at(-1)).toMatchObject({ recipient: { comment_id: comment }, messagingType: null });
+    expect(graph().comment(comment)?.privatelyReplied).toBe(true);
     const second = await reply(comment);
     expect(second.status).toBe(400);
     expect(((await second.json()) as GraphError).error).toMatchObject({
       code: 10900,
       message: "(#10900) Activity already replied to",
     });
-    expect(graph.sent).toHaveLength(1);
+    expect(graph().sent).toHaveLength(1);
   });
 
   it("refuses an unknown comment, another page's comment and an attachment", async () => {
     const unknown = (await (await reply("123_456")).json()) as GraphError;
     expect(unknown.error).toMatchObject({ code: 100, error_subcode: 2018292 });
-    const otherPage = graph.addPost(FAKE_CREDENTIALS.pageIds[1]);
-    const theirs = graph.addComment(otherPage, { id: inWindow, name: "A" });
+    const otherPage = graph().addPost(FAKE_CREDENTIALS.pageIds[1]);
+    const theirs = graph().addComment(otherPage, { id: inWindow, name: "A" });
     expect(((await (await reply(theirs)).json()) as GraphError).error.error_subcode).toBe(2018292);
-    const mine = graph.addComment(graph.addPost(PAGE), { id: inWindow, name: "A" });
+    const mine = graph().addComment(graph().addPost(PAGE), { id: inWindow, name: "A" });
     const image = { attachment: { type: "image", payload: { url: "https://content.pancake.vn/a.jpg" } } };
     expect(((await (await reply(mine, image)).json()) as GraphError).error.code).toBe(100);
-    expect(graph.comment(mine)?.privatelyReplied).toBe(false);
-    expect(graph.sent).toHaveLength(0);
+    expect(graph().comment(mine)?.privatelyReplied).toBe(false);
+    expect(graph().sent).toHaveLength(0);
   });
 });
 
@@ -229,14 +221,14 @@ describe("comments of a post", () => {
 
   const list = (objectId: string, query: Record<string, string> = {}, token = TOKEN) =>
     fetch(
-      `${graph.url}/v26.0/${objectId}/comments?${new URLSearchParams({ access_token: token, ...query })}`,
+      `${graph().url}/v26.0/${objectId}/comments?${new URLSearchParams({ access_token: token, ...query })}`,
     );
 
   it("lists a post's comments with the fields asked for, newest first on request", async () => {
-    const post = graph.addPost(PAGE);
+    const post = graph().addPost(PAGE);
     const t = Date.UTC(2026, 10, 24, 8);
-    const older = graph.addComment(post, { id: inWindow, name: "Lan" }, { at: t, message: "còn size M?" });
-    const newer = graph.addComment(post, { id: outsideWindow, name: "Hoa" }, { at: t + 60_000 });
+    const older = graph().addComment(post, { id: inWindow, name: "Lan" }, { at: t, message: "còn size M?" });
+    const newer = graph().addComment(post, { id: outsideWindow, name: "Hoa" }, { at: t + 60_000 });
     const res = await list(post, {
       fields: "from{id,name},id,message,created_time",
       limit: "200",
@@ -265,9 +257,9 @@ describe("comments of a post", () => {
   });
 
   it("lists a live video's comments by its bare id", async () => {
-    const video = graph.addPost(PAGE, { video: true });
+    const video = graph().addPost(PAGE, { video: true });
     expect(video).toMatch(/^\d+$/);
-    graph.addComment(video, { id: inWindow, name: "Lan" });
+    graph().addComment(video, { id: inWindow, name: "Lan" });
     expect(((await (await list(video)).json()) as Listing).data).toHaveLength(1);
   });
 
@@ -275,20 +267,20 @@ describe("comments of a post", () => {
     const unknown = await list(`${PAGE}_42`);
     expect(unknown.status).toBe(400);
     expect(((await unknown.json()) as GraphError).error).toMatchObject({ code: 100, error_subcode: 33 });
-    const theirs = graph.addPost(FAKE_CREDENTIALS.pageIds[1]);
+    const theirs = graph().addPost(FAKE_CREDENTIALS.pageIds[1]);
     expect(((await (await list(theirs)).json()) as GraphError).error.error_subcode).toBe(33);
-    const post = graph.addPost(PAGE);
+    const post = graph().addPost(PAGE);
     expect(((await (await list(post, {}, "EAAGbad")).json()) as GraphError).error.code).toBe(190);
     expect(((await (await list(post, { fields: "from{id" })).json()) as GraphError).error.code).toBe(100);
     expect(((await (await list(post, { order: "random" })).json()) as GraphError).error.code).toBe(100);
   });
 
   it("forgets posts, comments and armed refusals on reset", async () => {
-    const post = graph.addPost(PAGE);
-    const comment = graph.addComment(post, { id: inWindow, name: "Lan" });
-    graph.refuseSend(1, GRAPH_ERRORS.rateLimit);
-    graph.reset();
-    expect(graph.comment(comment)).toBeUndefined();
+    const post = graph().addPost(PAGE);
+    const comment = graph().addComment(post, { id: inWindow, name: "Lan" });
+    graph().refuseSend(1, GRAPH_ERRORS.rateLimit);
+    graph().reset();
+    expect(graph().comment(comment)).toBeUndefined();
     expect((await list(post)).status).toBe(400);
     expect((await send(text(inWindow))).status).toBe(200);
   });
@@ -296,15 +288,15 @@ describe("comments of a post", () => {
 
 describe("picture", () => {
   it("redirects to a PNG, answers JSON with redirect=false and 404 for unknown ids", async () => {
-    const res = await fetch(`${graph.url}/v21.0/${inWindow}/picture?type=normal`, { redirect: "manual" });
+    const res = await fetch(`${graph().url}/v21.0/${inWindow}/picture?type=normal`, { redirect: "manual" });
     expect(res.status).toBe(302);
     const location = res.headers.get("location") ?? "";
     const img = await fetch(location);
     expect(img.headers.get("content-type")).toBe("image/png");
     expect(Buffer.from(await img.arrayBuffer()).equals(TINY_PNG)).toBe(true);
-    const json = await (await fetch(`${graph.url}/${inWindow}/picture?redirect=0&type=normal`)).json();
+    const json = await (await fetch(`${graph().url}/${inWindow}/picture?redirect=0&type=normal`)).json();
     expect(json).toEqual({ data: { height: 100, width: 100, is_silhouette: false, url: location } });
-    const unknown = await fetch(`${graph.url}/v21.0/42/picture`);
+    const unknown = await fetch(`${graph().url}/v21.0/42/picture`);
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as GraphError).error.code).toBe(100);
   });

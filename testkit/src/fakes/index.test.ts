@@ -1,19 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import type { AllFakes } from "./index.js";
+import { useStarted } from "../lifecycle.js";
 import { FAKE_CREDENTIALS, startAllFakes } from "./index.js";
 
-let fakes: AllFakes;
-beforeAll(async () => {
-  fakes = await startAllFakes();
-});
-afterAll(async () => {
-  await fakes.close();
-});
+const fakes = useStarted(startAllFakes);
 
 describe("startAllFakes", () => {
   it("exposes loopback URLs under the gateway's config names", () => {
-    expect(Object.keys(fakes.env).sort()).toEqual(
+    expect(Object.keys(fakes().env).sort()).toEqual(
       [
         "FACEBOOK_GRAPH_BASE_URL",
         "PANCAKE_BASE_URL",
@@ -23,40 +17,40 @@ describe("startAllFakes", () => {
         "TPOS_BASE_URL",
       ].sort(),
     );
-    for (const [name, url] of Object.entries(fakes.env)) {
+    for (const [name, url] of Object.entries(fakes().env)) {
       expect(url, name).toMatch(/^(http|ws):\/\/127\.0\.0\.1:\d+/);
     }
-    expect(fakes.env.PANCAKE_WS_URL).toMatch(/\/socket\/websocket\?vsn=2\.0\.0$/);
+    expect(fakes().env.PANCAKE_WS_URL).toMatch(/\/socket\/websocket\?vsn=2\.0\.0$/);
   });
 
   it("wires the Pancake avatar redirect into the content fake and Graph pictures into the CDN", async () => {
     const psid = FAKE_CREDENTIALS.psids.inWindow;
     const avatar = await fetch(
-      `${fakes.env.PANCAKE_BASE_URL}/api/v1/pages/${FAKE_CREDENTIALS.pageIds[0]}/avatar/${psid}`,
+      `${fakes().env.PANCAKE_BASE_URL}/api/v1/pages/${FAKE_CREDENTIALS.pageIds[0]}/avatar/${psid}`,
     );
     expect(avatar.status).toBe(200);
     expect(avatar.headers.get("content-type")).toBe("image/jpeg");
-    const pic = await fetch(`${fakes.env.FACEBOOK_GRAPH_BASE_URL}/${psid}/picture`);
+    const pic = await fetch(`${fakes().env.FACEBOOK_GRAPH_BASE_URL}/${psid}/picture`);
     expect(pic.status).toBe(200);
-    expect(pic.url.startsWith(fakes.cdn.url)).toBe(true);
+    expect(pic.url.startsWith(fakes().cdn.url)).toBe(true);
   });
 
   it("shares Pancake state between REST, pages.fm and realtime", async () => {
     const page = FAKE_CREDENTIALS.pageIds[1];
     const gen = await fetch(
-      `${fakes.env.PANCAKE_BASE_URL}/api/v1/pages/${page}/generate_page_access_token?access_token=${FAKE_CREDENTIALS.pancake.jwt}`,
+      `${fakes().env.PANCAKE_BASE_URL}/api/v1/pages/${page}/generate_page_access_token?access_token=${FAKE_CREDENTIALS.pancake.jwt}`,
       {
         method: "POST",
       },
     );
     const { page_access_token } = (await gen.json()) as { page_access_token: string };
     const list = await fetch(
-      `${fakes.env.PANCAKE_PUBLIC_BASE_URL}/api/public_api/v1/pages/${page}/conversations?page_access_token=${page_access_token}&since=0&until=1`,
+      `${fakes().env.PANCAKE_PUBLIC_BASE_URL}/api/public_api/v1/pages/${page}/conversations?page_access_token=${page_access_token}&since=0&until=1`,
     );
     expect(((await list.json()) as { success: boolean }).success).toBe(true);
 
-    fakes.pancakeStore.expirePage(page);
-    const ws = new WebSocket(fakes.env.PANCAKE_WS_URL ?? "");
+    fakes().pancakeStore.expirePage(page);
+    const ws = new WebSocket(fakes().env.PANCAKE_WS_URL ?? "");
     const reply = new Promise<unknown>((resolve) =>
       ws.once("message", (d) => resolve(JSON.parse(d.toString()))),
     );
@@ -75,18 +69,18 @@ describe("startAllFakes", () => {
       response: { message: "Gói cước hết hạn", error_code: 122 },
     });
     ws.terminate();
-    fakes.reset();
-    expect(fakes.pancakeStore.expiredPages.size).toBe(0);
-    expect(fakes.pancake.requests).toHaveLength(0);
+    fakes().reset();
+    expect(fakes().pancakeStore.expiredPages.size).toBe(0);
+    expect(fakes().pancake.requests).toHaveLength(0);
   });
 
   it("logs in to TPOS with the seeded credentials", async () => {
     const { username, password, clientId } = FAKE_CREDENTIALS.tpos;
-    const res = await fetch(`${fakes.env.TPOS_BASE_URL}/token`, {
+    const res = await fetch(`${fakes().env.TPOS_BASE_URL}/token`, {
       method: "POST",
       body: new URLSearchParams({ grant_type: "password", username, password, client_id: clientId }),
     });
     expect(res.status).toBe(200);
-    expect(fakes.tpos.tokenHits).toBe(1);
+    expect(fakes().tpos.tokenHits).toBe(1);
   });
 });

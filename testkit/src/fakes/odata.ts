@@ -133,22 +133,17 @@ function parseFilter(src: string): Expr {
     }
     return comparison();
   };
-  const andExpr = (): Expr => {
-    let l = notExpr();
-    while (isWord("and")) {
+  // `and` and `or` are both left-associative chains over the next tighter level; `and` binds tighter.
+  const chain = (op: "and" | "or", operand: () => Expr) => (): Expr => {
+    let l = operand();
+    while (isWord(op)) {
       i++;
-      l = { k: "bin", op: "and", l, r: notExpr() };
+      l = { k: "bin", op, l, r: operand() };
     }
     return l;
   };
-  const orExpr = (): Expr => {
-    let l = andExpr();
-    while (isWord("or")) {
-      i++;
-      l = { k: "bin", op: "or", l, r: andExpr() };
-    }
-    return l;
-  };
+  const andExpr = chain("and", notExpr);
+  const orExpr = chain("or", andExpr);
   const e = orExpr();
   if (i < toks.length) {
     throw new ODataError("syntax", `Unexpected '${toks[i]?.v}' in '${src}'.`);

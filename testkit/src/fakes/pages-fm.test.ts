@@ -1,27 +1,19 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useStarted } from "../lifecycle.js";
 import { FAKE_CREDENTIALS } from "./credentials.js";
-import type { FakePagesFm } from "./pages-fm.js";
 import { createFakePagesFm, PAGES_FM_INVALID_TOKEN } from "./pages-fm.js";
 
 const PAGE = FAKE_CREDENTIALS.pageIds[0];
 const TOKEN = FAKE_CREDENTIALS.pageAccessTokens[PAGE] ?? "";
 const CONV = `${PAGE}_${FAKE_CREDENTIALS.psids.inWindow}`;
-let fm: FakePagesFm;
-
-beforeAll(async () => {
-  fm = await createFakePagesFm();
-});
-afterAll(async () => {
-  await fm.close();
-});
-beforeEach(() => fm.reset());
+const fm = useStarted(createFakePagesFm, { reset: (fake) => fake.reset() });
 
 function url(path: string, params: Record<string, string | number> = {}): string {
   const q = new URLSearchParams({
     page_access_token: TOKEN,
     ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])),
   });
-  return `${fm.url}/api/public_api/v1/pages/${PAGE}${path}?${q}`;
+  return `${fm().url}/api/public_api/v1/pages/${PAGE}${path}?${q}`;
 }
 
 const nowS = (): number => Math.floor(Date.now() / 1000);
@@ -29,11 +21,11 @@ const nowS = (): number => Math.floor(Date.now() / 1000);
 describe("pages.fm public API v1", () => {
   it("rejects a bad page_access_token with error 105", async () => {
     const res = await fetch(
-      `${fm.url}/api/public_api/v1/pages/${PAGE}/conversations?page_access_token=nope&since=0&until=1`,
+      `${fm().url}/api/public_api/v1/pages/${PAGE}/conversations?page_access_token=nope&since=0&until=1`,
     );
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(PAGES_FM_INVALID_TOKEN);
-    fm.store.revokePageTokens(PAGE);
+    fm().store.revokePageTokens(PAGE);
     expect(
       ((await (await fetch(url("/conversations", { since: 0, until: 1 }))).json()) as { error_code: number })
         .error_code,
@@ -85,9 +77,9 @@ describe("pages.fm public API v1", () => {
       id: string;
     };
     expect(ok.success).toBe(true);
-    expect(fm.sent).toHaveLength(1);
-    expect(fm.sent[0]?.message.message).toBe("Dạ còn ạ");
-    fm.queueSendError({
+    expect(fm().sent).toHaveLength(1);
+    expect(fm().sent[0]?.message.message).toBe("Dạ còn ạ");
+    fm().queueSendError({
       e_code: 10,
       e_subcode: 2018278,
       message: "Tin nhắn gửi ngoài khoảng thời gian cho phép",
@@ -98,6 +90,6 @@ describe("pages.fm public API v1", () => {
       success: boolean;
     };
     expect(invalid.success).toBe(false);
-    expect(fm.sent).toHaveLength(1);
+    expect(fm().sent).toHaveLength(1);
   });
 });

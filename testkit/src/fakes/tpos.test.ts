@@ -1,18 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useStarted } from "../lifecycle.js";
 import { FAKE_CREDENTIALS } from "./credentials.js";
-import type { FakeTpos } from "./tpos.js";
 import { createFakeTpos, exportBytes, XLSX_TYPE } from "./tpos.js";
 
 const { username, password, clientId } = FAKE_CREDENTIALS.tpos;
-let tpos: FakeTpos;
-
-beforeAll(async () => {
-  tpos = await createFakeTpos();
-});
-afterAll(async () => {
-  await tpos.close();
-});
-beforeEach(() => tpos.reset());
+const tpos = useStarted(createFakeTpos, { reset: (fake) => fake.reset() });
 
 function form(fields: Record<string, string>): RequestInit {
   return {
@@ -24,7 +16,7 @@ function form(fields: Record<string, string>): RequestInit {
 
 async function login(): Promise<{ access_token: string; refresh_token: string }> {
   const res = await fetch(
-    `${tpos.url}/token`,
+    `${tpos().url}/token`,
     form({ grant_type: "password", username, password, client_id: clientId }),
   );
   expect(res.status).toBe(200);
@@ -32,7 +24,7 @@ async function login(): Promise<{ access_token: string; refresh_token: string }>
 }
 
 async function get(path: string, token: string): Promise<Response> {
-  return fetch(`${tpos.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  return fetch(`${tpos().url}${path}`, { headers: { authorization: `Bearer ${token}` } });
 }
 
 describe("POST /token", () => {
@@ -42,13 +34,13 @@ describe("POST /token", () => {
     expect(a).toMatchObject({ token_type: "bearer", expires_in: 1295999 });
     expect(a.access_token).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
     expect(a.access_token).not.toBe(b.access_token);
-    expect(tpos.tokenHits).toBe(2);
-    expect(tpos.tokensIssued).toBe(2);
+    expect(tpos().tokenHits).toBe(2);
+    expect(tpos().tokensIssued).toBe(2);
   });
 
   it("answers OWIN errors with HTTP 400", async () => {
     const bad = await fetch(
-      `${tpos.url}/token`,
+      `${tpos().url}/token`,
       form({ grant_type: "password", username, password: "nope", client_id: clientId }),
     );
     expect(bad.status).toBe(400);
@@ -57,44 +49,44 @@ describe("POST /token", () => {
       error_description: "The user name or password is incorrect.",
     });
     const client = await fetch(
-      `${tpos.url}/token`,
+      `${tpos().url}/token`,
       form({ grant_type: "password", username, password, client_id: "x" }),
     );
     expect(((await client.json()) as { error: string }).error).toBe("invalid_client");
     const grant = await fetch(
-      `${tpos.url}/token`,
+      `${tpos().url}/token`,
       form({ grant_type: "client_credentials", client_id: clientId }),
     );
     expect(grant.status).toBe(400);
     expect(await grant.json()).toEqual({ error: "unsupported_grant_type" });
-    expect(tpos.tokenHits).toBe(3);
-    expect(tpos.tokensIssued).toBe(0);
+    expect(tpos().tokenHits).toBe(3);
+    expect(tpos().tokensIssued).toBe(0);
   });
 
   it("accepts the refresh grant and rejects unknown refresh tokens", async () => {
     const first = await login();
     const res = await fetch(
-      `${tpos.url}/token`,
+      `${tpos().url}/token`,
       form({ grant_type: "refresh_token", refresh_token: first.refresh_token, client_id: clientId }),
     );
     expect(res.status).toBe(200);
     const second = (await res.json()) as { access_token: string };
     expect((await get("/odata/Partner", second.access_token)).status).toBe(200);
-    tpos.revokeRefreshTokens();
+    tpos().revokeRefreshTokens();
     const again = await fetch(
-      `${tpos.url}/token`,
+      `${tpos().url}/token`,
       form({ grant_type: "refresh_token", refresh_token: first.refresh_token, client_id: clientId }),
     );
     expect(((await again.json()) as { error: string }).error).toBe("invalid_grant");
   });
 
   it("can delay /token so concurrent callers overlap", async () => {
-    tpos.setTokenDelay(150);
+    tpos().setTokenDelay(150);
     const t0 = Date.now();
     await Promise.all([login(), login()]);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
     expect(Date.now() - t0).toBeLessThan(1000); // served in parallel, not one after another
-    expect(tpos.tokenHits).toBe(2);
+    expect(tpos().tokenHits).toBe(2);
   });
 });
 
@@ -125,7 +117,7 @@ describe("rejectBrowserHeaders", () => {
 
 describe("Bearer auth", () => {
   it("rejects missing, unknown and expired tokens with the ASP.NET 401 body", async () => {
-    const noAuth = await fetch(`${tpos.url}/odata/Partner`);
+    const noAuth = await fetch(`${tpos().url}/odata/Partner`);
     expect(noAuth.status).toBe(401);
     expect(await noAuth.json()).toEqual({ Message: "Authorization has been denied for this request." });
     expect((await get("/odata/Partner", "eyJforged")).status).toBe(401);
@@ -133,7 +125,7 @@ describe("Bearer auth", () => {
     const ok = await get("/odata/Partner", access_token);
     expect(ok.status).toBe(200);
     expect(ok.headers.get("tposappversion")).toBe("6.5.14.1");
-    tpos.expireAllTokens();
+    tpos().expireAllTokens();
     expect((await get("/odata/Partner", access_token)).status).toBe(401);
   });
 });
@@ -177,7 +169,7 @@ describe("OData", () => {
       "@odata.context": "http://tomato.tpos.vn/odata/$metadata#Partner/$entity",
       Id: 2,
     });
-    const orderId = String(tpos.rows("SaleOnline_Order")[0]?.Id);
+    const orderId = String(tpos().rows("SaleOnline_Order")[0]?.Id);
     const order = (await (await get(`/odata/SaleOnline_Order(${orderId})`, access_token)).json()) as Record<
       string,
       unknown
@@ -208,8 +200,8 @@ describe("OData", () => {
 
   it("executes InsertListOrderModel once per POST and counts calls", async () => {
     const { access_token } = await login();
-    const before = tpos.rows("SaleOnline_Order").length;
-    const res = await fetch(`${tpos.url}/odata/SaleOnline_Order/ODataService.InsertListOrderModel`, {
+    const before = tpos().rows("SaleOnline_Order").length;
+    const res = await fetch(`${tpos().url}/odata/SaleOnline_Order/ODataService.InsertListOrderModel`, {
       method: "POST",
       headers: { authorization: `Bearer ${access_token}`, "content-type": "application/json" },
       body: JSON.stringify({ models: [{ Name: "Đơn mới", TotalAmount: 50000 }] }),
@@ -218,8 +210,8 @@ describe("OData", () => {
     const body = (await res.json()) as { value: { Id: string; Name: string }[] };
     expect(body.value[0]?.Name).toBe("Đơn mới");
     expect(body.value[0]?.Id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(tpos.rows("SaleOnline_Order")).toHaveLength(before + 1);
-    expect(tpos.operationCalls.filter((c) => c.name === "InsertListOrderModel")).toHaveLength(1);
+    expect(tpos().rows("SaleOnline_Order")).toHaveLength(before + 1);
+    expect(tpos().operationCalls.filter((c) => c.name === "InsertListOrderModel")).toHaveLength(1);
   });
 
   it("serves GetView as a view over the set and navigation arrays", async () => {
@@ -247,7 +239,7 @@ describe("REST and test routes", () => {
       await get("/rest/v2.0/facebookpost/123_456/commentsbyuser?userId=u1", access_token)
     ).json()) as { Items: unknown[] };
     expect(comments.Items).toHaveLength(1);
-    const post = await fetch(`${tpos.url}/rest/v2.0/order/create`, {
+    const post = await fetch(`${tpos().url}/rest/v2.0/order/create`, {
       method: "POST",
       headers: { authorization: `Bearer ${access_token}`, "content-type": "application/json" },
       body: '{"a":1}',
@@ -258,17 +250,17 @@ describe("REST and test routes", () => {
       received: { a: 1 },
       count: 1,
     });
-    expect(tpos.restPosts).toHaveLength(1);
+    expect(tpos().restPosts).toHaveLength(1);
   });
 
   it("echoes requests and streams big bodies without auth", async () => {
     const echo = (await (
-      await fetch(`${tpos.url}/echo/x?y=1`, { headers: { "x-tpos-lang": "vi" } })
+      await fetch(`${tpos().url}/echo/x?y=1`, { headers: { "x-tpos-lang": "vi" } })
     ).json()) as {
       headers: Record<string, string>;
     };
     expect(echo.headers["x-tpos-lang"]).toBe("vi");
-    const big = await fetch(`${tpos.url}/big?bytes=1048576`);
+    const big = await fetch(`${tpos().url}/big?bytes=1048576`);
     expect((await big.arrayBuffer()).byteLength).toBe(1_048_576);
   });
 });
@@ -286,13 +278,13 @@ describe("MVC routes: bill printing and the Excel exports", () => {
   it("answers TPOS's 404 for an unknown bill and 401 without a token", async () => {
     const { access_token } = await login();
     expect((await get("/fastsaleorder/print1?ids=999999", access_token)).status).toBe(404);
-    expect((await fetch(`${tpos.url}/fastsaleorder/print1?ids=5001`)).status).toBe(401);
+    expect((await fetch(`${tpos().url}/fastsaleorder/print1?ids=5001`)).status).toBe(401);
   });
 
   it("answers an export's POST with xlsx bytes as an attachment and records the request", async () => {
     const { access_token } = await login();
     const filter = JSON.stringify({ data: "{}", ids: [] });
-    const res = await fetch(`${tpos.url}/FastSaleOrder/ExportFile?TagIds=`, {
+    const res = await fetch(`${tpos().url}/FastSaleOrder/ExportFile?TagIds=`, {
       method: "POST",
       headers: { authorization: `Bearer ${access_token}`, "content-type": "application/json" },
       body: filter,
@@ -303,9 +295,9 @@ describe("MVC routes: bill printing and the Excel exports", () => {
     const bytes = Buffer.from(await res.arrayBuffer());
     expect(bytes.equals(exportBytes("/FastSaleOrder/ExportFile"))).toBe(true);
     expect(bytes.subarray(0, 4)).toEqual(Buffer.from("PK\u0003\u0004", "latin1"));
-    expect(tpos.exports).toHaveLength(1);
-    expect(tpos.exports[0]?.body).toBe(filter);
-    expect(tpos.exports[0]?.query.get("TagIds")).toBe("");
+    expect(tpos().exports).toHaveLength(1);
+    expect(tpos().exports[0]?.body).toBe(filter);
+    expect(tpos().exports[0]?.query.get("TagIds")).toBe("");
   });
 
   it("refuses a GET of an export action with 405, as ASP.NET does for a POST-only action", async () => {

@@ -1,3 +1,4 @@
+export * from "../lifecycle.js";
 export * from "./env.js";
 export * from "./net.js";
 export * from "./node.js";

@@ -108,3 +108,16 @@ export async function startNodeProcess(
     },
   };
 }
+
+/**
+ * Whether a process (or, for a negative id, a process group) still exists: signal 0 checks without
+ * sending anything. For tests that must see a server, or everything it started, gone.
+ */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

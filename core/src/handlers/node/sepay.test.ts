@@ -14,29 +14,30 @@ describe("vietnamTimeToDate", () => {
     expect(vietnamTimeToDate(local)?.toISOString()).toBe(utc);
   });
 
-  it.each([
-    "2026-02-30 10:00:00",
-    "2026-02-29 10:00:00",
-    "2026-04-31 10:00:00",
-    "2026-13-01 10:00:00",
-    "2026-00-10 10:00:00",
-    "2026-11-00 10:00:00",
-    "2026-11-25 24:00:00",
-    "2026-11-25 23:60:00",
-    "2026-11-25 23:59:60",
-  ])("refuses the date and time %s, which does not exist", (local) => {
-    expect(vietnamTimeToDate(local)).toBeNull();
-  });
-
-  it.each([
-    "2026-11-25T14:30:05",
-    "2026-11-25 14:30",
-    "2026-11-25 7:00:00",
-    "2026-11-25 14:30:05+07:00",
-    "25/11/2026 14:30:05",
-    "",
-    " 2026-11-25 14:30:05",
-  ])("refuses %j, which is not YYYY-MM-DD HH:MM:SS", (text) => {
-    expect(vietnamTimeToDate(text)).toBeNull();
+  // Two reasons to refuse, one check: a date or time that does not exist, and text in another format.
+  const refused = [
+    ...[
+      "2026-02-30 10:00:00",
+      "2026-02-29 10:00:00",
+      "2026-04-31 10:00:00",
+      "2026-13-01 10:00:00",
+      "2026-00-10 10:00:00",
+      "2026-11-00 10:00:00",
+      "2026-11-25 24:00:00",
+      "2026-11-25 23:60:00",
+      "2026-11-25 23:59:60",
+    ].map((text) => [`the date and time ${text}, which does not exist`, text]),
+    ...[
+      "2026-11-25T14:30:05",
+      "2026-11-25 14:30",
+      "2026-11-25 7:00:00",
+      "2026-11-25 14:30:05+07:00",
+      "25/11/2026 14:30:05",
+      "",
+      " 2026-11-25 14:30:05",
+    ].map((text) => [`${JSON.stringify(text)}, which is not YYYY-MM-DD HH:MM:SS`, text]),
+  ];
+  it.each(refused)("refuses %s", (_why, text) => {
+    expect(vietnamTimeToDate(text ?? "")).toBeNull();
   });
 });

@@ -1,18 +1,11 @@
-import type { OperationInput } from "@n2store/generated";
 import { describe, expect, it } from "vitest";
 import type { NodeDeps } from "../../deps.js";
 import { testDeps } from "../../testing/deps.js";
+import { emptyInput } from "../../testing/input.js";
 import { getServerTime } from "./server-time.js";
 
 const NOW = Date.UTC(2026, 10, 25, 15, 4, 5, 678);
-const noInput = {
-  path: {},
-  query: {},
-  headers: {},
-  body: undefined,
-  rawQuery: "",
-  rawHeaders: {},
-} as OperationInput<"getServerTime">;
+const noInput = emptyInput<"getServerTime">();
 const nodeDeps = (now: number) => testDeps({ runtime: "node", now }) as unknown as NodeDeps;
 
 describe("getServerTime", () => {

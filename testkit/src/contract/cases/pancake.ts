@@ -4,13 +4,14 @@ import type { OperationId } from "@n2store/generated";
 import { expect } from "vitest";
 import { FAKE_CREDENTIALS } from "../../fakes/index.js";
 import type { CaseContext, ContractCase } from "../context.js";
-import { upstreamMark, upstreamMoved } from "../context.js";
 import {
   badIdempotencyKey,
   brokenUpstream,
   chunkedBodyTooLarge,
   contractCase,
+  expectRefused,
   idempotencyCases,
+  NO_UPSTREAM,
   rawBodyTooLarge,
   untrustedContentCase,
 } from "./shared.js";
@@ -40,6 +41,20 @@ function expectDirectForwarding(ctx: CaseContext): void {
   expect(seen?.query.has("page_id"), "page_id is not forwarded").toBe(false);
 }
 
+/** Pancake and pages.fm refuse a token with HTTP 200 and `success: false`: the gateway passes that on as is. */
+function refusalPassedBack(
+  operationId: OperationId,
+  name: string,
+  path: string,
+  answer: object,
+): ContractCase {
+  return contractCase(operationId, "happy", name, async (ctx) => {
+    const response = await ctx.call("GET", path);
+    expect(response.status).toBe(200);
+    expect(await ctx.json(response)).toEqual(answer);
+  });
+}
+
 const METHODS = ["Get", "Post", "Put", "Patch", "Delete"] as const;
 
 function pathNegatives(
@@ -51,19 +66,21 @@ function pathNegatives(
   for (const method of METHODS) {
     const id = `${family}${method}` as OperationId;
     const verb = method.toUpperCase();
+    /** A query parameter `field` set to `value` is refused, naming the field, before Pancake is reached. */
+    const refusesQuery = (name: string, field: string, value: string) =>
+      contractCase(id, "negative", name, async (ctx) => {
+        const path = `${prefix}/pages?${field}=${encodeURIComponent(value)}`;
+        const error = await expectRefused(ctx, verb, { path }, 400, "VALIDATION_FAILED", NO_UPSTREAM);
+        expect(error.details?.map((d) => d.path)).toContainEqual(["query", field]);
+      });
     cases.push(
       contractCase(
         id,
         "negative",
         "refuses a '..' segment with 400 VALIDATION_FAILED, reaching nothing",
         async (ctx) => {
-          const mark = upstreamMark(ctx.fakes);
-          await ctx.expectError(
-            await ctx.call(verb, `${prefix}/pages%2F..%2F..%2Fadmin?${query}`),
-            400,
-            "VALIDATION_FAILED",
-          );
-          expect(upstreamMoved(ctx.fakes, mark)).toBe(false);
+          const path = `${prefix}/pages%2F..%2F..%2Fadmin?${query}`;
+          await expectRefused(ctx, verb, { path }, 400, "VALIDATION_FAILED", NO_UPSTREAM);
         },
       ),
     );
@@ -75,39 +92,19 @@ function pathNegatives(
     }
     if (family === "pancakeGeneric") {
       cases.push(
-        contractCase(
-          id,
-          "negative",
+        refusesQuery(
           "refuses an access_token that would add to the cookie (';', spaces) with 400, reaching nothing",
-          async (ctx) => {
-            const mark = upstreamMark(ctx.fakes);
-            const error = await ctx.expectError(
-              await ctx.call(verb, `${prefix}/pages?access_token=${encodeURIComponent("t; admin=1")}`),
-              400,
-              "VALIDATION_FAILED",
-            );
-            expect(error.details?.map((d) => d.path)).toContainEqual(["query", "access_token"]);
-            expect(upstreamMoved(ctx.fakes, mark)).toBe(false);
-          },
+          "access_token",
+          "t; admin=1",
         ),
       );
     }
     if (family === "pancakeDirect") {
       cases.push(
-        contractCase(
-          id,
-          "negative",
+        refusesQuery(
           "refuses a jwt with characters a JWT cannot have with 400 VALIDATION_FAILED",
-          async (ctx) => {
-            const mark = upstreamMark(ctx.fakes);
-            const error = await ctx.expectError(
-              await ctx.call(verb, `${prefix}/pages?jwt=${encodeURIComponent("a b;c")}`),
-              400,
-              "VALIDATION_FAILED",
-            );
-            expect(error.details?.map((d) => d.path)).toContainEqual(["query", "jwt"]);
-            expect(upstreamMoved(ctx.fakes, mark)).toBe(false);
-          },
+          "jwt",
+          "a b;c",
         ),
         contractCase(
           id,
@@ -128,6 +125,115 @@ function pathNegatives(
     }
   }
   return cases;
+}
+
+/** How a pancake.vn family (pancake-direct or the generic route) is called and what it forwards. */
+interface PancakeVnFamily {
+  readonly family: "pancakeDirect" | "pancakeGeneric";
+  /** The gateway's path prefix. */
+  readonly prefix: string;
+  /** The query that authenticates a call, with `extra` appended. */
+  readonly query: (extra?: string) => string;
+  /** Asserts what the last request to Pancake carried (cookie, Referer, token placement). */
+  readonly expectForwarding: (ctx: CaseContext) => void;
+  /** A call with a token Pancake refuses, and what is wrong with the token, for the case title. */
+  readonly badToken: { readonly path: string; readonly says: string };
+  /** The title of the page-token case, and the headers its caller sends (the inbox sends JSON ones). */
+  readonly newPageToken: { readonly name: string; readonly headers?: Record<string, string> };
+}
+
+/**
+ * The cases both pancake.vn families answer alike: a reset upstream, idempotent POST and PATCH,
+ * Pancake's 404 passed back for PUT, PATCH and DELETE, and the path negatives.
+ */
+function pancakeVnCases({
+  family,
+  prefix,
+  query,
+  expectForwarding,
+  badToken,
+  newPageToken,
+}: PancakeVnFamily): ContractCase[] {
+  const id = (method: (typeof METHODS)[number]) => `${family}${method}` as OperationId;
+  const settings = `${prefix}/pages/${PAGE}/settings?${query()}`;
+  return [
+    refusalPassedBack(
+      id("Get"),
+      `passes Pancake's own refusal of ${badToken.says} back unchanged`,
+      badToken.path,
+      { success: false, error_code: 102, message: "Invalid access_token" },
+    ),
+    contractCase(id("Post"), "happy", newPageToken.name, async (ctx) => {
+      const tokens = () => ctx.fakes.pancakeStore.pageTokens.get(PAGE);
+      const before = tokens()?.size ?? 0;
+      const response = await ctx.call(
+        "POST",
+        `${prefix}/pages/${PAGE}/generate_page_access_token?${query()}`,
+        newPageToken.headers === undefined ? {} : { headers: newPageToken.headers },
+      );
+      expect(response.status).toBe(200);
+      const body = await ctx.json(response);
+      expect(body).toMatchObject({ success: true, page_access_token: expect.stringMatching(/^pat-/) });
+      expect(tokens()?.has(body.page_access_token)).toBe(true);
+      expect(tokens()?.size).toBe(before + 1);
+      expectForwarding(ctx);
+    }),
+    brokenUpstream(
+      id("Get"),
+      "GET",
+      "reset",
+      { name: "Pancake", fake: (fakes) => fakes.pancake, match: "/api/v1/pages" },
+      () => ({ path: `${prefix}/pages?${query()}` }),
+    ),
+    ...idempotencyCases(
+      id("Post"),
+      "POST",
+      async (_ctx, variant) => ({
+        path: `${prefix}/pages/${PAGE}/generate_page_access_token?${query()}`,
+        init: { headers: { "content-type": "application/json" }, body: JSON.stringify({ variant }) },
+      }),
+      (ctx) => ctx.fakes.pancakeStore.pageTokens.get(PAGE)?.size ?? 0,
+    ),
+    contractCase(id("Put"), "happy", "passes a PUT through and Pancake's 404 back", async (ctx) => {
+      const body = JSON.stringify({ name: "x" });
+      const response = await ctx.call("PUT", settings, {
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      expect(response.status).toBe(404);
+      expect(await ctx.json(response)).toEqual({ success: false, message: "Not found" });
+      expect(ctx.fakes.pancake.requests.at(-1)).toMatchObject({ method: "PUT", bodySha256: sha256(body) });
+      expectForwarding(ctx);
+    }),
+    contractCase(id("Patch"), "happy", "passes a PATCH through and Pancake's 404 back", async (ctx) => {
+      const body = JSON.stringify({ tags: [1] });
+      const response = await ctx.call("PATCH", settings, {
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      expect(response.status).toBe(404);
+      expect(ctx.fakes.pancake.requests.at(-1)).toMatchObject({ method: "PATCH", bodySha256: sha256(body) });
+    }),
+    ...idempotencyCases(
+      id("Patch"),
+      "PATCH",
+      async (_ctx, variant) => ({
+        path: settings,
+        init: { headers: { "content-type": "application/json" }, body: JSON.stringify({ variant }) },
+      }),
+      (ctx) => ctx.fakes.pancake.requests.filter((r) => r.method === "PATCH").length,
+    ),
+    contractCase(id("Delete"), "happy", "passes a DELETE through and Pancake's 404 back", async (ctx) => {
+      const response = await ctx.call("DELETE", `${prefix}/pages/${PAGE}/tags/1?${query()}`);
+      expect(response.status).toBe(404);
+      expect(ctx.fakes.pancake.requests.at(-1)).toMatchObject({
+        method: "DELETE",
+        path: `/api/v1/pages/${PAGE}/tags/1`,
+      });
+      expectForwarding(ctx);
+    }),
+    ...pathNegatives(family, prefix, query()),
+  ];
 }
 
 const directCases: ContractCase[] = [
@@ -158,46 +264,7 @@ const directCases: ContractCase[] = [
     expect(Array.isArray((await ctx.json(response)).conversations)).toBe(true);
     expect(ctx.fakes.pancake.requests.at(-1)?.query.get("access_token")).toBe(JWT);
   }),
-  contractCase(
-    "pancakeDirectGet",
-    "happy",
-    "passes Pancake's own refusal of a missing token back unchanged",
-    async (ctx) => {
-      const response = await ctx.call("GET", "/api/pancake-direct/pages");
-      expect(response.status).toBe(200);
-      expect(await ctx.json(response)).toEqual({
-        success: false,
-        error_code: 102,
-        message: "Invalid access_token",
-      });
-    },
-  ),
-  brokenUpstream(
-    "pancakeDirectGet",
-    "GET",
-    "reset",
-    { name: "Pancake", fake: (fakes) => fakes.pancake, match: "/api/v1/pages" },
-    () => ({ path: `/api/pancake-direct/pages?${direct()}` }),
-  ),
 
-  contractCase(
-    "pancakeDirectPost",
-    "happy",
-    "posts through with the cookie and passes Pancake's answer back",
-    async (ctx) => {
-      const before = ctx.fakes.pancakeStore.pageTokens.get(PAGE)?.size ?? 0;
-      const response = await ctx.call(
-        "POST",
-        `/api/pancake-direct/pages/${PAGE}/generate_page_access_token?${direct()}`,
-      );
-      expect(response.status).toBe(200);
-      const body = await ctx.json(response);
-      expect(body).toMatchObject({ success: true, page_access_token: expect.stringMatching(/^pat-/) });
-      expect(ctx.fakes.pancakeStore.pageTokens.get(PAGE)?.has(body.page_access_token)).toBe(true);
-      expect(ctx.fakes.pancakeStore.pageTokens.get(PAGE)?.size).toBe(before + 1);
-      expectDirectForwarding(ctx);
-    },
-  ),
   contractCase("pancakeDirectPost", "happy", "streams a form body through unchanged", async (ctx) => {
     const form = `page_ids=${PAGE}`;
     const response = await ctx.call("POST", `/api/pancake-direct/conversations/search?${direct("&q=kh")}`, {
@@ -210,64 +277,14 @@ const directCases: ContractCase[] = [
     expect(seen?.bodySha256).toBe(sha256(form));
     expect(seen?.headers["content-type"]).toBe("application/x-www-form-urlencoded");
   }),
-  ...idempotencyCases(
-    "pancakeDirectPost",
-    "POST",
-    async (_ctx, variant) => ({
-      path: `/api/pancake-direct/pages/${PAGE}/generate_page_access_token?${direct()}`,
-      init: { headers: { "content-type": "application/json" }, body: JSON.stringify({ variant }) },
-    }),
-    (ctx) => ctx.fakes.pancakeStore.pageTokens.get(PAGE)?.size ?? 0,
-  ),
-  contractCase("pancakeDirectPut", "happy", "passes a PUT through and Pancake's 404 back", async (ctx) => {
-    const body = JSON.stringify({ name: "x" });
-    const response = await ctx.call("PUT", `/api/pancake-direct/pages/${PAGE}/settings?${direct()}`, {
-      headers: { "content-type": "application/json" },
-      body,
-    });
-    expect(response.status).toBe(404);
-    expect(await ctx.json(response)).toEqual({ success: false, message: "Not found" });
-    expect(ctx.fakes.pancake.requests.at(-1)).toMatchObject({ method: "PUT", bodySha256: sha256(body) });
-    expectDirectForwarding(ctx);
+  ...pancakeVnCases({
+    family: "pancakeDirect",
+    prefix: "/api/pancake-direct",
+    query: direct,
+    expectForwarding: expectDirectForwarding,
+    badToken: { path: "/api/pancake-direct/pages", says: "a missing token" },
+    newPageToken: { name: "posts through with the cookie and passes Pancake's answer back" },
   }),
-  contractCase(
-    "pancakeDirectPatch",
-    "happy",
-    "passes a PATCH through and Pancake's 404 back",
-    async (ctx) => {
-      const body = JSON.stringify({ tags: [1] });
-      const response = await ctx.call("PATCH", `/api/pancake-direct/pages/${PAGE}/settings?${direct()}`, {
-        headers: { "content-type": "application/json" },
-        body,
-      });
-      expect(response.status).toBe(404);
-      expect(ctx.fakes.pancake.requests.at(-1)).toMatchObject({ method: "PATCH", bodySha256: sha256(body) });
-    },
-  ),
-  ...idempotencyCases(
-    "pancakeDirectPatch",
-    "PATCH",
-    async (_ctx, variant) => ({
-      path: `/api/pancake-direct/pages/${PAGE}/settings?${direct()}`,
-      init: { headers: { "content-type": "application/json" }, body: JSON.stringify({ variant }) },
-    }),
-    (ctx) => ctx.fakes.pancake.requests.filter((r) => r.method === "PATCH").length,
-  ),
-  contractCase(
-    "pancakeDirectDelete",
-    "happy",
-    "passes a DELETE through and Pancake's 404 back",
-    async (ctx) => {
-      const response = await ctx.call("DELETE", `/api/pancake-direct/pages/${PAGE}/tags/1?${direct()}`);
-      expect(response.status).toBe(404);
-      expect(ctx.fakes.pancake.requests.at(-1)).toMatchObject({
-        method: "DELETE",
-        path: `/api/v1/pages/${PAGE}/tags/1`,
-      });
-      expectDirectForwarding(ctx);
-    },
-  ),
-  ...pathNegatives("pancakeDirect", "/api/pancake-direct", direct()),
   chunkedBodyTooLarge("pancakeDirectPatch", "PATCH", () => ({
     path: `/api/pancake-direct/pages/${PAGE}/settings?${direct()}`,
   })),
@@ -319,47 +336,6 @@ const genericCases: ContractCase[] = [
     },
   ),
   contractCase(
-    "pancakeGenericGet",
-    "happy",
-    "passes Pancake's own refusal of an expired token back unchanged",
-    async (ctx) => {
-      const response = await ctx.call("GET", "/api/pancake/pages?access_token=expired.token.x");
-      expect(response.status).toBe(200);
-      expect(await ctx.json(response)).toEqual({
-        success: false,
-        error_code: 102,
-        message: "Invalid access_token",
-      });
-    },
-  ),
-  brokenUpstream(
-    "pancakeGenericGet",
-    "GET",
-    "reset",
-    { name: "Pancake", fake: (fakes) => fakes.pancake, match: "/api/v1/pages" },
-    () => ({ path: `/api/pancake/pages?${generic()}` }),
-  ),
-  contractCase(
-    "pancakeGenericPost",
-    "happy",
-    "generates a page access token as the inbox does (POST, JSON content type, no body)",
-    async (ctx) => {
-      const before = ctx.fakes.pancakeStore.pageTokens.get(PAGE)?.size ?? 0;
-      const response = await ctx.call(
-        "POST",
-        `/api/pancake/pages/${PAGE}/generate_page_access_token?${generic()}`,
-        {
-          headers: { accept: "application/json", "content-type": "application/json" },
-        },
-      );
-      expect(response.status).toBe(200);
-      const body = await ctx.json(response);
-      expect(body).toMatchObject({ success: true, page_access_token: expect.stringMatching(/^pat-/) });
-      expect(ctx.fakes.pancakeStore.pageTokens.get(PAGE)?.size).toBe(before + 1);
-      expectGenericForwarding(ctx);
-    },
-  ),
-  contractCase(
     "pancakeGenericPost",
     "happy",
     "searches conversations with the inbox's multipart FormData body, streamed through unchanged",
@@ -385,70 +361,27 @@ const genericCases: ContractCase[] = [
       expect(seen?.bodySha256).toBe(createHash("sha256").update(bytes).digest("hex"));
     },
   ),
-  ...idempotencyCases(
-    "pancakeGenericPost",
-    "POST",
-    async (_ctx, variant) => ({
-      path: `/api/pancake/pages/${PAGE}/generate_page_access_token?${generic()}`,
-      init: { headers: { "content-type": "application/json" }, body: JSON.stringify({ variant }) },
-    }),
-    (ctx) => ctx.fakes.pancakeStore.pageTokens.get(PAGE)?.size ?? 0,
-  ),
-  contractCase("pancakeGenericPut", "happy", "passes a PUT through and Pancake's 404 back", async (ctx) => {
-    const body = JSON.stringify({ name: "x" });
-    const response = await ctx.call("PUT", `/api/pancake/pages/${PAGE}/settings?${generic()}`, {
-      headers: { "content-type": "application/json" },
-      body,
-    });
-    expect(response.status).toBe(404);
-    expect(await ctx.json(response)).toEqual({ success: false, message: "Not found" });
-    expect(ctx.fakes.pancake.requests.at(-1)).toMatchObject({ method: "PUT", bodySha256: sha256(body) });
-    expectGenericForwarding(ctx);
+  ...pancakeVnCases({
+    family: "pancakeGeneric",
+    prefix: "/api/pancake",
+    query: generic,
+    expectForwarding: expectGenericForwarding,
+    badToken: { path: "/api/pancake/pages?access_token=expired.token.x", says: "an expired token" },
+    newPageToken: {
+      name: "generates a page access token as the inbox does (POST, JSON content type, no body)",
+      headers: { accept: "application/json", "content-type": "application/json" },
+    },
   }),
-  contractCase(
-    "pancakeGenericPatch",
-    "happy",
-    "passes a PATCH through and Pancake's 404 back",
-    async (ctx) => {
-      const body = JSON.stringify({ tags: [1] });
-      const response = await ctx.call("PATCH", `/api/pancake/pages/${PAGE}/settings?${generic()}`, {
-        headers: { "content-type": "application/json" },
-        body,
-      });
-      expect(response.status).toBe(404);
-      expect(ctx.fakes.pancake.requests.at(-1)).toMatchObject({ method: "PATCH", bodySha256: sha256(body) });
-    },
-  ),
-  ...idempotencyCases(
-    "pancakeGenericPatch",
-    "PATCH",
-    async (_ctx, variant) => ({
-      path: `/api/pancake/pages/${PAGE}/settings?${generic()}`,
-      init: { headers: { "content-type": "application/json" }, body: JSON.stringify({ variant }) },
-    }),
-    (ctx) => ctx.fakes.pancake.requests.filter((r) => r.method === "PATCH").length,
-  ),
-  contractCase(
-    "pancakeGenericDelete",
-    "happy",
-    "passes a DELETE through and Pancake's 404 back",
-    async (ctx) => {
-      const response = await ctx.call("DELETE", `/api/pancake/pages/${PAGE}/tags/1?${generic()}`);
-      expect(response.status).toBe(404);
-      expect(ctx.fakes.pancake.requests.at(-1)).toMatchObject({
-        method: "DELETE",
-        path: `/api/v1/pages/${PAGE}/tags/1`,
-      });
-      expectGenericForwarding(ctx);
-    },
-  ),
-  ...pathNegatives("pancakeGeneric", "/api/pancake", generic()),
   chunkedBodyTooLarge("pancakeGenericPost", "POST", () => ({
     path: `/api/pancake/conversations/search?${generic()}`,
   })),
 ];
 
 const official = `page_access_token=${encodeURIComponent(PAGE_TOKEN)}`;
+
+/** The messages of a seeded conversation, through the gateway, with the page token. */
+const messagesPath = (ctx: CaseContext) =>
+  `/api/pancake-official/pages/${PAGE}/conversations/${conversationId(ctx)}/messages?${official}`;
 
 const officialCases: ContractCase[] = [
   contractCase(
@@ -472,22 +405,11 @@ const officialCases: ContractCase[] = [
       expect(seen?.query.get("since")).toBe(String(since));
     },
   ),
-  contractCase(
+  refusalPassedBack(
     "pancakeOfficialGet",
-    "happy",
     "passes pages.fm's refusal of a bad page token back unchanged",
-    async (ctx) => {
-      const response = await ctx.call(
-        "GET",
-        `/api/pancake-official/pages/${PAGE}/conversations?page_access_token=wrong`,
-      );
-      expect(response.status).toBe(200);
-      expect(await ctx.json(response)).toEqual({
-        success: false,
-        error_code: 105,
-        message: "Invalid page_access_token",
-      });
-    },
+    `/api/pancake-official/pages/${PAGE}/conversations?page_access_token=wrong`,
+    { success: false, error_code: 105, message: "Invalid page_access_token" },
   ),
   brokenUpstream(
     "pancakeOfficialGet",
@@ -503,11 +425,9 @@ const officialCases: ContractCase[] = [
     async (ctx) => {
       const before = ctx.fakes.pagesFm.sent.length;
       const text = ctx.unique("Dạ shop chào chị");
-      const response = await ctx.call(
-        "POST",
-        `/api/pancake-official/pages/${PAGE}/conversations/${conversationId(ctx)}/messages?${official}`,
-        { json: { action: "reply_inbox", message: text } },
-      );
+      const response = await ctx.call("POST", messagesPath(ctx), {
+        json: { action: "reply_inbox", message: text },
+      });
       expect(response.status).toBe(200);
       expect((await ctx.json(response)).success).toBe(true);
       expect(ctx.fakes.pagesFm.sent.length).toBe(before + 1);
@@ -518,17 +438,13 @@ const officialCases: ContractCase[] = [
     "pancakeOfficialPost",
     "POST",
     async (ctx, variant) => ({
-      path: `/api/pancake-official/pages/${PAGE}/conversations/${conversationId(ctx)}/messages?${official}`,
+      path: messagesPath(ctx),
       init: { json: { action: "reply_inbox", message: `Một lần thôi ${variant}` } },
     }),
     (ctx) => ctx.fakes.pagesFm.sent.length,
   ),
   contractCase("pancakeOfficialPut", "happy", "passes a PUT through and pages.fm's 405 back", async (ctx) => {
-    const response = await ctx.call(
-      "PUT",
-      `/api/pancake-official/pages/${PAGE}/conversations/${conversationId(ctx)}/messages?${official}`,
-      { json: { message: "x" } },
-    );
+    const response = await ctx.call("PUT", messagesPath(ctx), { json: { message: "x" } });
     expect(response.status).toBe(405);
     expect(await ctx.json(response)).toEqual({ success: false, message: "Method not allowed" });
     expect(ctx.fakes.pagesFm.requests.at(-1)?.method).toBe("PUT");
@@ -538,11 +454,7 @@ const officialCases: ContractCase[] = [
     "happy",
     "passes a PATCH through and pages.fm's 405 back",
     async (ctx) => {
-      const response = await ctx.call(
-        "PATCH",
-        `/api/pancake-official/pages/${PAGE}/conversations/${conversationId(ctx)}/messages?${official}`,
-        { json: { message: "x" } },
-      );
+      const response = await ctx.call("PATCH", messagesPath(ctx), { json: { message: "x" } });
       expect(response.status).toBe(405);
       expect(ctx.fakes.pagesFm.requests.at(-1)?.method).toBe("PATCH");
     },
@@ -551,7 +463,7 @@ const officialCases: ContractCase[] = [
     "pancakeOfficialPatch",
     "PATCH",
     async (ctx, variant) => ({
-      path: `/api/pancake-official/pages/${PAGE}/conversations/${conversationId(ctx)}/messages?${official}`,
+      path: messagesPath(ctx),
       init: { json: { message: `x${variant}` } },
     }),
     (ctx) => ctx.fakes.pagesFm.requests.filter((r) => r.method === "PATCH").length,
@@ -561,17 +473,14 @@ const officialCases: ContractCase[] = [
     "happy",
     "passes a DELETE through and pages.fm's 405 back",
     async (ctx) => {
-      const response = await ctx.call(
-        "DELETE",
-        `/api/pancake-official/pages/${PAGE}/conversations/${conversationId(ctx)}/messages?${official}`,
-      );
+      const response = await ctx.call("DELETE", messagesPath(ctx));
       expect(response.status).toBe(405);
       expect(ctx.fakes.pagesFm.requests.at(-1)).toMatchObject({ method: "DELETE", bodyBytes: 0 });
     },
   ),
   ...pathNegatives("pancakeOfficial", "/api/pancake-official", official),
   chunkedBodyTooLarge("pancakeOfficialPost", "POST", (ctx) => ({
-    path: `/api/pancake-official/pages/${PAGE}/conversations/${conversationId(ctx)}/messages?${official}`,
+    path: messagesPath(ctx),
   })),
 ];
 

@@ -7,8 +7,8 @@ import { API_KEY } from "../../servers/index.js";
 import type { CaseContext, ContractCase, Loose } from "../context.js";
 import { withKey } from "../context.js";
 import {
+  apiKeyCases,
   apiKeyNegatives,
-  bearerKeyCase,
   contractCase,
   expectRefused,
   jsonBodyNegatives,
@@ -170,11 +170,7 @@ export const realtimeCases: ContractCase[] = [
       }
     },
   ),
-  bearerKeyCase("getRealtimeStatus", "GET", () => ({
-    path: "/api/realtime/status",
-    init: { headers: withKey() },
-  })),
-  ...apiKeyNegatives("getRealtimeStatus", "GET", () => ({
+  ...apiKeyCases("getRealtimeStatus", "GET", () => ({
     path: "/api/realtime/status",
     init: { headers: withKey() },
   })),

@@ -5,8 +5,7 @@ import { SEPAY_KEY } from "../../servers/index.js";
 import type { CaseContext, ContractCase, Loose } from "../context.js";
 import { withKey } from "../context.js";
 import {
-  apiKeyNegatives,
-  bearerKeyCase,
+  apiKeyCases,
   contractCase,
   expectQueryRefused,
   expectRefused,
@@ -235,11 +234,7 @@ export const sepayCases: ContractCase[] = [
       expect(seen).toEqual(ids);
     },
   ),
-  bearerKeyCase("listSepayTransactions", "GET", () => ({
-    path: "/api/sepay/transactions",
-    init: { headers: withKey() },
-  })),
-  ...apiKeyNegatives("listSepayTransactions", "GET", () => ({
+  ...apiKeyCases("listSepayTransactions", "GET", () => ({
     path: "/api/sepay/transactions",
     init: { headers: withKey() },
   })),

@@ -30,29 +30,41 @@ export function contractCase(
 }
 
 /**
+ * A case factory over (operationId, method, request), the shape most shared cases take: every case
+ * it makes has `kind` and `name` and runs `check` on a freshly built request.
+ */
+function requestCase(
+  kind: CaseKind,
+  name: string,
+  check: (
+    ctx: CaseContext,
+    method: string,
+    request: { path: string; init?: CallInit },
+    operationId: OperationId,
+  ) => Promise<void>,
+): (operationId: OperationId, method: string, request: RequestFactory) => ContractCase {
+  return (operationId, method, request) =>
+    contractCase(operationId, kind, name, async (ctx) => check(ctx, method, await request(ctx), operationId));
+}
+
+/** A pass-through request's init with `body` sent as application/octet-stream. */
+function octetStream(init: CallInit | undefined, body: NonNullable<CallInit["body"]>): CallInit {
+  return { ...init, headers: { ...init?.headers, "content-type": "application/octet-stream" }, body };
+}
+
+/**
  * The Worker's answer to a Node-only operation: 501 NOT_SERVED_BY_RUNTIME in the Error shape, naming
  * the operation and where it is served, even for a request that is valid in every other way.
  */
-export function notServedOnEdge(
-  operationId: OperationId,
-  method: string,
-  request: RequestFactory,
-): ContractCase {
-  return contractCase(
-    operationId,
-    "not-served",
-    "answers 501 NOT_SERVED_BY_RUNTIME on the edge, naming the operation and the Node server",
-    async (ctx) => {
-      const { path, init } = await request(ctx);
-      const mark = upstreamMark(ctx.fakes);
-      const response = await ctx.call(method, path, init);
-      const body = await ctx.expectError(response, 501, "NOT_SERVED_BY_RUNTIME");
-      expect(body.message).toContain(operationId);
-      expect(body.details).toEqual([{ message: "served by: node", code: operationId }]);
-      expect(upstreamMoved(ctx.fakes, mark), "no upstream is reached").toBe(false);
-    },
-  );
-}
+export const notServedOnEdge = requestCase(
+  "not-served",
+  "answers 501 NOT_SERVED_BY_RUNTIME on the edge, naming the operation and the Node server",
+  async (ctx, method, sent, operationId) => {
+    const body = await expectRefused(ctx, method, sent, 501, "NOT_SERVED_BY_RUNTIME", NO_UPSTREAM);
+    expect(body.message).toContain(operationId);
+    expect(body.details).toEqual([{ message: "served by: node", code: operationId }]);
+  },
+);
 
 /** Upstream failures every proxied operation answers alike, and that answer. */
 const BROKEN_UPSTREAM = {
@@ -115,19 +127,28 @@ export async function expectQueryRefused(
   }
 }
 
-/** Sends a request and asserts it is refused with `status code`, changing nothing. */
+/** `untouched` for a request that must be refused before any upstream is reached. */
+export const NO_UPSTREAM = "no upstream is reached";
+
+/**
+ * Sends a request and asserts it is refused with `status code`, changing nothing: neither the count
+ * `untouched` gives, nor (with NO_UPSTREAM) any upstream's recorded requests.
+ */
 export async function expectRefused(
   ctx: CaseContext,
   method: string,
   request: { path: string; init?: CallInit },
   status: number,
   code: Parameters<CaseContext["expectError"]>[2],
-  untouched?: SideEffect,
+  untouched?: SideEffect | typeof NO_UPSTREAM,
 ): Promise<Awaited<ReturnType<CaseContext["expectError"]>>> {
-  const before = untouched === undefined ? 0 : await untouched(ctx);
+  const before = typeof untouched === "function" ? await untouched(ctx) : 0;
+  const mark = upstreamMark(ctx.fakes);
   const response = await ctx.call(method, request.path, request.init);
   const body = await ctx.expectError(response, status, code);
-  if (untouched !== undefined) {
+  if (untouched === NO_UPSTREAM) {
+    expect(upstreamMoved(ctx.fakes, mark), NO_UPSTREAM).toBe(false);
+  } else if (untouched !== undefined) {
     expect(await untouched(ctx), "a refused request changes nothing").toBe(before);
   }
   return body;
@@ -161,24 +182,16 @@ function pad(body: Record<string, unknown>, bytes: number): string {
  * A pass-through answer carries `nosniff` and a sandboxing CSP: HTML an upstream returns (an error
  * page, a printed bill opened in a tab) cannot run scripts as a page of the gateway's origin.
  */
-export function untrustedContentCase(
-  operationId: OperationId,
-  method: string,
-  request: RequestFactory,
-): ContractCase {
-  return contractCase(
-    operationId,
-    "happy",
-    "marks the upstream's answer nosniff with a sandboxing CSP, so its HTML cannot run on the gateway's origin",
-    async (ctx) => {
-      const { path, init } = await request(ctx);
-      const response = await ctx.call(method, path, init);
-      await response.arrayBuffer();
-      expect(response.headers.get("x-content-type-options")).toBe("nosniff");
-      expect(response.headers.get("content-security-policy")).toMatch(/^sandbox\b/);
-    },
-  );
-}
+export const untrustedContentCase = requestCase(
+  "happy",
+  "marks the upstream's answer nosniff with a sandboxing CSP, so its HTML cannot run on the gateway's origin",
+  async (ctx, method, { path, init }) => {
+    const response = await ctx.call(method, path, init);
+    await response.arrayBuffer();
+    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(response.headers.get("content-security-policy")).toMatch(/^sandbox\b/);
+  },
+);
 
 /**
  * The refusals every JSON-bodied operation makes, in the order both runtimes check them: a body over
@@ -296,92 +309,69 @@ function overRawLimit(): Uint8Array {
 }
 
 /** A pass-through body over 20 MiB: 413 PAYLOAD_TOO_LARGE before any upstream is reached. */
-export function rawBodyTooLarge(
-  operationId: OperationId,
-  method: string,
-  request: RequestFactory,
-): ContractCase {
-  return contractCase(
-    operationId,
-    "negative",
-    "refuses a body over 20 MiB with 413 PAYLOAD_TOO_LARGE before reaching the upstream",
-    async (ctx) => {
-      const { path, init } = await request(ctx);
-      const mark = upstreamMark(ctx.fakes);
-      const response = await ctx.call(method, path, {
-        ...init,
-        headers: { ...init?.headers, "content-type": "application/octet-stream" },
-        body: overRawLimit(),
-      });
-      await ctx.expectError(response, 413, "PAYLOAD_TOO_LARGE");
-      expect(upstreamMoved(ctx.fakes, mark), "no upstream is reached").toBe(false);
-    },
-  );
-}
+export const rawBodyTooLarge = requestCase(
+  "negative",
+  "refuses a body over 20 MiB with 413 PAYLOAD_TOO_LARGE before reaching the upstream",
+  async (ctx, method, { path, init }) => {
+    await expectRefused(
+      ctx,
+      method,
+      { path, init: octetStream(init, overRawLimit()) },
+      413,
+      "PAYLOAD_TOO_LARGE",
+      NO_UPSTREAM,
+    );
+  },
+);
 
 /**
  * A chunked pass-through body (no Content-Length) that turns out over 20 MiB: 413 PAYLOAD_TOO_LARGE,
  * no upstream ever receives it whole, and the server goes on answering.
  */
-export function chunkedBodyTooLarge(
-  operationId: OperationId,
-  method: string,
-  request: RequestFactory,
-): ContractCase {
-  return contractCase(
-    operationId,
-    "negative",
-    "refuses a chunked body that grows past 20 MiB with 413, never delivering it cut short",
-    async (ctx) => {
-      const { path, init } = await request(ctx);
-      const chunk = new Uint8Array(1024 * 1024).fill(0x62);
-      let sent = 0;
-      const body = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          if (sent > RAW_BODY_LIMIT) {
-            controller.close();
-            return;
-          }
-          sent += chunk.byteLength;
-          controller.enqueue(chunk);
-        },
-      });
-      const mark = upstreamMark(ctx.fakes);
-      const response = await ctx.call(method, path, {
-        ...init,
-        headers: { ...init?.headers, "content-type": "application/octet-stream" },
-        body,
-      });
-      await ctx.expectError(response, 413, "PAYLOAD_TOO_LARGE");
-      expect(upstreamMoved(ctx.fakes, mark), "no upstream records the body").toBe(false);
-      expect((await ctx.call("GET", "/health")).status, "the server answers the next request").toBe(200);
-    },
-  );
-}
+export const chunkedBodyTooLarge = requestCase(
+  "negative",
+  "refuses a chunked body that grows past 20 MiB with 413, never delivering it cut short",
+  async (ctx, method, { path, init }) => {
+    const chunk = new Uint8Array(1024 * 1024).fill(0x62);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > RAW_BODY_LIMIT) {
+          controller.close();
+          return;
+        }
+        sent += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    await expectRefused(
+      ctx,
+      method,
+      { path, init: octetStream(init, body) },
+      413,
+      "PAYLOAD_TOO_LARGE",
+      NO_UPSTREAM,
+    );
+    expect((await ctx.call("GET", "/health")).status, "the server answers the next request").toBe(200);
+  },
+);
 
 /** An Idempotency-Key the spec does not allow (under 8 characters): 400 before anything is sent. */
-export function badIdempotencyKey(
-  operationId: OperationId,
-  method: string,
-  request: RequestFactory,
-): ContractCase {
-  return contractCase(
-    operationId,
-    "negative",
-    "refuses an Idempotency-Key shorter than 8 characters with 400 VALIDATION_FAILED",
-    async (ctx) => {
-      const { path, init } = await request(ctx);
-      const mark = upstreamMark(ctx.fakes);
-      const response = await ctx.call(method, path, {
-        ...init,
-        headers: { ...init?.headers, "idempotency-key": "short" },
-      });
-      const error = await ctx.expectError(response, 400, "VALIDATION_FAILED");
-      expect(error.details?.map((d) => d.path)).toContainEqual(["headers", "idempotency-key"]);
-      expect(upstreamMoved(ctx.fakes, mark), "no upstream is reached").toBe(false);
-    },
-  );
-}
+export const badIdempotencyKey = requestCase(
+  "negative",
+  "refuses an Idempotency-Key shorter than 8 characters with 400 VALIDATION_FAILED",
+  async (ctx, method, { path, init }) => {
+    const error = await expectRefused(
+      ctx,
+      method,
+      { path, init: { ...init, headers: { ...init?.headers, "idempotency-key": "short" } } },
+      400,
+      "VALIDATION_FAILED",
+      NO_UPSTREAM,
+    );
+    expect(error.details?.map((d) => d.path)).toContainEqual(["headers", "idempotency-key"]);
+  },
+);
 
 /** A missing API key and a wrong one (as x-api-key and as a Bearer token): 401 UNAUTHORIZED. */
 export function apiKeyNegatives(
@@ -390,17 +380,21 @@ export function apiKeyNegatives(
   request: RequestFactory,
   untouched?: SideEffect,
 ): ContractCase[] {
-  const send = (headers: Record<string, string>) => async (ctx: CaseContext) => {
+  /** The request with `headers` as its only credentials. */
+  const withCredentials = async (ctx: CaseContext, headers: Record<string, string>) => {
     const { path, init } = await request(ctx);
     const rest = Object.fromEntries(
       Object.entries(init?.headers ?? {}).filter(
         ([name]) => name !== "x-api-key" && name !== "authorization",
       ),
     );
+    return { path, init: { ...init, headers: { ...rest, ...headers } } };
+  };
+  const send = (headers: Record<string, string>) => async (ctx: CaseContext) => {
     const error = await expectRefused(
       ctx,
       method,
-      { path, init: { ...init, headers: { ...rest, ...headers } } },
+      await withCredentials(ctx, headers),
       401,
       "UNAUTHORIZED",
       untouched,
@@ -426,15 +420,25 @@ export function apiKeyNegatives(
       "refuses a wrong Bearer key with 401 UNAUTHORIZED",
       send({ authorization: "Bearer not-the-key-0000" }),
     ),
-    failureLimitCase(operationId, method, async (ctx, key) => {
-      const { path, init } = await request(ctx);
-      const rest = Object.fromEntries(
-        Object.entries(init?.headers ?? {}).filter(
-          ([name]) => name !== "x-api-key" && name !== "authorization",
-        ),
-      );
-      return { path, init: { ...init, headers: { ...rest, "x-api-key": key ?? `${API_KEY}-guess` } } };
-    }),
+    failureLimitCase(operationId, method, (ctx, key) =>
+      withCredentials(ctx, { "x-api-key": key ?? `${API_KEY}-guess` }),
+    ),
+  ];
+}
+
+/**
+ * The API-key cases of an operation that needs a key: the key accepted as a Bearer token, and a
+ * missing or wrong key refused (apiKeyNegatives). `request` sends the right key.
+ */
+export function apiKeyCases(
+  operationId: OperationId,
+  method: string,
+  request: RequestFactory,
+  untouched?: SideEffect,
+): ContractCase[] {
+  return [
+    bearerKeyCase(operationId, method, request),
+    ...apiKeyNegatives(operationId, method, request, untouched),
   ];
 }
 
@@ -483,13 +487,10 @@ export function failureLimitCase(
 }
 
 /** Accepts the API key as `Authorization: Bearer <key>` as well as `x-api-key`. */
-export function bearerKeyCase(
-  operationId: OperationId,
-  method: string,
-  request: RequestFactory,
-): ContractCase {
-  return contractCase(operationId, "happy", "accepts the API key as Authorization: Bearer", async (ctx) => {
-    const { path, init } = await request(ctx);
+export const bearerKeyCase = requestCase(
+  "happy",
+  "accepts the API key as Authorization: Bearer",
+  async (ctx, method, { path, init }) => {
     const rest = Object.fromEntries(
       Object.entries(init?.headers ?? {}).filter(([name]) => name !== "x-api-key"),
     );
@@ -498,8 +499,8 @@ export function bearerKeyCase(
       headers: { ...rest, authorization: `Bearer ${API_KEY}` },
     });
     expect(response.status).toBeLessThan(300);
-  });
-}
+  },
+);
 
 /**
  * The Idempotency-Key contract of a non-idempotent operation. With a reachable store: a repeat with
