@@ -36,12 +36,12 @@ export interface SelfTime {
 
 /**
  * Where a function lives: its npm package, `node:` for Node's own JavaScript, `gateway` for the
- * bundled server (dist/main.js, which holds core and generated too), `(vm)` for samples V8 gives no
- * script (the garbage collector, idle, native code).
+ * bundled server (dist/main.js, which holds core and generated too), `(native)` for samples V8 gives
+ * no script: C++ bindings such as the socket writes, the garbage collector, idle.
  */
 export function placeOf(url: string): string {
   if (url === "") {
-    return "(vm)";
+    return "(native)";
   }
   if (url.startsWith("node:")) {
     return "node:";

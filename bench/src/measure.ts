@@ -23,8 +23,9 @@ export async function service(
   script: string,
   env: Record<string, string>,
   marker: string,
+  nodeArgs: readonly string[] = [],
 ): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ["--import", "tsx", resolve(ROOT, script)], {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", resolve(ROOT, script)], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -12,21 +12,10 @@ import { cpus } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import {
-  conversationUpdate,
-  FAKE_CREDENTIALS,
-  startAllFakes,
-  tposPasswordGrant,
-} from "@n2store/testkit/fakes";
-import {
-  API_KEY,
-  gatewayEnv,
-  REALTIME_TOPIC,
-  startNodeProcess,
-  startRealtime,
-} from "@n2store/testkit/servers";
+import { startAllFakes, tposPasswordGrant } from "@n2store/testkit/fakes";
+import { gatewayEnv, startNodeProcess } from "@n2store/testkit/servers";
 import { Pool, request } from "undici";
-import WebSocket from "ws";
+import { benchFanout } from "./fanout.js";
 import { formatVerdict, judgeGoals } from "./goals.js";
 import {
   CONNECTIONS,
@@ -294,61 +283,17 @@ async function main(): Promise<void> {
 
     // -- 4. Realtime fan-out to 1000 browser sockets ---------------------------------------------
     console.log("\nRealtime fan-out (one Pancake event to 1000 browser sockets):");
-    const started1 = await startRealtime(gateway.url);
-    if (!started1.ok) {
-      throw new Error(`realtime start answered ${started1.status}`);
-    }
-    const topic = REALTIME_TOPIC;
-    await fakes.phoenix.waitFor(() => fakes.phoenix.joins.some((join) => join.topic === topic), 10_000);
-    const sockets: WebSocket[] = [];
-    const delays: number[] = [];
-    let pushedAt = 0;
-    for (let i = 0; i < 1000; i++) {
-      const socket = new WebSocket(`${gateway.url.replace("http", "ws")}/ws`);
-      await new Promise<void>((ready, fail) => {
-        socket.once("error", fail);
-        socket.once("open", () => socket.send(JSON.stringify({ type: "auth", key: API_KEY })));
-        socket.once("message", () => ready());
-      });
-      socket.on("message", (data) => {
-        if (data.toString().includes("pages:update_conversation")) {
-          delays.push(performance.now() - pushedAt);
-        }
-      });
-      sockets.push(socket);
-    }
-    const events = quick ? 5 : 20;
-    for (let i = 0; i < events; i++) {
-      const expected = delays.length + sockets.length;
-      pushedAt = performance.now();
-      fakes.phoenix.push(
-        topic,
-        "pages:update_conversation",
-        conversationUpdate({
-          pageId: FAKE_CREDENTIALS.pageIds[0],
-          psid: String(100 + i),
-          snippet: `event ${i}`,
-        }),
-      );
-      const deadline = Date.now() + 10_000;
-      while (delays.length < expected && Date.now() < deadline) {
-        await new Promise((tick) => setTimeout(tick, 5));
-      }
-    }
-    for (const socket of sockets) {
-      socket.close();
-    }
-    delays.sort((a, b) => a - b);
-    const pick = (q: number) =>
-      (delays[Math.min(delays.length - 1, Math.floor(q * delays.length))] ?? 0).toFixed(1);
-    report("deliveries", `${fmt(delays.length)} of ${fmt(events * 1000)}`, `${events} events x 1000 sockets`);
-    report("delivery time from upstream push", `p50 ${pick(0.5)} ms`, `p99 ${pick(0.99)} ms`);
-    const fanout = {
-      deliveries: delays.length,
-      expected: events * 1000,
-      p50: Number(pick(0.5)),
-      p99: Number(pick(0.99)),
-    };
+    const fanout = await benchFanout(gateway.url, fakes, quick ? 5 : 20);
+    report(
+      "deliveries",
+      `${fmt(fanout.deliveries)} of ${fmt(fanout.expected)}`,
+      `${fanout.expected / 1000} events x 1000 sockets`,
+    );
+    report(
+      "delivery time from upstream push",
+      `p50 ${fanout.p50.toFixed(1)} ms`,
+      `p99 ${fanout.p99.toFixed(1)} ms`,
+    );
     results.fanout = fanout;
 
     // -- Issue 15's goals, from the figures above (ratios within this run's interleaved rounds) ---

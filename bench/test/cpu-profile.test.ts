@@ -4,12 +4,12 @@ import { type CpuProfile, placeOf, selfTimes } from "../src/cpu-profile.js";
 const frame = (functionName: string, url: string, lineNumber = 0) => ({ functionName, url, lineNumber });
 
 describe("placeOf", () => {
-  it("names the npm package, Node's own code, the bundled gateway and the VM", () => {
+  it("names the npm package, Node's own code, the bundled gateway and native code", () => {
     expect(placeOf("file:///w/node_modules/fastify/lib/reply.js")).toBe("fastify");
     expect(placeOf("file:///w/node_modules/@fastify/websocket/index.js")).toBe("@fastify/websocket");
     expect(placeOf("node:_http_server")).toBe("node:");
     expect(placeOf("file:///w/server-node/dist/main.js")).toBe("gateway");
-    expect(placeOf("")).toBe("(vm)");
+    expect(placeOf("")).toBe("(native)");
   });
 });
 
@@ -32,7 +32,7 @@ describe("selfTimes", () => {
     expect(places.map((p) => [p.name, p.micros])).toEqual([
       ["fastify", 80],
       ["gateway", 20],
-      ["(vm)", 0],
+      ["(native)", 0],
     ]);
   });
 
