@@ -6,36 +6,33 @@
  *   npm run bench                 all benchmarks
  *   npm run bench -- --quick      shorter runs (for a smoke test)
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import {
-  conversationUpdate,
-  FAKE_CREDENTIALS,
-  startAllFakes,
-  tposPasswordGrant,
-} from "@n2store/testkit/fakes";
-import {
-  API_KEY,
-  gatewayEnv,
-  REALTIME_TOPIC,
-  startNodeProcess,
-  startRealtime,
-} from "@n2store/testkit/servers";
-import autocannon from "autocannon";
+import { startAllFakes, tposPasswordGrant } from "@n2store/testkit/fakes";
+import { gatewayEnv, startNodeProcess } from "@n2store/testkit/servers";
 import { Pool, request } from "undici";
-import WebSocket from "ws";
+import { benchFanout } from "./fanout.js";
+import { formatVerdict, judgeGoals } from "./goals.js";
+import {
+  CONNECTIONS,
+  DURATION_S,
+  interleaved,
+  LATENCY_REQUESTS,
+  latency,
+  ROUNDS,
+  rssBytes,
+  service,
+  type Throughput,
+  throughput,
+  WRK,
+} from "./measure.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const quick = process.argv.includes("--quick");
-/** Throughput and latency are measured in ROUNDS interleaved rounds (see `interleaved`). */
-const ROUNDS = quick ? 1 : 3;
-const DURATION_S = quick ? 2 : 4;
-const CONNECTIONS = 32;
-const LATENCY_REQUESTS = quick ? 1000 : 2000;
 
 interface Row {
   readonly name: string;
@@ -47,170 +44,6 @@ const results: Record<string, unknown> = {};
 function report(name: string, value: string, note?: string): void {
   rows.push(note === undefined ? { name, value } : { name, value, note });
   console.log(`  ${name}: ${value}${note ? ` (${note})` : ""}`);
-}
-
-/** Starts a helper process and waits for the line that carries its URL. */
-async function service(
-  name: string,
-  script: string,
-  env: Record<string, string>,
-  marker: string,
-): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ["--import", "tsx", resolve(ROOT, script)], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start`)), 30_000);
-    child.stdout?.on("data", (chunk: Buffer) => {
-      const match = new RegExp(`${marker} (http://\\S+)`).exec(chunk.toString());
-      if (match?.[1] !== undefined) {
-        clearTimeout(timer);
-        resolveUrl(match[1]);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`${name} exited with ${code}`)));
-  });
-  return { url, child };
-}
-
-const WRK = spawnSync("wrk", ["--version"], { encoding: "utf8" }).error === undefined;
-
-/** wrk's latency figure ("812.00us", "1.27ms", "2.01s") in milliseconds. */
-function ms(text: string | undefined): number {
-  const match = /([\d.]+)(us|ms|s)/.exec(text ?? "");
-  if (match === null) {
-    return Number.NaN;
-  }
-  const value = Number(match[1]);
-  return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
-}
-
-/** Clock ticks per second of /proc/<pid>/stat's CPU times (100 on Linux unless configured). */
-const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
-
-/** CPU time (user + system) a process has used so far, in microseconds. */
-function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command name (which may hold spaces) in parentheses; utime and stime are 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS;
-}
-
-/**
- * Requests per second and latency percentiles under CONNECTIONS concurrent keep-alive connections:
- * with wrk (C, one thread) when installed, which leaves more of the two cores to the servers than
- * autocannon (Node) does; else with autocannon. With `pid`, also the CPU time that server process
- * spent per request: unlike the rate, it does not depend on how the load generator and the upstream
- * share the cores, so it compares the proxies' own work most directly.
- */
-/** What one throughput run measured (a type, not an interface: `interleaved` takes records of numbers). */
-type Throughput = { rps: number; p50: number; p99: number; errors: number; cpuUs: number };
-
-async function throughput(url: string, pid?: number): Promise<Throughput> {
-  const cpuBefore = pid === undefined ? 0 : cpuMicros(pid);
-  const perRequest = (requests: number) =>
-    pid === undefined || requests === 0 ? Number.NaN : Math.round((cpuMicros(pid) - cpuBefore) / requests);
-  if (WRK) {
-    const run = spawnSync("wrk", ["-t1", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, "--latency", url], {
-      encoding: "utf8",
-    });
-    const out = run.stdout;
-    const errors =
-      /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? /Socket errors: .*?(\d+)/.exec(out)?.[1] ?? "0";
-    return {
-      rps: Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0)),
-      p50: ms(/^\s*50%\s+(\S+)/m.exec(out)?.[1]),
-      p99: ms(/^\s*99%\s+(\S+)/m.exec(out)?.[1]),
-      errors: Number(errors),
-      cpuUs: perRequest(Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)),
-    };
-  }
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, pipelining: 1 });
-  return {
-    rps: Math.round(result.requests.average),
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx,
-    cpuUs: perRequest(result.requests.total),
-  };
-}
-
-/**
- * Measures each target once per round, the targets in turn, for ROUNDS rounds, and keeps for each
- * figure the median of its rounds. On a shared machine a slow spell then costs every target alike
- * instead of whichever happened to run during it, so the ratios hold even when absolutes move.
- * Error counts are summed over the rounds.
- */
-async function interleaved<K extends string, T extends Record<string, number>>(
-  targets: Record<K, () => Promise<T>>,
-): Promise<Record<K, T>> {
-  const runs = new Map<K, T[]>();
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, measure] of Object.entries(targets) as [K, () => Promise<T>][]) {
-      const list = runs.get(name) ?? [];
-      list.push(await measure());
-      runs.set(name, list);
-    }
-  }
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-  };
-  const out = {} as Record<K, T>;
-  for (const [name, list] of runs) {
-    const first = list[0] as T;
-    out[name] = Object.fromEntries(
-      // Errors are counted over every round, never hidden by a median.
-      Object.keys(first).map((field) => {
-        const values = list.map((run) => run[field] as number);
-        return [field, field === "errors" ? values.reduce((a, b) => a + b, 0) : median(values)];
-      }),
-    ) as T;
-  }
-  return out;
-}
-
-/** p50/p99 in microseconds of sequential requests on one keep-alive connection. */
-async function latency(
-  url: string,
-  init: { method?: "GET" | "POST"; headers?: Record<string, string>; body?: string } = {},
-): Promise<{ p50: number; p99: number }> {
-  const target = new URL(url);
-  const pool = new Pool(target.origin, { connections: 1, pipelining: 1 });
-  const path = `${target.pathname}${target.search}`;
-  const once = async () => {
-    const response = await pool.request({
-      path,
-      method: init.method ?? "GET",
-      headers: init.headers ?? {},
-      body: init.body ?? null,
-    });
-    await response.body.dump();
-    if (response.statusCode >= 300) {
-      throw new Error(`${url} answered ${response.statusCode}`);
-    }
-  };
-  for (let i = 0; i < 300; i++) {
-    await once();
-  }
-  const samples: number[] = [];
-  for (let i = 0; i < LATENCY_REQUESTS; i++) {
-    const started = process.hrtime.bigint();
-    await once();
-    samples.push(Number(process.hrtime.bigint() - started) / 1000);
-  }
-  await pool.close();
-  samples.sort((a, b) => a - b);
-  const at = (q: number) =>
-    Math.round(samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0);
-  return { p50: at(0.5), p99: at(0.99) };
-}
-
-function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb * 1024;
 }
 
 const fmt = (n: number) => n.toLocaleString("en-US");
@@ -242,6 +75,7 @@ async function main(): Promise<void> {
     { UPSTREAM_URL: upstream.url },
     "MINIMAL",
   );
+  const bare = await service("bare", "bench/src/bare-proxy.ts", { UPSTREAM_URL: upstream.url }, "BARE");
   const fakes = await startAllFakes({ tpos: { tokenDelayMs: 200 } });
   const upstreamUrl = new URL(upstream.url);
   const gateway = await startNodeProcess(
@@ -261,10 +95,11 @@ async function main(): Promise<void> {
     // -- 1. Pass-through throughput and latency -----------------------------------------------
     console.log("Pass-through (/api/rest/*) and generic proxy (/api/proxy):");
     const proxyTarget = encodeURIComponent(`${upstream.url}/bench`);
-    const { direct, rest, floor, expressRest, proxy, expressProxy } = await interleaved({
+    const { direct, rest, floor, bareFloor, expressRest, proxy, expressProxy } = await interleaved({
       direct: () => throughput(`${upstream.url}/rest/v2.0/bench`, upstream.child.pid),
       rest: () => throughput(`${gateway.url}/api/rest/v2.0/bench`, gatewayPid),
       floor: () => throughput(`${minimal.url}/api/rest/v2.0/bench`, minimal.child.pid),
+      bareFloor: () => throughput(`${bare.url}/api/rest/v2.0/bench`, bare.child.pid),
       expressRest: () => throughput(`${express.url}/api/rest/v2.0/bench`, express.child.pid),
       proxy: () => throughput(`${gateway.url}/api/proxy?url=${proxyTarget}`, gatewayPid),
       expressProxy: () => throughput(`${express.url}/api/proxy?url=${proxyTarget}`, express.child.pid),
@@ -281,6 +116,7 @@ async function main(): Promise<void> {
       ["upstream alone (direct)", direct, percentiles(direct)],
       ["gateway /api/rest/*", rest, percentiles(rest, { errors: true })],
       ["floor: minimal Fastify + undici /api/rest/*", floor, percentiles(floor)],
+      ["second floor: bare node:http + undici Pool.stream() /api/rest/*", bareFloor, percentiles(bareFloor)],
       ["Express + http-proxy-middleware /api/rest/*", expressRest, percentiles(expressRest)],
       ["gateway /api/proxy", proxy, percentiles(proxy, { errors: true })],
       ["Express + http-proxy-middleware /api/proxy", expressProxy, percentiles(expressProxy, { p99: false })],
@@ -289,7 +125,7 @@ async function main(): Promise<void> {
     }
     report(
       "CPU per request, server process (rest)",
-      `gateway ${rest.cpuUs} us, floor ${floor.cpuUs} us, Express ${expressRest.cpuUs} us`,
+      `gateway ${rest.cpuUs} us, Fastify floor ${floor.cpuUs} us, bare floor ${bareFloor.cpuUs} us, Express ${expressRest.cpuUs} us`,
       `upstream alone ${direct.cpuUs} us; /api/proxy: gateway ${proxy.cpuUs} us, Express ${expressProxy.cpuUs} us`,
     );
     report(
@@ -306,19 +142,26 @@ async function main(): Promise<void> {
       ratio(floor.rps, expressRest.rps),
       "the most a Fastify + undici proxy gains here",
     );
-    results.passThrough = { direct, rest, floor, expressRest, proxy, expressProxy };
+    report(
+      "gateway's own CPU per request over the bare floor",
+      `${rest.cpuUs - bareFloor.cpuUs} us`,
+      `the Fastify floor's over it: ${floor.cpuUs - bareFloor.cpuUs} us`,
+    );
+    results.passThrough = { direct, rest, floor, bareFloor, expressRest, proxy, expressProxy };
 
     const {
       direct: directLatency,
       rest: restLatency,
       express: expressLatency,
       floor: floorLatency,
+      bare: bareLatency,
       proxy: proxyLatency,
     } = await interleaved({
       direct: () => latency(`${upstream.url}/rest/v2.0/bench`),
       rest: () => latency(`${gateway.url}/api/rest/v2.0/bench`),
       express: () => latency(`${express.url}/api/rest/v2.0/bench`),
       floor: () => latency(`${minimal.url}/api/rest/v2.0/bench`),
+      bare: () => latency(`${bare.url}/api/rest/v2.0/bench`),
       proxy: () => latency(`${gateway.url}/api/proxy?url=${proxyTarget}`),
     });
     report("latency at 1 connection, direct", `p50 ${directLatency.p50} us`, `p99 ${directLatency.p99} us`);
@@ -339,9 +182,14 @@ async function main(): Promise<void> {
       `${floorLatency.p50 - directLatency.p50} us`,
       "the second hop alone",
     );
+    report(
+      "added p50, bare floor (node:http + undici)",
+      `${bareLatency.p50 - directLatency.p50} us`,
+      "the least a Node proxy adds here",
+    );
     report("gateway's own p50 over the floor", `${restLatency.p50 - floorLatency.p50} us`);
     report("added p50, Express", `${expressLatency.p50 - directLatency.p50} us`);
-    results.latency = { directLatency, restLatency, floorLatency, expressLatency, proxyLatency };
+    results.latency = { directLatency, restLatency, floorLatency, bareLatency, expressLatency, proxyLatency };
 
     // -- 2. TPOS token: single flight and cache hits -------------------------------------------
     console.log("\nTPOS token (/api/token):");
@@ -435,61 +283,39 @@ async function main(): Promise<void> {
 
     // -- 4. Realtime fan-out to 1000 browser sockets ---------------------------------------------
     console.log("\nRealtime fan-out (one Pancake event to 1000 browser sockets):");
-    const started1 = await startRealtime(gateway.url);
-    if (!started1.ok) {
-      throw new Error(`realtime start answered ${started1.status}`);
-    }
-    const topic = REALTIME_TOPIC;
-    await fakes.phoenix.waitFor(() => fakes.phoenix.joins.some((join) => join.topic === topic), 10_000);
-    const sockets: WebSocket[] = [];
-    const delays: number[] = [];
-    let pushedAt = 0;
-    for (let i = 0; i < 1000; i++) {
-      const socket = new WebSocket(`${gateway.url.replace("http", "ws")}/ws`);
-      await new Promise<void>((ready, fail) => {
-        socket.once("error", fail);
-        socket.once("open", () => socket.send(JSON.stringify({ type: "auth", key: API_KEY })));
-        socket.once("message", () => ready());
+    const fanout = await benchFanout(gateway.url, fakes, quick ? 5 : 20);
+    report(
+      "deliveries",
+      `${fmt(fanout.deliveries)} of ${fmt(fanout.expected)}`,
+      `${fanout.expected / 1000} events x 1000 sockets`,
+    );
+    report(
+      "delivery time from upstream push",
+      `p50 ${fanout.p50.toFixed(1)} ms`,
+      `p99 ${fanout.p99.toFixed(1)} ms`,
+    );
+    results.fanout = fanout;
+
+    // -- Issue 15's goals, from the figures above (ratios within this run's interleaved rounds) ---
+    console.log("\nGoals (issue 15):");
+    const verdicts = judgeGoals({
+      gatewayCpuUs: rest.cpuUs,
+      expressCpuUs: expressRest.cpuUs,
+      fastifyFloorCpuUs: floor.cpuUs,
+      bareFloorCpuUs: bareFloor.cpuUs,
+      gatewayP50Us: restLatency.p50,
+      upstreamP50Us: directLatency.p50,
+      fanoutP99Ms: fanout.p99,
+    });
+    for (const verdict of verdicts) {
+      console.log(`  ${formatVerdict(verdict)}`);
+      rows.push({
+        name: verdict.name,
+        value: verdict.value,
+        note: `goal ${verdict.goal}: ${verdict.holds ? "holds" : "missed"}`,
       });
-      socket.on("message", (data) => {
-        if (data.toString().includes("pages:update_conversation")) {
-          delays.push(performance.now() - pushedAt);
-        }
-      });
-      sockets.push(socket);
     }
-    const events = quick ? 5 : 20;
-    for (let i = 0; i < events; i++) {
-      const expected = delays.length + sockets.length;
-      pushedAt = performance.now();
-      fakes.phoenix.push(
-        topic,
-        "pages:update_conversation",
-        conversationUpdate({
-          pageId: FAKE_CREDENTIALS.pageIds[0],
-          psid: String(100 + i),
-          snippet: `event ${i}`,
-        }),
-      );
-      const deadline = Date.now() + 10_000;
-      while (delays.length < expected && Date.now() < deadline) {
-        await new Promise((tick) => setTimeout(tick, 5));
-      }
-    }
-    for (const socket of sockets) {
-      socket.close();
-    }
-    delays.sort((a, b) => a - b);
-    const pick = (q: number) =>
-      (delays[Math.min(delays.length - 1, Math.floor(q * delays.length))] ?? 0).toFixed(1);
-    report("deliveries", `${fmt(delays.length)} of ${fmt(events * 1000)}`, `${events} events x 1000 sockets`);
-    report("delivery time from upstream push", `p50 ${pick(0.5)} ms`, `p99 ${pick(0.99)} ms`);
-    results.fanout = {
-      deliveries: delays.length,
-      expected: events * 1000,
-      p50: Number(pick(0.5)),
-      p99: Number(pick(0.99)),
-    };
+    results.goals = verdicts;
 
     // -- 5. SDK failover --------------------------------------------------------------------------
     console.log("\nSDK failover (@n2store/sdk, the primary behind a switchable loopback front):");
@@ -500,6 +326,7 @@ async function main(): Promise<void> {
     upstream.child.kill("SIGTERM");
     express.child.kill("SIGTERM");
     minimal.child.kill("SIGTERM");
+    bare.child.kill("SIGTERM");
     await fakes.close();
   }
 

@@ -18,6 +18,7 @@ import { AccessLog } from "./access-log.js";
 import { sendResult } from "./adapter/reply.js";
 import { loadNodeSettings } from "./env.js";
 import { clientErrorHandler, httpServerOptions } from "./http.js";
+import { lazyChildLogger } from "./lazy-logger.js";
 import { chooseLogFormat, type LogDestination, loggerOptions, prettyDestination } from "./logging.js";
 import { GatewayMetrics } from "./metrics.js";
 import { corsPlugin } from "./plugins/cors.js";
@@ -80,6 +81,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: "idle",
     pluginTimeout: 60_000,
+    childLoggerFactory: lazyChildLogger,
     routerOptions: { maxParamLength: 2048 },
     // The router itself refuses a path it cannot percent-decode (FST_ERR_BAD_URL) or a parameter over
     // maxParamLength, and by default answers in Fastify's own body, whose `code` is not an ErrorCode

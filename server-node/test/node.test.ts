@@ -383,8 +383,10 @@ describe.each(databaseTargets())("Node server on %s", (database) => {
       await phoenix.waitFor(() => phoenix.joins.some((join) => join.topic === REALTIME_TOPIC), 10_000);
 
       const socket = new WebSocket(`${server.url.replace("http", "ws")}/ws`);
-      const messages: { type: string; payload?: unknown }[] = [];
-      socket.on("message", (data) => messages.push(JSON.parse(data.toString())));
+      const messages: { type: string; payload?: unknown; binary: boolean }[] = [];
+      socket.on("message", (data, isBinary) =>
+        messages.push({ ...JSON.parse(data.toString()), binary: isBinary }),
+      );
       await new Promise((resolve) => socket.once("open", resolve));
       socket.send(JSON.stringify({ type: "auth", key: API_KEY }));
       await expect.poll(() => messages.some((m) => m.type === "ready"), { timeout: 5000 }).toBe(true);
@@ -399,7 +401,8 @@ describe.each(databaseTargets())("Node server on %s", (database) => {
         .toBeGreaterThan(0);
       await expect
         .poll(() => messages.find((m) => m.type === "pages:update_conversation"), { timeout: 5000 })
-        .toMatchObject({ type: "pages:update_conversation", payload: update });
+        // A text frame, UTF-8 as sent: a browser would hand a binary one to onmessage as a Blob.
+        .toMatchObject({ type: "pages:update_conversation", payload: update, binary: false });
 
       const status = await json(await call("/api/realtime/status", { headers: keyed }));
       expect(status).toMatchObject({ state: "connected", isLeader: true, browserClients: 1 });

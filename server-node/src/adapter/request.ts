@@ -85,10 +85,17 @@ function headers(request: FastifyRequest): Readonly<Record<string, string>> {
 
 /** A Fastify request as the shared pipeline's IncomingRequest (Fastify names the catch-all `*`). */
 export function toIncomingRequest(operation: OperationSpec, request: FastifyRequest): IncomingRequest {
-  const params: Record<string, string> = { ...(request.params as Record<string, string>) };
+  // Built afresh rather than copied and `delete`d: a deleted key turns the object into a slow
+  // dictionary, which every validator and handler then reads on every pass-through request.
+  const given = request.params as Record<string, string>;
+  const params: Record<string, string> = {};
+  for (const name in given) {
+    if (name !== "*") {
+      params[name] = given[name] as string;
+    }
+  }
   if (operation.catchAll !== null) {
-    params[operation.catchAll] = params["*"] ?? "";
-    delete params["*"];
+    params[operation.catchAll] = given["*"] ?? "";
   }
   const questionMark = request.url.indexOf("?");
   return {

@@ -79,6 +79,7 @@ export const routesPlugin = fp(
       };
     };
 
+    const publish: NodeDeps["publish"] = (message) => app.hub.publish(message);
     // No abort signal: a caller that goes away mid-request cuts the streamed answer (and so the
     // upstream body) when Fastify destroys the reply, while a send already on its way to Graph
     // finishes and its result is kept for an idempotent retry.
@@ -93,13 +94,17 @@ export const routesPlugin = fp(
         tokens,
         tposAppVersion,
         failures: options.failures,
-        clientAddress: request.ip,
+        // Read when used (the credential checks): behind TRUST_PROXY, Fastify works it out of
+        // X-Forwarded-For on every read, which the pass-through routes never need.
+        get clientAddress() {
+          return request.ip;
+        },
         idempotency,
         imageResizer,
         describeRuntime,
         db: app.database.db,
         realtime: app.realtime,
-        publish: (message) => app.hub.publish(message),
+        publish,
         defer: (work) => {
           work.catch((error: unknown) => request.log.warn({ err: error }, "deferred work failed"));
         },

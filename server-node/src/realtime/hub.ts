@@ -12,6 +12,8 @@ export const EVENTS_CHANNEL = "n2store_realtime_events";
 export const NOTIFY_MAX_BYTES = 7900;
 /** A browser with more than this unsent is too slow: it is closed (1013) so it cannot hold others up. */
 export const SLOW_CLIENT_BYTES = 1024 * 1024;
+/** ws sends a Buffer as binary unless told otherwise; browsers expect the events as text. */
+const TEXT_FRAME = { binary: false } as const;
 
 /**
  * Fans realtime events out to the browser sockets of every instance: an event is published once
@@ -94,8 +96,13 @@ export class BrowserHub {
     }
   }
 
-  /** Sends to every socket of this instance; a socket too far behind is closed instead. */
+  /**
+   * Sends to every socket of this instance; a socket too far behind is closed instead. The message
+   * is encoded to UTF-8 once and the same bytes go to every socket as a text frame: given a string,
+   * ws encoded it again for each socket, a third of the fan-out's CPU time for 1 000 sockets here.
+   */
   broadcast(text: string): void {
+    const bytes = Buffer.from(text);
     for (const socket of this.sockets) {
       if (socket.readyState !== 1) {
         continue;
@@ -105,7 +112,7 @@ export class BrowserHub {
         socket.close(1013, "too slow; reconnect");
         continue;
       }
-      socket.send(text);
+      socket.send(bytes, TEXT_FRAME);
       this.delivered += 1;
     }
   }

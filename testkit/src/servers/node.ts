@@ -29,11 +29,15 @@ export interface NodeProcess {
 export async function startNodeProcess(
   name: string,
   env: Record<string, string>,
-  options: { built?: boolean; quiet?: boolean } = {},
+  /** `nodeArgs` go before the script: options NODE_OPTIONS refuses, such as `--cpu-prof` (the bench's profile). */
+  options: { built?: boolean; quiet?: boolean; nodeArgs?: readonly string[] } = {},
 ): Promise<NodeProcess> {
-  const args = options.built
-    ? ["--enable-source-maps", resolve(SERVER, "dist/main.js")]
-    : ["--import", "tsx", resolve(SERVER, "src/main.ts")];
+  const args = [
+    ...(options.nodeArgs ?? []),
+    ...(options.built
+      ? ["--enable-source-maps", resolve(SERVER, "dist/main.js")]
+      : ["--import", "tsx", resolve(SERVER, "src/main.ts")]),
+  ];
   const quietPort = options.quiet ? (env.PORT ?? String(await freePort())) : null;
   const child = spawn(process.execPath, args, {
     env: {
