@@ -353,7 +353,7 @@ async function main(): Promise<void> {
     cwd: resolve(ROOT, "sdk"),
     encoding: "utf8",
   });
-  const everything = /^everything\s+(\d+) B min\s+(\d+) B min\+gzip/m.exec(sdkSize.stdout);
+  const everything = /^everything \(main entry\)\s+(\d+) B min\s+(\d+) B min\+gzip/m.exec(sdkSize.stdout);
   if (everything !== null) {
     report(
       "SDK, everything (esbuild, with openapi-fetch)",
