@@ -43,11 +43,11 @@ export interface SchemaObject {
 }
 
 /** One media type of a request body or a response. */
-export interface MediaTypeObject {
+interface MediaTypeObject {
   readonly schema?: JsonSchema;
 }
 /** A response of an operation, `$ref`s resolved. */
-export interface ResponseObject {
+interface ResponseObject {
   readonly description?: string;
   readonly content?: Readonly<Record<string, MediaTypeObject>>;
 }
@@ -62,7 +62,7 @@ export interface ParameterObject {
   readonly "x-catch-all"?: boolean;
 }
 /** A request body, `$ref`s resolved. */
-export interface RequestBodyObject {
+interface RequestBodyObject {
   readonly required?: boolean;
   readonly content: Readonly<Record<string, MediaTypeObject>>;
 }
