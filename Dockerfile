@@ -15,6 +15,7 @@ ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=fals
 COPY package.json package-lock.json ./
 COPY generated/package.json generated/
 COPY core/package.json core/
+COPY scripts/package.json scripts/
 COPY testkit/package.json testkit/
 COPY server-node/package.json server-node/
 COPY server-edge/package.json server-edge/

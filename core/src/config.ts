@@ -20,7 +20,7 @@ export interface AddressRule {
 }
 
 /** One of the shop's own TPOS accounts, for `POST /api/token` with `{"companyId": n}`. */
-export interface TposAccount {
+interface TposAccount {
   readonly username: string;
   readonly password: string;
   readonly clientId: string;

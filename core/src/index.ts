@@ -5,7 +5,6 @@ export * from "./crypto.js";
 export * from "./deps.js";
 export * from "./errors.js";
 export * from "./handlers/index.js";
-export { PLACEHOLDER_AVATAR } from "./handlers/media.js";
 export * from "./http.js";
 export * from "./idempotency/progress.js";
 export * from "./idempotency/run.js";

@@ -2,7 +2,7 @@
 import { deref, type Json, type JsonObject, type OperationRow, RUNTIMES, type Runtime } from "./spec.js";
 
 /** A Redoc badge (`x-badges` on an operation): shown beside its title and in the menu. */
-export interface RedocBadge {
+interface RedocBadge {
   name: string;
   color: string;
 }
@@ -15,7 +15,7 @@ const RUNTIME_COLORS: Record<Runtime, string> = { edge: "#c25e00", node: "#2f6f2
  * description, saying which runtimes serve it (`x-runtimes`) and whether the SDK may retry it
  * (`x-idempotent`), and a badge per runtime.
  */
-export function operationFacts(row: OperationRow): { line: string; badges: RedocBadge[] } {
+function operationFacts(row: OperationRow): { line: string; badges: RedocBadge[] } {
   const names = (runtimes: readonly Runtime[]) => runtimes.map((r) => RUNTIME_NAMES[r]).join(" and ");
   const others = RUNTIMES.filter((r) => !row.runtimes.includes(r));
   const served =
@@ -37,7 +37,7 @@ export function operationFacts(row: OperationRow): { line: string; badges: Redoc
  * {@link operationFacts} line and the operation carries them as Redoc's `x-badges`. Only this copy:
  * openapi.yaml and openapi.json keep the contract as written.
  */
-export function redocSpec(spec: JsonObject, rows: OperationRow[]): JsonObject {
+function redocSpec(spec: JsonObject, rows: OperationRow[]): JsonObject {
   const copy = structuredClone(spec);
   for (const row of rows) {
     const item = deref<JsonObject>(copy, (copy.paths as JsonObject)[row.path]);

@@ -6,12 +6,12 @@
  * status of every error code) is checked here, once.
  */
 
-export const METHODS = ["get", "post", "put", "patch", "delete"] as const;
+const METHODS = ["get", "post", "put", "patch", "delete"] as const;
 export const RUNTIMES = ["edge", "node"] as const;
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
-export type Method = (typeof METHODS)[number];
+type Method = (typeof METHODS)[number];
 export type Runtime = (typeof RUNTIMES)[number];
 
 /** One operation of the spec, resolved and checked: the row of the generated operation table. */
@@ -37,7 +37,7 @@ export interface OperationRow {
 }
 
 /** How a 1xx-3xx (or `2XX`/`default`) response is returned by a handler. */
-export type SuccessResponse =
+type SuccessResponse =
   | { status: string; kind: "json"; contentType: string }
   | { status: string; kind: "raw"; contentTypes: string[] }
   | { status: string; kind: "empty" }

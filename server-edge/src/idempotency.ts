@@ -53,7 +53,7 @@ export class HyperdriveIdempotencyStore extends SqlIdempotencyStore {
 }
 
 /** How long `/health` waits for the store before calling it unreachable (the SDK's probe allows 2 s). */
-export const STORE_CHECK_TIMEOUT_MS = 1000;
+const STORE_CHECK_TIMEOUT_MS = 1000;
 
 /**
  * The check `/health` runs: whether the store's table exists (a database without the schema is no
@@ -64,7 +64,7 @@ export const STORE_CHECK_TIMEOUT_MS = 1000;
  * leaves bytes unread, which makes workerd reset the connection and, under `wrangler dev`, kills
  * wrangler's local Hyperdrive proxy (seen: every later request refused).
  */
-export const STORE_CHECK_SQL =
+const STORE_CHECK_SQL =
   "SELECT to_regclass('idempotency_keys') IS NOT NULL AS migrated, clock_timestamp() AS checked_at";
 
 /**

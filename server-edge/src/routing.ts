@@ -22,7 +22,7 @@ export type IttyHandlers<Ctx> = { readonly [Op in EdgeHttpOperationId]: Handler<
  * An itty-router route handler with the Worker's request type and fetch arguments. It gives the
  * result; the router's `finally` stage turns it into the Response.
  */
-export type IttyRouteHandler<Req, Args extends unknown[]> = (
+type IttyRouteHandler<Req, Args extends unknown[]> = (
   request: Req,
   ...args: Args
 ) => AnyResult | Promise<AnyResult>;

@@ -6,9 +6,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** The `operation` label of requests no operation answered. */
-export const UNMATCHED = "unmatched";
+const UNMATCHED = "unmatched";
 /** The `operation` label of CORS preflights (answered for every path, never an operation). */
-export const PREFLIGHT = "corsPreflight";
+const PREFLIGHT = "corsPreflight";
 
 /** The upstream states the realtime gauge reports (PhoenixState). */
 const REALTIME_STATES = ["stopped", "connecting", "connected", "reconnecting"] as const;

@@ -11,7 +11,7 @@ const CONNECTION_CODES = new Set([
 ]);
 
 /** Whether a database error means the database cannot be reached (rather than a bad query). */
-export function isUnavailable(error: unknown): boolean {
+function isUnavailable(error: unknown): boolean {
   const err = error as { code?: unknown; message?: unknown } | null;
   const code = typeof err?.code === "string" ? err.code : "";
   const message = typeof err?.message === "string" ? err.message : "";

@@ -39,7 +39,7 @@ export interface SepayLogsTable {
   received_at: Generated<Date>;
 }
 
-export interface IdempotencyKeysTable {
+interface IdempotencyKeysTable {
   /** A keyed hash of the caller's credential (migration 007); '' for a caller without one. */
   scope: Generated<string>;
   key: string;
@@ -56,7 +56,7 @@ export interface IdempotencyKeysTable {
   expires_at: Timestamp;
 }
 
-export interface RealtimeSessionTable {
+interface RealtimeSessionTable {
   /** Always 1: one relay per shop. */
   id: number;
   desired: "running" | "stopped";
@@ -74,7 +74,7 @@ export interface RealtimeSessionTable {
   updated_at: Timestamp;
 }
 
-export interface RealtimeEventsTable {
+interface RealtimeEventsTable {
   id: Generated<string>;
   message: Json<unknown>;
   created_at: Generated<Date>;

@@ -75,7 +75,7 @@ export const sharedHandlers: { readonly [Op in EdgeHttpOperationId]: Handler<Op,
  * Operations the Node server answers from what only it holds (its own files, its metrics registry)
  * rather than through a shared handler.
  */
-export type NodeDocumentOperationId =
+type NodeDocumentOperationId =
   | "getOpenApiDocument"
   | "getApiReference"
   | "getApiReferenceScript"

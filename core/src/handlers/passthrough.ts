@@ -10,7 +10,7 @@ import { ApiError, routeNotFound } from "../errors.js";
 import { callUpstream, passthroughResult, UNTRUSTED_CONTENT_HEADERS } from "../upstream.js";
 
 /** The largest body a pass-through returns (TPOS exports can be large). */
-export const PASSTHROUGH_MAX_BYTES = 100 * 1024 * 1024;
+const PASSTHROUGH_MAX_BYTES = 100 * 1024 * 1024;
 
 // RFC 3986 pchar: unreserved, sub-delims, ":" and "@" stay as they are; everything else is escaped.
 const PCHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
@@ -163,7 +163,7 @@ async function forward(
 }
 
 /** A pass-through handler, as every method of every family has it. */
-export type PassthroughHandler = (input: PassthroughInput, deps: SharedDeps) => Promise<PassthroughResult>;
+type PassthroughHandler = (input: PassthroughInput, deps: SharedDeps) => Promise<PassthroughResult>;
 
 /** The five handlers of one pass-through family, by method; the handler table names each operation. */
 export interface PassthroughHandlers {

@@ -9,7 +9,7 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /** A request still unfinished after this long is treated as abandoned (outcome unknown, never rerun). */
 export const IDEMPOTENCY_LEASE_MS = 2 * 60 * 1000;
 /** The largest response body kept for replay. */
-export const REPLAY_MAX_BYTES = 1024 * 1024;
+const REPLAY_MAX_BYTES = 1024 * 1024;
 
 const REPLAYED = "idempotent-replayed";
 

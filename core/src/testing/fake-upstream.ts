@@ -52,7 +52,7 @@ export function rawBody(content: string | Uint8Array): RawBody {
 }
 
 /** The bytes of a body the fake (or a handler) produced: a string, bytes or a fake `RawBody`. */
-export function bodyBytes(body: RawBody | Uint8Array | string | null | undefined): Uint8Array {
+function bodyBytes(body: RawBody | Uint8Array | string | null | undefined): Uint8Array {
   if (body === null || body === undefined) {
     return new Uint8Array();
   }

@@ -22,7 +22,7 @@ export const CLOSE = {
   tooSlow: 1013,
 } as const;
 /** A browser must authenticate this fast after connecting. */
-export const AUTH_TIMEOUT_MS = 5000;
+const AUTH_TIMEOUT_MS = 5000;
 
 function send(socket: WebSocket, message: ServerMessage): void {
   socket.send(JSON.stringify(message));

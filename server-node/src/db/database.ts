@@ -17,10 +17,10 @@ export interface HeldLock {
 }
 
 /** How the database came up: a new PGlite directory from the template or from initdb, an existing one, or PostgreSQL. */
-export type DatabaseOrigin = "postgres" | "pglite-existing" | "pglite-template" | "pglite-initdb";
+type DatabaseOrigin = "postgres" | "pglite-existing" | "pglite-template" | "pglite-initdb";
 
 /** The PostgreSQL pool's connections (pg.Pool's counts). */
-export interface PoolStats {
+interface PoolStats {
   readonly total: number;
   readonly idle: number;
   readonly waiting: number;

@@ -39,7 +39,7 @@ export interface TemplateInfo {
  * (src/db/) and one above the bundle (dist/main.js), which is how both `npm start` and the tests
  * find it.
  */
-export function templateFolder(): string | null {
+function templateFolder(): string | null {
   const here = dirname(fileURLToPath(import.meta.url));
   for (const candidate of [resolve(here, "../assets"), resolve(here, "../../assets")]) {
     if (existsSync(resolve(candidate, "pglite-template.json"))) {
@@ -128,7 +128,7 @@ function allZero(bytes: Buffer): boolean {
  * allows. PGlite's own loadDataDir does this through its virtual file system, a file at a time,
  * several times slower on a new directory.
  */
-export function tarExtractor(target: string): Writable {
+function tarExtractor(target: string): Writable {
   const root = resolve(target);
   const made = new Set<string>();
   const directory = (path: string) => {

@@ -17,7 +17,7 @@ import { toUpstreamFailure } from "../upstream/undici-upstream.js";
  * phone photo passes while a decompression bomb (a small file declaring a huge canvas) is refused
  * before it is decoded.
  */
-export const MAX_INPUT_PIXELS = 2 ** 27;
+const MAX_INPUT_PIXELS = 2 ** 27;
 
 /** The formats re-encoded, by media type; each stays in its own format. */
 const FORMATS = {

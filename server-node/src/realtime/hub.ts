@@ -7,11 +7,11 @@ import type { DatabaseHandle } from "../db/database.js";
 type ServerMessage = Schema<"RealtimeServerMessage">;
 
 /** The NOTIFY channel every instance listens on for browser events. */
-export const EVENTS_CHANNEL = "n2store_realtime_events";
+const EVENTS_CHANNEL = "n2store_realtime_events";
 /** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; stay clear of the limit. */
-export const NOTIFY_MAX_BYTES = 7900;
+const NOTIFY_MAX_BYTES = 7900;
 /** A browser with more than this unsent is too slow: it is closed (1013) so it cannot hold others up. */
-export const SLOW_CLIENT_BYTES = 1024 * 1024;
+const SLOW_CLIENT_BYTES = 1024 * 1024;
 /** ws sends a Buffer as binary unless told otherwise; browsers expect the events as text. */
 const TEXT_FRAME = { binary: false } as const;
 

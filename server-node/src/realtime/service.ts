@@ -9,9 +9,9 @@ type Status = Schema<"RealtimeStatus">;
 type ServerMessage = Schema<"RealtimeServerMessage">;
 
 /** The advisory lock whose holder keeps the one upstream socket of the cluster. */
-export const LEADER_LOCK_KEY = 0x4e32_5254; // "N2RT"
+const LEADER_LOCK_KEY = 0x4e32_5254; // "N2RT"
 /** NOTIFY channel telling the holder that the desired state changed. */
-export const CONTROL_CHANNEL = "n2store_realtime_control";
+const CONTROL_CHANNEL = "n2store_realtime_control";
 
 /** Pancake events relayed to browsers, as the spec's RealtimeServerMessage types. */
 const RELAYED = new Set<ServerMessage["type"]>([

@@ -34,7 +34,7 @@ function blocked(reason: string): Error {
  * private address in); IP literals, which skip DNS, are checked before connecting; and the socket's
  * remote address is checked once more after connecting.
  */
-export function guardedConnector(
+function guardedConnector(
   rules: readonly AddressRule[],
   options: { timeoutMs: number; lookup?: LookupAll },
 ): buildConnector.connector {

@@ -1,7 +1,8 @@
 /**
  * The spec as the contract suite reads it: `generated/openapi.json` (openapi.yaml converted by
- * codegen) with its `$ref`s to `#/components/...` resolved, joined to the generated operation table,
- * and a matcher from a request's method and path to the operation that answers it.
+ * codegen) joined to the generated operation table, and a matcher from a request's method and path to
+ * the operation that answers it. `$ref`s are resolved and parameters merged by codegen's own reader
+ * (`@n2store/scripts/spec`), so the suite cannot read the spec differently from what was generated.
  */
 import { createRequire } from "node:module";
 import {
@@ -11,6 +12,7 @@ import {
   operations,
   type Runtime,
 } from "@n2store/generated";
+import { deref, type JsonObject, operationParameters } from "@n2store/scripts/spec";
 
 /** A JSON Schema of the spec (OpenAPI 3.1: JSON Schema 2020-12 plus `discriminator`). */
 export type JsonSchema = boolean | SchemaObject;
@@ -41,11 +43,11 @@ export interface SchemaObject {
 }
 
 /** One media type of a request body or a response. */
-export interface MediaTypeObject {
+interface MediaTypeObject {
   readonly schema?: JsonSchema;
 }
 /** A response of an operation, `$ref`s resolved. */
-export interface ResponseObject {
+interface ResponseObject {
   readonly description?: string;
   readonly content?: Readonly<Record<string, MediaTypeObject>>;
 }
@@ -60,7 +62,7 @@ export interface ParameterObject {
   readonly "x-catch-all"?: boolean;
 }
 /** A request body, `$ref`s resolved. */
-export interface RequestBodyObject {
+interface RequestBodyObject {
   readonly required?: boolean;
   readonly content: Readonly<Record<string, MediaTypeObject>>;
 }
@@ -71,13 +73,10 @@ interface Ref {
 type Maybe<T> = T | Ref;
 interface RawOperation {
   readonly operationId: string;
-  readonly parameters?: readonly Maybe<ParameterObject>[];
   readonly requestBody?: Maybe<RequestBodyObject>;
   readonly responses: Readonly<Record<string, Maybe<ResponseObject>>>;
 }
-type RawPathItem = { readonly parameters?: readonly Maybe<ParameterObject>[] } & Readonly<
-  Record<string, unknown>
->;
+type RawPathItem = Readonly<Record<string, unknown>>;
 
 /** The parts of the OpenAPI document the suite reads. */
 export interface OpenApiDocument {
@@ -93,28 +92,12 @@ const require = createRequire(import.meta.url);
 /** `generated/openapi.json`, as codegen wrote it. */
 export const openapi = require("@n2store/generated/openapi.json") as OpenApiDocument;
 
-function isRef(value: unknown): value is Ref {
-  return typeof value === "object" && value !== null && typeof (value as Ref).$ref === "string";
-}
+/** The document as codegen's reader takes it: plain JSON, which `openapi` is (read from JSON). */
+const document = openapi as unknown as JsonObject;
 
 /** The object a local `$ref` (`#/components/responses/X`) points at, following chains of refs. */
 export function resolveRef<T>(value: Maybe<T>): T {
-  let current: unknown = value;
-  for (let hops = 0; isRef(current); hops++) {
-    if (hops > 20 || !current.$ref.startsWith("#/")) {
-      throw new Error(`cannot resolve ${current.$ref}`);
-    }
-    let target: unknown = openapi;
-    for (const part of current.$ref.slice(2).split("/")) {
-      const key = part.replaceAll("~1", "/").replaceAll("~0", "~");
-      target = (target as Record<string, unknown> | undefined)?.[key];
-    }
-    if (target === undefined) {
-      throw new Error(`${current.$ref} does not exist in openapi.json`);
-    }
-    current = target;
-  }
-  return current as T;
+  return deref<T>(document, value);
 }
 
 /** One operation as the suite needs it: the generated row and its resolved OpenAPI object. */
@@ -135,11 +118,12 @@ function load(id: OperationId): SpecOperation {
   if (item === undefined || raw === undefined || raw.operationId !== id) {
     throw new Error(`openapi.json has no ${spec.method} ${spec.path} for ${id}; run npm run codegen`);
   }
-  const byName = new Map<string, ParameterObject>();
-  for (const parameter of [...(item.parameters ?? []), ...(raw.parameters ?? [])]) {
-    const resolved = resolveRef(parameter);
-    byName.set(`${resolved.in}:${resolved.name}`, resolved);
-  }
+  // Codegen's Parameter types a schema as plain JSON; here it is the suite's JsonSchema, same values.
+  const parameters = operationParameters(
+    document,
+    item as JsonObject,
+    raw as unknown as JsonObject,
+  ) as readonly ParameterObject[];
   const responses: Record<string, ResponseObject> = {};
   for (const [status, response] of Object.entries(raw.responses)) {
     responses[status] = resolveRef(response);
@@ -147,7 +131,7 @@ function load(id: OperationId): SpecOperation {
   return {
     id,
     spec,
-    parameters: [...byName.values()],
+    parameters,
     requestBody: raw.requestBody === undefined ? null : resolveRef(raw.requestBody),
     responses,
   };

@@ -31,7 +31,7 @@ export interface SuiteOptions extends WorldOptions {
 }
 
 /** The runtimes a case runs on. */
-export function caseRuntimes(contractCase: ContractCase): readonly Runtime[] {
+function caseRuntimes(contractCase: ContractCase): readonly Runtime[] {
   if (contractCase.runtimes !== undefined) {
     return contractCase.runtimes;
   }

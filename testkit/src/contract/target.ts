@@ -94,7 +94,7 @@ function target(
 }
 
 /** The Node server's environment in a world: the fakes, the keys, the shared database if any. */
-export function nodeEnv(world: ContractWorld): Record<string, string> {
+function nodeEnv(world: ContractWorld): Record<string, string> {
   return {
     ...gatewayEnv(world.fakes, { LOG_LEVEL: "warn" }),
     REALTIME_LEADER_POLL_MS: "200",

@@ -100,7 +100,7 @@ export interface FakeGraphOptions {
 }
 
 /** A message the fake accepted. */
-export interface GraphSent {
+interface GraphSent {
   pageId: string;
   version: string | null;
   recipient: Record<string, unknown>;
@@ -113,7 +113,7 @@ export interface GraphSent {
 }
 
 /** A comment on a post or live video, as the fake keeps it. */
-export interface GraphComment {
+interface GraphComment {
   id: string;
   /** The post (or live video) it is on. */
   objectId: string;

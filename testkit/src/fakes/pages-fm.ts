@@ -18,7 +18,7 @@ export const PAGES_FM_INVALID_TOKEN = {
 };
 
 /** A Facebook error Pancake passes through flat on sends (e.g. 10/2018278, 551). */
-export interface PagesFmSendError {
+interface PagesFmSendError {
   e_code: number;
   e_subcode?: number;
   message: string;
@@ -37,7 +37,7 @@ export interface FakePagesFmOptions {
 }
 
 /** A reply the fake accepted. */
-export interface PagesFmSent {
+interface PagesFmSent {
   pageId: string;
   conversationId: string;
   action: string;

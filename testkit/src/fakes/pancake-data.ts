@@ -28,13 +28,13 @@ export type PancakeMessage = Record<string, unknown> & {
 };
 
 /** A page as listed by `GET /api/v1/pages`. */
-export interface PancakePage {
+interface PancakePage {
   id: string;
   name: string;
 }
 
 /** Pancake timestamps: ISO without zone, with microseconds (`2026-05-15T03:30:31.123000`). */
-export function pancakeTime(ms: number): string {
+function pancakeTime(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, -1)}000`;
 }
 

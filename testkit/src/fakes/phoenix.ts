@@ -35,7 +35,7 @@ export interface FakePhoenixOptions {
 }
 
 /** One join attempt. */
-export interface PhoenixJoin {
+interface PhoenixJoin {
   socketId: number;
   topic: string;
   payload: unknown;

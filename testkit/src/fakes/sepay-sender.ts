@@ -25,7 +25,7 @@ export interface SepayTransaction {
 }
 
 /** How the sender authenticates (chosen per webhook in SePay's dashboard). */
-export type SepayAuth =
+type SepayAuth =
   | { mode: "none" }
   | { mode: "apikey"; key: string }
   /** UNCERTAIN format (third-party receivers): `X-SePay-Signature: sha256=<hex HMAC(secret, "{ts}.{body}")>`. */
@@ -45,7 +45,7 @@ export interface SepaySenderOptions {
 }
 
 /** One delivery attempt. */
-export interface SepayAttempt {
+interface SepayAttempt {
   /** `Date.now()` when the attempt started. */
   at: number;
   status?: number;
@@ -56,7 +56,7 @@ export interface SepayAttempt {
 }
 
 /** Outcome of `deliver`. */
-export interface SepayDelivery {
+interface SepayDelivery {
   delivered: boolean;
   attempts: SepayAttempt[];
 }
@@ -78,7 +78,7 @@ export interface SepaySender {
 }
 
 /** SePay's retry gaps in minutes. */
-export const SEPAY_SCHEDULE_MINUTES = [1, 1, 2, 3, 5, 8, 13] as const;
+const SEPAY_SCHEDULE_MINUTES = [1, 1, 2, 3, 5, 8, 13] as const;
 
 let nextId = 40_000_000 + Math.floor(Math.random() * 1_000_000);
 let balance = 125_000_000;

@@ -35,10 +35,10 @@ export interface FakeRequest extends RecordedRequest {
 }
 
 /** A fake's route handler; it must end the response (or deliberately leave it hanging). */
-export type RouteHandler = (req: FakeRequest, res: ServerResponse) => void | Promise<void>;
+type RouteHandler = (req: FakeRequest, res: ServerResponse) => void | Promise<void>;
 
 /** Called for HTTP upgrade requests that passed fault handling (used by the Phoenix fake). */
-export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /** Options of `startFakeServer`. */
 export interface FakeServerOptions {
@@ -117,10 +117,7 @@ async function readBody(
  * A response body describing `req`, for the opt-in `/echo/*` route: method, path, raw query and
  * parsed params, headers, body length and SHA-256; `body` is the text only up to 64 KiB, else null.
  */
-export function describeRequest(
-  req: RecordedRequest,
-  maxRecorded = DEFAULT_MAX_RECORDED,
-): Record<string, unknown> {
+function describeRequest(req: RecordedRequest, maxRecorded = DEFAULT_MAX_RECORDED): Record<string, unknown> {
   const params: Record<string, string[]> = {};
   for (const [k, v] of req.query) {
     const list = params[k] ?? [];

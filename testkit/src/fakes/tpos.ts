@@ -35,13 +35,13 @@ const UNEXPECTED = {
 };
 
 /** Result of a custom OData operation (bound function or action). */
-export interface OperationResult {
+interface OperationResult {
   status?: number;
   body: unknown;
 }
 
 /** A custom `ODataService.{Name}` operation; `rows` is the live entity set it is bound to. */
-export type OperationHandler = (ctx: {
+type OperationHandler = (ctx: {
   method: string;
   set: string;
   body: unknown;

@@ -28,7 +28,7 @@ import { createServer, type Socket } from "node:net";
 import { PGlite } from "@electric-sql/pglite";
 
 /** The part of PGlite this uses: its raw wire-protocol entry point. */
-export interface WireSession {
+interface WireSession {
   execProtocolRawStream(
     message: Uint8Array,
     options: { onRawData: (data: Uint8Array) => void; syncToFs?: boolean },

@@ -2,7 +2,7 @@ import { FAKE_CREDENTIALS } from "../fakes/credentials.js";
 import { API_KEY } from "./env.js";
 
 /** The body of `POST /api/realtime/start` for the fakes' seeded Pancake user and pages. */
-export const REALTIME_START = {
+const REALTIME_START = {
   token: FAKE_CREDENTIALS.pancake.jwt,
   userId: FAKE_CREDENTIALS.pancake.userId,
   pageIds: [...FAKE_CREDENTIALS.pageIds],

@@ -158,7 +158,7 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
  * ECONNREFUSED, or the ECONNRESET it reads from a socket destroyed after it wrote, and that error
  * kills `wrangler dev` (seen in about one run in two: every later request is ECONNREFUSED).
  */
-export async function startRefusingPostgres(): Promise<{ url: string; close(): Promise<void> }> {
+async function startRefusingPostgres(): Promise<{ url: string; close(): Promise<void> }> {
   const fields = Buffer.from("SFATAL\0VFATAL\0C57P03\0Mthe database system is not accepting connections\0\0");
   const refusal = Buffer.alloc(5 + fields.length);
   refusal.write("E", 0);

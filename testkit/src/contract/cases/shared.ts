@@ -443,7 +443,7 @@ export function apiKeyCases(
 }
 
 /** Failed credential checks a client may make in a minute before it must wait (README: rate limits). */
-export const FAILURES_PER_MINUTE = 20;
+const FAILURES_PER_MINUTE = 20;
 
 /**
  * Guessing is slowed: a client (an address) that failed FAILURES_PER_MINUTE credential checks in a
@@ -573,13 +573,4 @@ export function idempotencyCases(
       },
     ),
   ];
-}
-
-/** The recorded requests of a fake to a path prefix, with a method. */
-export function requestsTo(
-  fake: { readonly requests: readonly { method: string; path: string }[] },
-  method: string,
-  prefix: string,
-): number {
-  return fake.requests.filter((r) => r.method === method && r.path.startsWith(prefix)).length;
 }

@@ -18,7 +18,12 @@ const { status } = spawnSync(
   { stdio: "inherit" },
 );
 try {
-  const results = JSON.parse(readFileSync(report, "utf8"));
+  const results = JSON.parse(readFileSync(report, "utf8")) as {
+    numPassedTests: number;
+    numFailedTests: number;
+    numPendingTests: number;
+    numTodoTests: number;
+  };
   const skipped = results.numPendingTests + results.numTodoTests;
   console.log(`\n${results.numPassedTests} passed, ${results.numFailedTests} failed, ${skipped} skipped`);
 } catch {
