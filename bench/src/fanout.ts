@@ -8,7 +8,7 @@ import { API_KEY, REALTIME_TOPIC, startRealtime } from "@n2store/testkit/servers
 import WebSocket from "ws";
 
 /** Browser sockets the event goes to. */
-export const FANOUT_SOCKETS = 1000;
+const FANOUT_SOCKETS = 1000;
 
 /** Delivery figures in ms. */
 export interface FanoutFigures {

@@ -46,7 +46,7 @@ export async function service(
 export const WRK = spawnSync("wrk", ["--version"], { encoding: "utf8" }).error === undefined;
 
 /** wrk's latency figure ("812.00us", "1.27ms", "2.01s") in milliseconds. */
-export function ms(text: string | undefined): number {
+function ms(text: string | undefined): number {
   const match = /([\d.]+)(us|ms|s)/.exec(text ?? "");
   if (match === null) {
     return Number.NaN;
