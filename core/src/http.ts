@@ -15,3 +15,9 @@ export function acceptedRequestId(header: string | null | undefined): string | u
     ? header
     : undefined;
 }
+
+/** The User-Agent the gateway sends upstream: browser-like, as some upstreams refuse bare clients. */
+export const GATEWAY_USER_AGENT = "Mozilla/5.0 (compatible; N2StoreGateway/1.0)";
+
+/** A header value the gateway passes on: one line of printable ASCII (tabs allowed). */
+export const FIELD_VALUE = /^[\t\x20-\x7e]*$/;

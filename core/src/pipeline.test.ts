@@ -11,7 +11,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { Env } from "./config.js";
 import type { SharedDeps } from "./deps.js";
 import { ApiError } from "./errors.js";
-import { proxy } from "./handlers/media.js";
+import { proxy } from "./handlers/proxy.js";
 import { IDEMPOTENCY_LEASE_MS } from "./idempotency/run.js";
 import type { IdempotencyStore } from "./idempotency/store.js";
 import {

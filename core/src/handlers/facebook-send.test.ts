@@ -8,7 +8,8 @@ import { UpstreamFailure } from "../ports/upstream.js";
 import { testDeps as sharedTestDeps } from "../testing/deps.js";
 import { thrown } from "../testing/errors.js";
 import { type FakeReply, FakeUpstream } from "../testing/fake-upstream.js";
-import { graphError, sendFacebookMessage } from "./facebook-send.js";
+import { sendFacebookMessage } from "./facebook-send.js";
+import { graphError } from "./graph-errors.js";
 
 type SendRequest = Schema<"FacebookSendRequest">;
 

@@ -1,7 +1,8 @@
 import type { EdgeHttpOperationId, Handler, NodeHttpOperationId } from "@n2store/generated";
 import type { NodeDeps, SharedDeps } from "../deps.js";
+import { getFacebookAvatar, getPancakeAvatar } from "./avatar.js";
 import { sendFacebookMessage } from "./facebook-send.js";
-import { getFacebookAvatar, getPancakeAvatar, getProxiedImage, proxy } from "./media.js";
+import { getProxiedImage } from "./media.js";
 import {
   createCustomer,
   deleteCustomer,
@@ -20,6 +21,7 @@ import {
   tposOData,
   tposRest,
 } from "./passthrough.js";
+import { proxy } from "./proxy.js";
 import { getHealth } from "./system.js";
 import { createTposToken } from "./tpos-token.js";
 

@@ -12,17 +12,17 @@ import {
   avatarId,
   getFacebookAvatar,
   getPancakeAvatar,
-  getProxiedImage,
-  MAX_IMAGE_WIDTH,
   PLACEHOLDER_AVATAR,
   pancakeToken,
-  proxy,
-  proxyHeaderPolicy,
-  proxyHeaders,
+} from "./avatar.js";
+import {
+  getProxiedImage,
+  MAX_IMAGE_WIDTH,
   RESIZE_FORWARDED_HEADER,
   rangeRequestHeaders,
   resizeOptions,
 } from "./media.js";
+import { proxy, proxyHeaderPolicy, proxyHeaders } from "./proxy.js";
 
 const UNTRUSTED = {
   "x-content-type-options": "nosniff",

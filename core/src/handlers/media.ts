@@ -1,9 +1,13 @@
-import type { OperationId, OperationInput, PassthroughResult, RawBody, RawResult } from "@n2store/generated";
+/**
+ * `/api/image-proxy`: images and videos from allowed hosts, streamed (byte ranges pass both ways),
+ * or re-encoded when `w`/`q` ask for it, here or by the Node server; and what the avatar routes
+ * share with it.
+ */
+import type { PassthroughResult, RawResult } from "@n2store/generated";
 import { originRule } from "../config.js";
-import { CACHE_REQUEST_HEADERS } from "../cors.js";
 import type { SharedDeps, SharedHandler } from "../deps.js";
 import { ApiError, isApiError } from "../errors.js";
-import { mediaType } from "../http.js";
+import { FIELD_VALUE, GATEWAY_USER_AGENT, mediaType } from "../http.js";
 import {
   type ImageResizer,
   isImageResizeFailure,
@@ -21,173 +25,12 @@ import {
   upstreamError,
 } from "../upstream.js";
 
-/** `?headers=` names sent to the target as given: what the shop's pages set (orders-report address look-ups). */
-const PROXY_HEADERS_SENT = new Set([
-  "origin",
-  "referer",
-  "user-agent",
-  "content-type",
-  "content-language",
-  ...CACHE_REQUEST_HEADERS,
-  "tposappversion",
-  "feature-version",
-]);
-/** Prefixes of `?headers=` names that are sent: `Accept-*`, fetch metadata and client hints, `X-*`. */
-const PROXY_PREFIXES_SENT = ["accept-", "sec-", "x-"];
-
-/**
- * `?headers=` names dropped without an error: the target's own Host is sent, the connection's
- * framing is the gateway's (hop-by-hop headers, RFC 9110 §7.6.1), and no header may claim a client
- * address for the caller.
- */
-const PROXY_HEADERS_DROPPED = new Set([
-  "host",
-  "content-length",
-  "expect",
-  "connection",
-  "keep-alive",
-  "te",
-  "transfer-encoding",
-  "upgrade",
-  "trailer",
-  "forwarded",
-  "via",
-  "x-real-ip",
-  "x-client-ip",
-  "x-cluster-client-ip",
-  "x-originating-ip",
-  "true-client-ip",
-]);
-const PROXY_PREFIXES_DROPPED = ["proxy-", "x-forwarded-", "cf-"];
-
-/** `?headers=` names refused with 400: the proxy never carries credentials to a target. */
-const PROXY_HEADERS_REFUSED = new Set(["cookie", "authorization", "proxy-authorization"]);
-
-/** An HTTP field name (a token, RFC 9110 §5.1). */
-const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** A field value the proxy passes: one line of printable ASCII (tabs allowed). */
-const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
-
-const USER_AGENT = "Mozilla/5.0 (compatible; N2StoreGateway/1.0)";
-
-function invalidHeaders(message: string): ApiError {
-  return new ApiError("VALIDATION_FAILED", `query.headers: ${message}`, {
-    details: [{ path: ["query", "headers"], message }],
-    nothingSent: true,
-  });
-}
-
-/** What the proxy does with a `?headers=` name: send it, drop it silently, or refuse the request. */
-export function proxyHeaderPolicy(lowerName: string): "send" | "drop" | "refuse" {
-  if (PROXY_HEADERS_REFUSED.has(lowerName)) {
-    return "refuse";
-  }
-  if (PROXY_HEADERS_DROPPED.has(lowerName) || PROXY_PREFIXES_DROPPED.some((p) => lowerName.startsWith(p))) {
-    return "drop";
-  }
-  if (
-    lowerName === "accept" ||
-    PROXY_HEADERS_SENT.has(lowerName) ||
-    PROXY_PREFIXES_SENT.some((prefix) => lowerName.startsWith(prefix) && lowerName.length > prefix.length)
-  ) {
-    return "send";
-  }
-  return "refuse";
-}
-
-/**
- * Reads `?headers=`: a JSON object of header names and single-line values. Names the pages set are
- * returned (lower-cased), Host, hop-by-hop and client-address headers are left out, and
- * credentials or any other name refuse the request (see `proxyHeaderPolicy`).
- */
-export function proxyHeaders(raw: string | undefined): Record<string, string> {
-  if (raw === undefined || raw === "") {
-    return {};
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw invalidHeaders("must be a JSON object of header names and values");
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw invalidHeaders("must be a JSON object of header names and values");
-  }
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(parsed)) {
-    if (!FIELD_NAME.test(name)) {
-      throw invalidHeaders(`${JSON.stringify(name)} is not a header name`);
-    }
-    const lower = name.toLowerCase();
-    const policy = proxyHeaderPolicy(lower);
-    if (policy === "refuse") {
-      throw invalidHeaders(
-        PROXY_HEADERS_REFUSED.has(lower)
-          ? `the header "${name}" carries credentials, which the proxy never forwards`
-          : `the header "${name}" cannot be set through the proxy`,
-      );
-    }
-    if (typeof value !== "string" || !FIELD_VALUE.test(value)) {
-      throw invalidHeaders(`the value of "${name}" must be one line of printable ASCII`);
-    }
-    if (policy === "send") {
-      out[lower] = value;
-    }
-  }
-  return out;
-}
-
-type ProxyInput = Pick<OperationInput<OperationId>, "rawHeaders"> & {
-  readonly query: { readonly url: string; readonly headers?: string };
-  readonly body?: RawBody | Uint8Array | null | undefined;
-};
-
-async function sendThroughProxy(
-  method: string,
-  input: ProxyInput,
-  deps: SharedDeps,
-): Promise<PassthroughResult> {
-  const headers: Record<string, string> = {
-    "user-agent": USER_AGENT,
-    accept: "application/json, text/plain, */*",
-    ...proxyHeaders(input.query.headers),
-  };
-  const body = method === "GET" || method === "DELETE" ? null : (input.body ?? null);
-  const contentType = input.rawHeaders["content-type"];
-  if (body !== null && contentType !== undefined && headers["content-type"] === undefined) {
-    headers["content-type"] = contentType;
-  }
-  const { response } = await fetchGuarded(deps.upstream, deps.config, input.query.url, {
-    method,
-    headers,
-    body,
-    timeoutMs: deps.config.upstreamTimeoutMs,
-    maxBodyBytes: deps.config.proxyMaxBytes,
-    ...(deps.signal ? { signal: deps.signal } : {}),
-  });
-  return passthroughResult(response, UNTRUSTED_CONTENT_HEADERS);
-}
-
-const proxyHandler =
-  (method: string) =>
-  (input: ProxyInput, deps: SharedDeps): Promise<PassthroughResult> =>
-    sendThroughProxy(method, input, deps);
-
-/** `/api/proxy?url=`: any method to an allowed host, through the SSRF guard; by method. */
-export const proxy = {
-  get: proxyHandler("GET"),
-  post: proxyHandler("POST"),
-  put: proxyHandler("PUT"),
-  patch: proxyHandler("PATCH"),
-  delete: proxyHandler("DELETE"),
-} as const;
-
 /** The response's media type, lower-cased, without parameters; null when it has none. */
 function mediaTypeOf(response: UpstreamResponse): string | null {
   return mediaType(response.headers["content-type"]);
 }
 
-function isImage(response: UpstreamResponse): boolean {
+export function isImage(response: UpstreamResponse): boolean {
   return mediaTypeOf(response)?.startsWith("image/") === true;
 }
 
@@ -199,7 +42,7 @@ function isMedia(type: string | null): type is string {
 const DAY_CACHE = "public, max-age=86400";
 
 /** An image response for the avatars, streamed, cacheable by the browser for a day. */
-function imageResult(response: UpstreamResponse): RawResult<200> {
+export function imageResult(response: UpstreamResponse): RawResult<200> {
   const headers = passBackHeaders(response.headers);
   delete headers["content-type"];
   return {
@@ -315,7 +158,7 @@ async function fetchMedia(
 ): Promise<{ response: UpstreamResponse; type: string } | PassthroughResult> {
   const { response } = await fetchGuarded(deps.upstream, deps.config, target, {
     method: "GET",
-    headers: { "user-agent": USER_AGENT, accept, ...extraHeaders },
+    headers: { "user-agent": GATEWAY_USER_AGENT, accept, ...extraHeaders },
     timeoutMs: deps.config.upstreamTimeoutMs,
     maxBodyBytes: deps.config.imageMaxBytes,
     ...(deps.signal ? { signal: deps.signal } : {}),
@@ -415,7 +258,7 @@ async function forwardResize(
   try {
     const { response } = await fetchGuarded(deps.upstream, onlyTheNodeServer, forward, {
       method: "GET",
-      headers: { "user-agent": USER_AGENT, accept: RESIZE_ACCEPT, [RESIZE_FORWARDED_HEADER]: "1" },
+      headers: { "user-agent": GATEWAY_USER_AGENT, accept: RESIZE_ACCEPT, [RESIZE_FORWARDED_HEADER]: "1" },
       timeoutMs: deps.config.upstreamTimeoutMs,
       maxBodyBytes: deps.config.imageMaxBytes,
       maxRedirects: 0,
@@ -467,130 +310,4 @@ export const getProxiedImage: SharedHandler<"getProxiedImage"> = async (input, d
   }
   const fetched = await fetchMedia(input.query.url, deps, MEDIA_ACCEPT);
   return isFetched(fetched) ? mediaResult(fetched.response, "original") : fetched;
-};
-
-/** The avatar shown when none can be fetched: a grey circle with a person's outline. */
-export const PLACEHOLDER_AVATAR =
-  '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40" viewBox="0 0 40 40">' +
-  '<circle cx="20" cy="20" r="20" fill="#d8dce3"/>' +
-  '<circle cx="20" cy="15.5" r="6.5" fill="#9aa3b1"/>' +
-  '<path d="M7.5 33.5c2.3-6 7-9 12.5-9s10.2 3 12.5 9a19.9 19.9 0 0 1-25 0z" fill="#9aa3b1"/></svg>';
-
-function placeholder(): RawResult<200> {
-  return {
-    status: 200,
-    raw: PLACEHOLDER_AVATAR,
-    contentType: "image/svg+xml",
-    headers: { "cache-control": "public, max-age=3600", "x-avatar-source": "placeholder" },
-  };
-}
-
-const AVATAR_TIMEOUT_MS = 5000;
-
-/** An avatar query value: any string, or a list when the parameter was repeated (its first counts). */
-type AvatarParameter = string | readonly string[] | undefined;
-
-function firstValue(value: AvatarParameter): string | undefined {
-  return typeof value === "string" ? value : value?.[0];
-}
-
-/** An id or page usable in an upstream path: letters, digits, `_` and `-` (Pancake's `pzl_…`). */
-const AVATAR_ID = /^[A-Za-z0-9_-]{1,64}$/;
-/** What pages write into a URL for a missing value (`?id=${undefined}`). */
-const NO_VALUE = new Set(["undefined", "null", "nan"]);
-const AVATAR_HASH = /^[A-Za-z0-9_-]{1,128}$/;
-const PANCAKE_TOKEN = /^[A-Za-z0-9._~+/=-]{1,4096}$/;
-
-/** A fb-avatar `id` or `page` that may go into an upstream URL, or null (then it is not used). */
-export function avatarId(value: AvatarParameter): string | null {
-  const id = firstValue(value)?.trim();
-  return id !== undefined && AVATAR_ID.test(id) && !NO_VALUE.has(id.toLowerCase()) ? id : null;
-}
-
-/** A pancake-avatar `hash` that may go into the upstream URL, or null. */
-export function avatarHash(value: AvatarParameter): string | null {
-  const hash = firstValue(value)?.trim();
-  return hash !== undefined && AVATAR_HASH.test(hash) ? hash : null;
-}
-
-/** A fb-avatar `token` that may be sent to Pancake, or null (Pancake is then asked without one). */
-export function pancakeToken(value: AvatarParameter): string | null {
-  const token = firstValue(value)?.trim();
-  return token !== undefined && PANCAKE_TOKEN.test(token) ? token : null;
-}
-
-/** Tries each source in turn; the first image wins, every failure falls through to the next. */
-async function firstImage(
-  sources: readonly URL[],
-  deps: SharedDeps,
-  source: string[],
-): Promise<RawResult<200>> {
-  for (const [index, url] of sources.entries()) {
-    try {
-      const { response } = await fetchGuarded(deps.upstream, deps.config, url, {
-        method: "GET",
-        headers: { "user-agent": USER_AGENT, accept: "image/*,*/*;q=0.8" },
-        timeoutMs: Math.min(AVATAR_TIMEOUT_MS, deps.config.upstreamTimeoutMs),
-        maxBodyBytes: deps.config.imageMaxBytes,
-        ...(deps.signal ? { signal: deps.signal } : {}),
-      });
-      if (response.status >= 200 && response.status < 300 && isImage(response)) {
-        const result = imageResult(response);
-        return { ...result, headers: { ...result.headers, "x-avatar-source": source[index] ?? "upstream" } };
-      }
-      await response.dump();
-    } catch (error) {
-      if (!isApiError(error)) {
-        throw error;
-      }
-      deps.log.debug({ code: error.code, source: source[index] }, "avatar source failed");
-    }
-  }
-  return placeholder();
-}
-
-/**
- * GET /api/fb-avatar: Pancake's cached avatar for the page (when a usable `page` is given), then
- * the Graph picture (for a numeric id), then the placeholder. `token` goes to Pancake only. What
- * cannot be used reaches no upstream: an unusable id is the placeholder at once.
- */
-export const getFacebookAvatar: SharedHandler<"getFacebookAvatar"> = async (input, deps) => {
-  const { config } = deps;
-  const id = avatarId(input.query.id);
-  if (id === null) {
-    deps.log.debug({}, "fb-avatar: no usable id, answering the placeholder");
-    return placeholder();
-  }
-  const page = avatarId(input.query.page);
-  const token = pancakeToken(input.query.token);
-  const sources: URL[] = [];
-  const names: string[] = [];
-  if (page !== null) {
-    const pancake = joinUrl(config.pancakeBaseUrl, `/api/v1/pages/${page}/avatar/${id}`);
-    if (token !== null) {
-      pancake.searchParams.set("access_token", token);
-    }
-    sources.push(pancake);
-    names.push("pancake");
-  }
-  // Graph ids are numbers; anything else could only fail there.
-  if (/^[0-9]+$/.test(id)) {
-    const graph = joinUrl(config.graphBaseUrl, `/${config.graphVersion}/${id}/picture`);
-    graph.search = "width=80&height=80&type=normal";
-    sources.push(graph);
-    names.push("graph");
-  }
-  return firstImage(sources, deps, names);
-};
-
-/** GET /api/pancake-avatar: Pancake's content avatar by hash, or the placeholder. */
-export const getPancakeAvatar: SharedHandler<"getPancakeAvatar"> = async (input, deps) => {
-  const hash = avatarHash(input.query.hash);
-  if (hash === null) {
-    deps.log.debug({}, "pancake-avatar: no usable hash, answering the placeholder");
-    return placeholder();
-  }
-  return firstImage([joinUrl(deps.config.pancakeContentBaseUrl, `/2.1-24/avatars/${hash}`)], deps, [
-    "pancake-content",
-  ]);
 };

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Logger } from "@n2store/core";
+import { GATEWAY_USER_AGENT, type Logger } from "@n2store/core";
 import WebSocket from "ws";
 
 /** The upstream socket's state, as the status endpoint reports it. */
@@ -114,7 +114,7 @@ export class PhoenixClient {
     const origin = `${url.protocol === "wss:" ? "https" : "http"}://${url.host}`;
     const headers: Record<string, string> = {
       Origin: origin,
-      "User-Agent": "Mozilla/5.0 (compatible; N2StoreGateway/1.0)",
+      "User-Agent": GATEWAY_USER_AGENT,
       "Cache-Control": "no-cache",
     };
     if (cookie) {
