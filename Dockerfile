@@ -24,6 +24,8 @@ COPY bench/package.json bench/
 
 FROM base AS build
 RUN npm ci --workspace server-node
+# The packages' tsconfig.json extend the base; esbuild reads it for the target and module settings.
+COPY tsconfig.base.json ./
 COPY generated/ generated/
 COPY core/ core/
 COPY server-node/ server-node/
