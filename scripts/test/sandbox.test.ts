@@ -11,7 +11,7 @@ import { connect } from "node:net";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase } from "@n2store/testkit/postgres";
-import { freePort } from "@n2store/testkit/servers";
+import { freePort, processExists } from "@n2store/testkit/servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
@@ -124,15 +124,6 @@ async function waitUntil(check: () => boolean, what: string, timeoutMs = 10_000)
 }
 
 /** Whether any process of the group is left. */
-function groupAlive(group: number): boolean {
-  try {
-    process.kill(group, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 // biome-ignore lint/suspicious/noExplicitAny: answers are checked by expectations, not by types.
 const json = (answer: Answer): any => JSON.parse(answer.text);
 
@@ -165,7 +156,7 @@ describe.each(stores)("npm run sandbox with $name", ({ postgres }) => {
   }, START_TIMEOUT_MS + 10_000);
 
   afterAll(async () => {
-    if (sandbox !== undefined && groupAlive(-(sandbox.child.pid as number))) {
+    if (sandbox !== undefined && processExists(-(sandbox.child.pid as number))) {
       process.kill(-(sandbox.child.pid as number), "SIGKILL");
     }
     await database?.drop();
@@ -308,7 +299,7 @@ describe.each(stores)("npm run sandbox with $name", ({ postgres }) => {
       process.kill(group, "SIGINT");
       const deadline = Date.now() + 30_000;
       const stopped = async () =>
-        !groupAlive(group) && !(await listening(ports.node)) && !(await listening(ports.edge));
+        !processExists(group) && !(await listening(ports.node)) && !(await listening(ports.edge));
       while (!(await stopped())) {
         expect(Date.now(), `still running 30 s after Ctrl-C:\n${running.output()}`).toBeLessThan(deadline);
         await new Promise((resolveWait) => setTimeout(resolveWait, 250));
