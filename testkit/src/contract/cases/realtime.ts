@@ -264,7 +264,10 @@ export const realtimeCases: ContractCase[] = [
           "a pong on every socket",
         );
         for (const messages of received) {
-          expect(messages.map((m) => m.type)).toEqual(["ready", "pong"]);
+          // The relay may push a `realtime:status` at any time (an earlier case's stop lands late);
+          // the order under test is the answers to this socket's own frames.
+          const answers = messages.filter((m) => m.type !== "realtime:status");
+          expect(answers.map((m) => m.type)).toEqual(["ready", "pong"]);
         }
         expect(sockets.every((socket) => socket.readyState === socket.OPEN)).toBe(true);
         // The server counts them all as subscribed browsers.
