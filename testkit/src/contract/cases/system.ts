@@ -80,7 +80,11 @@ function parseExposition(text: string): Map<string, string> {
     if (line === "" || line.startsWith("# HELP ")) {
       continue;
     }
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/.exec(line);
+    // Values as Go's ParseFloat reads them (Prometheus's rule): NaN in any case. prom-client writes
+    // `Nan` for its event-loop lag when two scrapes come within the monitor's 10 ms resolution.
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|[Nn][Aa][Nn]|\+Inf|-Inf)$/.exec(
+      line,
+    );
     expect(match, `a sample line: ${line}`).not.toBeNull();
     const [, name = "", body = "", value = ""] = match ?? [];
     const labels = new Map<string, string>();
