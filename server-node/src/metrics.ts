@@ -1,6 +1,7 @@
 import type { Config, UpstreamFailureKind } from "@n2store/core";
 import { type AnyResult, type OperationId, type OperationSpec, operationIds } from "@n2store/generated";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { BoundCounter, BoundHistogram, type CounterSeries, type HistogramSeries } from "./metric-series.js";
 
 /** Seconds; from a cached answer (~1 ms) to an upstream near its timeout (15 s). */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -25,26 +26,25 @@ export interface MetricSources {
 }
 
 type CounterChild = ReturnType<Counter<string>["labels"]>;
-type HistogramChild = ReturnType<Histogram<string>["labels"]>;
 
 /**
  * The counters of one operation (or of the unmatched requests), bound once: a request adds to them
  * without building a label set. A status is bound the first time it is seen.
  */
 export class OperationMetrics {
-  private readonly byStatus = new Map<number, CounterChild>();
+  private readonly byStatus = new Map<number, CounterSeries>();
 
   constructor(
     private readonly operation: string,
-    private readonly requests: Counter<"operation" | "status">,
-    private readonly duration: HistogramChild,
+    private readonly requests: BoundCounter,
+    private readonly duration: HistogramSeries,
   ) {}
 
   /** One answered request: its status and how long it took, in milliseconds. */
   observe(status: number, milliseconds: number): void {
     let child = this.byStatus.get(status);
     if (child === undefined) {
-      child = this.requests.labels(this.operation, String(status));
+      child = this.requests.labels({ operation: this.operation, status: String(status) });
       this.byStatus.set(status, child);
     }
     child.inc();
@@ -56,21 +56,13 @@ export class OperationMetrics {
  * A counter of what happened, by `subject` and `outcome`, and a histogram of how long it took, by
  * `subject`: the pair both requests and upstream calls are measured with.
  */
-function countedAndTimed<Subject extends string, Outcome extends string>(
+function countedAndTimed(
   registers: Registry[],
-  subject: Subject,
-  outcome: Outcome,
   names: { total: string; totalHelp: string; seconds: string; secondsHelp: string },
-): [Counter<Subject | Outcome>, Histogram<Subject>] {
+): [BoundCounter, BoundHistogram] {
   return [
-    new Counter({ name: names.total, help: names.totalHelp, labelNames: [subject, outcome], registers }),
-    new Histogram({
-      name: names.seconds,
-      help: names.secondsHelp,
-      labelNames: [subject],
-      buckets: DURATION_BUCKETS,
-      registers,
-    }),
+    new BoundCounter(names.total, names.totalHelp, registers),
+    new BoundHistogram(names.seconds, names.secondsHelp, DURATION_BUCKETS, registers),
   ];
 }
 
@@ -96,27 +88,22 @@ function resultCounter<Field extends string>(
 /** The counters of one upstream, an outcome per status class and per failure kind, bound once. */
 class UpstreamMetrics {
   /** By status / 100: 1xx to 5xx. */
-  private readonly byClass: CounterChild[];
-  private readonly byFailure: Map<string, CounterChild>;
-  private readonly other: CounterChild;
+  private readonly byClass: CounterSeries[];
+  private readonly byFailure: Map<string, CounterSeries>;
+  private readonly other: CounterSeries;
 
   constructor(
-    name: string,
-    calls: Counter<"upstream" | "outcome">,
-    private readonly duration: HistogramChild,
+    upstream: string,
+    calls: BoundCounter,
+    private readonly duration: HistogramSeries,
   ) {
-    this.other = calls.labels(name, "error");
+    // Every series from zero (bound now), so that a first failure is an increase Prometheus can see.
+    const series = (outcome: string) => calls.labels({ upstream, outcome });
+    const byClass = ["2xx", "3xx", "4xx", "5xx"].map(series);
+    this.byFailure = new Map(FAILURES.map((kind) => [kind, series(kind)]));
+    this.other = series("error");
     // Index 0 and 1 (no final response is 1xx) count as "error"; 2 to 5 are the status classes.
-    this.byClass = [
-      this.other,
-      this.other,
-      ...["2xx", "3xx", "4xx", "5xx"].map((outcome) => calls.labels(name, outcome)),
-    ];
-    this.byFailure = new Map(FAILURES.map((kind) => [kind, calls.labels(name, kind)]));
-    // Every series from zero, so that a first failure is an increase Prometheus can see.
-    for (const child of new Set([...this.byClass, ...this.byFailure.values()])) {
-      child.inc(0);
-    }
+    this.byClass = [this.other, this.other, ...byClass];
   }
 
   answered(status: number, milliseconds: number): void {
@@ -163,21 +150,22 @@ export class GatewayMetrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
 
-    const [requests, duration] = countedAndTimed(registers, "operation", "status", {
+    const [requests, duration] = countedAndTimed(registers, {
       total: "n2store_http_requests_total",
       totalHelp: "Requests answered, by operation (operationId of the spec) and status.",
       seconds: "n2store_http_request_duration_seconds",
       secondsHelp:
         "Time from a request's arrival to the end of its answer (streamed bodies included), by operation.",
     });
-    const bind = (operation: string) => new OperationMetrics(operation, requests, duration.labels(operation));
+    const bind = (operation: string) =>
+      new OperationMetrics(operation, requests, duration.labels({ operation }));
     for (const id of operationIds) {
       this.operations.set(id, bind(id));
     }
     this.unmatched = bind(UNMATCHED);
     this.preflight = bind(PREFLIGHT);
 
-    const [calls, upstreamDuration] = countedAndTimed(registers, "upstream", "outcome", {
+    const [calls, upstreamDuration] = countedAndTimed(registers, {
       total: "n2store_upstream_requests_total",
       totalHelp: "Calls to upstreams, by upstream and outcome (the status class, or why no answer came).",
       seconds: "n2store_upstream_request_duration_seconds",
@@ -190,10 +178,8 @@ export class GatewayMetrics {
       ["pancake_content", config.pancakeContentBaseUrl],
       ["graph", config.graphBaseUrl],
     ];
-    const upstream = (name: string) => {
-      upstreamDuration.zero({ upstream: name });
-      return new UpstreamMetrics(name, calls, upstreamDuration.labels(name));
-    };
+    const upstream = (name: string) =>
+      new UpstreamMetrics(name, calls, upstreamDuration.labels({ upstream: name }, { zeroed: true }));
     for (const [name, url] of named) {
       if (!this.upstreams.has(url.origin)) {
         this.upstreams.set(url.origin, upstream(name));
