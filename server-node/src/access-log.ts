@@ -1,5 +1,5 @@
 import { redactUrl } from "@n2store/core";
-import { type FastifyReply, type FastifyRequest, LogController } from "fastify";
+import { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import { ACCESS_MESSAGE } from "./logging.js";
 import type { GatewayMetrics } from "./metrics.js";
 
@@ -28,9 +28,28 @@ export class AccessLog extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
-    const operationId = (request.routeOptions.config as { operationId?: string }).operationId;
-    const durationMs = reply.elapsedTime;
-    const status = reply.statusCode;
+    this.completed(
+      error,
+      (request.routeOptions.config as { operationId?: string }).operationId,
+      request,
+      reply.statusCode,
+      reply.elapsedTime,
+      reply.log,
+    );
+  }
+
+  /**
+   * One answered request, from Fastify or from the pass-through lane: `request` gives the method,
+   * the URL and (read only when a line is written) the client address.
+   */
+  completed(
+    error: Error | null | undefined,
+    operationId: string | undefined,
+    request: { readonly method: string; readonly url: string; readonly ip: string | undefined },
+    status: number,
+    durationMs: number,
+    log: FastifyBaseLogger,
+  ): void {
     this.metrics.operation(operationId, request.method).observe(status, durationMs);
     if (!this.logRequests && error == null) {
       return;
@@ -44,9 +63,9 @@ export class AccessLog extends LogController {
       clientAddress: request.ip,
     };
     if (error == null) {
-      reply.log.info(fields, ACCESS_MESSAGE);
+      log.info(fields, ACCESS_MESSAGE);
     } else {
-      reply.log.warn({ ...fields, err: error }, "the answer failed while it was being sent");
+      log.warn({ ...fields, err: error }, "the answer failed while it was being sent");
     }
   }
 }

@@ -1,6 +1,4 @@
-import { randomUUID } from "node:crypto";
 import {
-  acceptedRequestId,
   BAD_PERCENT_ENCODING,
   type Config,
   corsHeaders,
@@ -17,7 +15,8 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { AccessLog } from "./access-log.js";
 import { sendResult } from "./adapter/reply.js";
 import { loadNodeSettings } from "./env.js";
-import { clientErrorHandler, httpServerOptions } from "./http.js";
+import { clientErrorHandler, httpServerOptions, laneServerFactory, requestIdOf } from "./http.js";
+import { type PassThroughLane, ROUTER_OPTIONS } from "./lane.js";
 import { lazyChildLogger } from "./lazy-logger.js";
 import { chooseLogFormat, type LogDestination, loggerOptions, prettyDestination } from "./logging.js";
 import { GatewayMetrics } from "./metrics.js";
@@ -65,14 +64,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       process.stdout.isTTY === true && options.env.NO_COLOR === undefined,
     );
   }
+  const accessLog = new AccessLog(metrics, ["trace", "debug", "info"].includes(level));
+  // The pass-through lane, once the routes exist; until then (and once closing) Fastify has all.
+  const lane: { current: PassThroughLane | null } = { current: null };
   const app: FastifyInstance = Fastify({
     logger: loggerOptions(level, destination),
-    logController: new AccessLog(metrics, ["trace", "debug", "info"].includes(level)),
-    // The caller's X-Request-Id when the edge would keep it too (core's rule), else a new one.
-    genReqId: (request) => {
-      const header = request.headers["x-request-id"];
-      return acceptedRequestId(Array.isArray(header) ? header[0] : header) ?? randomUUID();
-    },
+    logController: accessLog,
+    serverFactory: laneServerFactory(lane),
+    genReqId: (request) => requestIdOf(request.headers),
     // Behind Render's or another load balancer, the client's address is in X-Forwarded-For.
     trustProxy: settings.trustProxy,
     ...httpServerOptions(settings.requestTimeoutMs),
@@ -82,7 +81,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     forceCloseConnections: "idle",
     pluginTimeout: 60_000,
     childLoggerFactory: lazyChildLogger,
-    routerOptions: { maxParamLength: 2048 },
+    routerOptions: { ...ROUTER_OPTIONS },
     // The router itself refuses a path it cannot percent-decode (FST_ERR_BAD_URL) or a parameter over
     // maxParamLength, and by default answers in Fastify's own body, whose `code` is not an ErrorCode
     // of the spec: answer with the one Error shape instead (400 VALIDATION_FAILED, as the edge does).
@@ -124,12 +123,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(metricsPlugin, { metrics });
   await app.register(routesPlugin, {
+    accessLog,
+    trustProxy: settings.trustProxy,
     failures,
     purgeIntervalMs: settings.idempotencyPurgeIntervalMs,
     config,
     upstream,
     instanceId: settings.instanceId,
     startedAt: Date.now(),
+  });
+  lane.current = app.passThroughLane;
+  // Closing: Fastify answers every new request (503, Connection: close).
+  app.addHook("preClose", async () => {
+    lane.current = null;
   });
   return app;
 }

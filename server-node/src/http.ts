@@ -1,7 +1,25 @@
 import { randomUUID } from "node:crypto";
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from "node:http";
 import type { Socket } from "node:net";
-import { ApiError, type Logger, toErrorBody } from "@n2store/core";
+import { ApiError, acceptedRequestId, type Logger, toErrorBody } from "@n2store/core";
 import type { FastifyServerOptions } from "fastify";
+import type { PassThroughLane } from "./lane.js";
+
+/**
+ * A request's id: the caller's X-Request-Id when the edge would keep it too (core's rule), else a
+ * new one. Fastify's `genReqId` and the pass-through lane both use it.
+ */
+export function requestIdOf(headers: IncomingHttpHeaders): string {
+  const header = headers["x-request-id"];
+  return acceptedRequestId(Array.isArray(header) ? header[0] : header) ?? randomUUID();
+}
 
 /** Headers must arrive within this long (or the request timeout, when that is shorter). */
 export const HEADERS_TIMEOUT_MS = 10_000;
@@ -74,5 +92,27 @@ export function clientErrorHandler(log: () => Logger) {
       );
     }
     socket.destroy(error);
+  };
+}
+
+/**
+ * Fastify's `serverFactory`: the HTTP server Fastify would make (the same timeouts), whose requests
+ * the pass-through lane sees first; what it does not take goes to Fastify's handler. `lane.current`
+ * is set once the routes exist and cleared when the server starts closing.
+ */
+export function laneServerFactory(lane: { readonly current: PassThroughLane | null }) {
+  return (
+    fastify: (request: IncomingMessage, response: ServerResponse) => void,
+    options: FastifyServerOptions & { readonly http?: ServerOptions },
+  ): Server => {
+    const server = createServer(options.http ?? {}, (request, response) => {
+      if (lane.current?.handle(request, response) !== true) {
+        fastify(request, response);
+      }
+    });
+    server.keepAliveTimeout = options.keepAliveTimeout ?? KEEP_ALIVE_TIMEOUT_MS;
+    server.requestTimeout = options.requestTimeout ?? 0;
+    server.setTimeout(options.connectionTimeout ?? 0);
+    return server;
   };
 }

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import { Transform } from "node:stream";
 import {
@@ -8,7 +9,6 @@ import {
   RAW_BODY_LIMIT,
 } from "@n2store/core";
 import type { OperationSpec, RawBody } from "@n2store/generated";
-import type { FastifyRequest } from "fastify";
 
 /**
  * Fails a pass-through request body past RAW_BODY_LIMIT while it streams to the upstream. The failure
@@ -44,7 +44,18 @@ function limited(payload: Readable): Readable {
   return payload.pipe(counter);
 }
 
-function body(operation: OperationSpec, request: FastifyRequest): IncomingBody {
+/** What an adapter hands over: the routed parameters, the parsed query and the body as parsed. */
+export interface RoutedRequest {
+  /** The router's parameters; Fastify and find-my-way name the catch-all `*`. */
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: Readonly<Record<string, string | string[]>>;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  /** The body as Fastify's content-type parsers leave it (a stream for raw operations). */
+  readonly body: unknown;
+}
+
+function body(operation: OperationSpec, request: RoutedRequest): IncomingBody {
   if (operation.body?.raw === true) {
     if (request.body === undefined || request.body === null) {
       return { kind: "none" };
@@ -67,8 +78,7 @@ function body(operation: OperationSpec, request: FastifyRequest): IncomingBody {
  * already lower-cases names and joins repeats of every header but a few (set-cookie); only a request
  * that carries one of those as an array needs a copy, every other one is used as it is (read-only).
  */
-function headers(request: FastifyRequest): Readonly<Record<string, string>> {
-  const given = request.headers;
+function headers(given: IncomingHttpHeaders): Readonly<Record<string, string>> {
   for (const name in given) {
     if (typeof given[name] !== "string") {
       const out: Record<string, string> = {};
@@ -83,11 +93,11 @@ function headers(request: FastifyRequest): Readonly<Record<string, string>> {
   return given as Record<string, string>;
 }
 
-/** A Fastify request as the shared pipeline's IncomingRequest (Fastify names the catch-all `*`). */
-export function toIncomingRequest(operation: OperationSpec, request: FastifyRequest): IncomingRequest {
+/** A routed request (Fastify's, or the pass-through lane's) as the shared pipeline's IncomingRequest. */
+export function toIncomingRequest(operation: OperationSpec, request: RoutedRequest): IncomingRequest {
   // Built afresh rather than copied and `delete`d: a deleted key turns the object into a slow
   // dictionary, which every validator and handler then reads on every pass-through request.
-  const given = request.params as Record<string, string>;
+  const given = request.params;
   const params: Record<string, string> = {};
   for (const name in given) {
     if (name !== "*") {
@@ -100,9 +110,9 @@ export function toIncomingRequest(operation: OperationSpec, request: FastifyRequ
   const questionMark = request.url.indexOf("?");
   return {
     params,
-    query: request.query as Record<string, string | string[]>,
+    query: request.query,
     rawQuery: questionMark < 0 ? "" : request.url.slice(questionMark + 1),
-    headers: headers(request),
+    headers: headers(request.headers),
     body: body(operation, request),
   };
 }

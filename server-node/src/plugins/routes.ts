@@ -18,21 +18,35 @@ import {
 } from "@n2store/core";
 import { SqlIdempotencyStore } from "@n2store/core/db";
 import type { OperationSpec } from "@n2store/generated";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { CompiledQuery } from "kysely";
+import type { AccessLog } from "../access-log.js";
 import { sendResult } from "../adapter/reply.js";
 import { toIncomingRequest } from "../adapter/request.js";
 import { loadDocuments } from "../docs.js";
 import { startIdempotencyPurge } from "../idempotency-purge.js";
 import { createSharpResizer } from "../images/sharp-resizer.js";
+import { PassThroughLane, type TrustProxy } from "../lane.js";
+import { lazyChildLogger } from "../lazy-logger.js";
 import { resultRecorder } from "../metrics.js";
 import { type FastifyAdapter, registerFastifyRoutes } from "../routing.js";
 import type { UndiciUpstream } from "../upstream/undici-upstream.js";
+import { corsFor } from "./cors.js";
 import { metricsHandler } from "./metrics.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Serves the public bodyless requests before Fastify routes them (see lane.ts). */
+    passThroughLane: PassThroughLane;
+  }
+}
 
 /** Options of the routes plugin. */
 export interface RoutesOptions {
+  /** Where every answer is counted and logged (Fastify's log controller, and the lane's). */
+  readonly accessLog: AccessLog;
+  readonly trustProxy: TrustProxy;
   readonly config: Config;
   readonly upstream: UndiciUpstream;
   readonly instanceId: string;
@@ -83,13 +97,17 @@ export const routesPlugin = fp(
     // No abort signal: a caller that goes away mid-request cuts the streamed answer (and so the
     // upstream body) when Fastify destroys the reply, while a send already on its way to Graph
     // finishes and its result is kept for an idempotent retry.
-    const deps = (request: FastifyRequest): NodeDeps => {
+    const deps = (
+      log: FastifyBaseLogger,
+      requestId: string,
+      client: { readonly ip: string | undefined },
+    ): NodeDeps => {
       return {
         config,
         upstream,
         clock: systemClock,
-        log: request.log,
-        requestId: request.id,
+        log,
+        requestId,
         runtime: "node",
         tokens,
         tposAppVersion,
@@ -97,7 +115,8 @@ export const routesPlugin = fp(
         // Read when used (the credential checks): behind TRUST_PROXY, Fastify works it out of
         // X-Forwarded-For on every read, which the pass-through routes never need.
         get clientAddress() {
-          return request.ip;
+          // Undefined only once the socket is gone; core counts such a caller as "unknown" too.
+          return client.ip ?? "unknown";
         },
         idempotency,
         imageResizer,
@@ -106,7 +125,7 @@ export const routesPlugin = fp(
         realtime: app.realtime,
         publish,
         defer: (work) => {
-          work.catch((error: unknown) => request.log.warn({ err: error }, "deferred work failed"));
+          work.catch((error: unknown) => log.warn({ err: error }, "deferred work failed"));
         },
       };
     };
@@ -116,10 +135,16 @@ export const routesPlugin = fp(
         // What the result tells the metrics (token cache, idempotency, SePay), chosen once per route.
         const record = resultRecorder(operation, app.metrics);
         return async (request, reply) => {
-          const context = deps(request);
+          const context = deps(request.log, request.id, request);
           let incoming: ReturnType<typeof toIncomingRequest>;
           try {
-            incoming = toIncomingRequest(operation, request);
+            incoming = toIncomingRequest(operation, {
+              params: request.params as Record<string, string>,
+              query: request.query as Record<string, string | string[]>,
+              url: request.url,
+              headers: request.headers,
+              body: request.body,
+            });
           } catch (error) {
             return sendResult(reply, errorResult(error, context));
           }
@@ -176,6 +201,20 @@ export const routesPlugin = fp(
       raw.addContentTypeParser("*", (_request, payload: Readable, done) => done(null, payload));
       registerFastifyRoutes(raw, handlers, adapter, streamed);
     });
+
+    // The public bodyless requests, ahead of Fastify, through the same handlers and pipeline.
+    app.decorate(
+      "passThroughLane",
+      new PassThroughLane({
+        handlers,
+        deps,
+        recorder: (operation) => resultRecorder(operation, app.metrics),
+        cors: corsFor(config),
+        accessLog: options.accessLog,
+        childLogger: (requestId, request) => lazyChildLogger.call(app, app.log, { requestId }, {}, request),
+        trustProxy: options.trustProxy,
+      }),
+    );
   },
   {
     name: "n2store-routes",
