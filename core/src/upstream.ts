@@ -232,11 +232,13 @@ export const UNTRUSTED_CONTENT_HEADERS: Readonly<Record<string, string>> = {
 /** An upstream response as the handler's pass-through result. */
 export function passthroughResult(
   response: UpstreamResponse,
-  extra: Record<string, string> = {},
+  extra: Readonly<Record<string, string>> = {},
 ): PassthroughResult {
-  return {
-    status: response.status,
-    raw: response.body,
-    headers: { ...passBackHeaders(response.headers), ...extra },
-  };
+  // Added one by one: spreading two objects of varying shape was the costliest line of a
+  // pass-through request's own code in the profile.
+  const headers = passBackHeaders(response.headers);
+  for (const name in extra) {
+    headers[name] = extra[name] as string;
+  }
+  return { status: response.status, raw: response.body, headers };
 }

@@ -181,10 +181,7 @@ export class PassThroughLane {
     const requestId = requestIdOf(request.headers);
     const log = this.options.childLogger(requestId, request);
     const client = new LaneClient(request, this.trust);
-    const common: OutgoingHttpHeaders = {
-      ...this.options.cors(request.headers.origin),
-      "x-request-id": requestId,
-    };
+    const common = this.options.cors(request.headers.origin);
     const done = (error?: Error) => {
       response.removeListener("finish", done);
       response.removeListener("error", done);
@@ -224,7 +221,7 @@ export class PassThroughLane {
 
   private write(
     response: ServerResponse,
-    common: OutgoingHttpHeaders,
+    common: Readonly<OutgoingHttpHeaders>,
     result: AnyResult,
     origin: { log: FastifyBaseLogger; requestId: string },
   ): void {
@@ -237,9 +234,7 @@ export class PassThroughLane {
         response.destroy();
         return;
       }
-      for (const name of response.getHeaderNames()) {
-        response.removeHeader(name);
-      }
+      // writeHead checks every header before it keeps any: nothing of the failed head is left.
       writeResult(response, common, errorResult(error, origin), origin);
     }
   }

@@ -162,14 +162,18 @@ async function readAll(stream: Readable, maxBytes: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * The response headers as one string each, without Set-Cookie (an upstream's cookies are never the
+ * caller's). undici already gives the names in lower case.
+ */
 function normaliseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (value === undefined || lower === "set-cookie") {
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || name === "set-cookie") {
       continue;
     }
-    out[lower] = Array.isArray(value) ? value.join(", ") : value;
+    out[name] = typeof value === "string" ? value : value.join(", ");
   }
   return out;
 }
