@@ -3,6 +3,7 @@ import type { Readable } from "node:stream";
 import { errorResult, type Logger } from "@n2store/core";
 import type { AnyResult } from "@n2store/generated";
 import type { FastifyReply } from "fastify";
+import { UpstreamBody } from "../upstream/upstream-body.js";
 
 function isStream(raw: unknown): raw is Readable {
   return typeof (raw as Readable | null)?.pipe === "function";
@@ -68,6 +69,38 @@ function forwardStream(
     }
     raw.writeHead(result.status, head);
   };
+  const fail = (error: Error) => {
+    if (started) {
+      origin.log.warn({ err: error }, "response terminated with an error with headers already sent");
+      raw.destroy();
+      return;
+    }
+    writeWhole(raw, common, errorResult(error, origin), origin.requestId);
+  };
+  // An upstream body nobody has read yet goes straight to the socket, without the stream machinery.
+  if (
+    body instanceof UpstreamBody &&
+    body.forward({
+      write: (chunk) => {
+        if (!started) {
+          start();
+        }
+        return raw.write(chunk);
+      },
+      onDrain: (resume) => raw.once("drain", resume),
+      end: () => {
+        if (!started) {
+          start();
+        }
+        raw.end();
+      },
+      fail,
+    })
+  ) {
+    // The caller went away before the end: stop the upstream (which frees its connection).
+    raw.once("close", () => body.release());
+    return;
+  }
   const resume = () => body.resume();
   const onData = (chunk: Buffer) => {
     if (!started) {
@@ -87,12 +120,7 @@ function forwardStream(
   });
   body.once("error", (error: Error) => {
     body.removeListener("data", onData);
-    if (started) {
-      origin.log.warn({ err: error }, "response terminated with an error with headers already sent");
-      raw.destroy();
-      return;
-    }
-    writeWhole(raw, common, errorResult(error, origin), origin.requestId);
+    fail(error);
   });
   // The caller went away before the end: stop reading the upstream (which frees its connection).
   raw.once("close", () => {

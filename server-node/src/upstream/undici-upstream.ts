@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "node:dns";
 import { isIP } from "node:net";
-import { PassThrough, type Readable, Transform } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import {
   type AddressRule,
   checkAddress,
@@ -12,7 +12,8 @@ import {
   type UpstreamResponse,
 } from "@n2store/core";
 import type { RawBody } from "@n2store/generated";
-import { Agent, buildConnector, type Dispatcher } from "undici";
+import { Agent, buildConnector, type Dispatcher, util } from "undici";
+import { UpstreamBody } from "./upstream-body.js";
 
 /** `dns.lookup` with `all: true`, injectable so tests can make a name resolve to loopback. */
 export type LookupAll = (
@@ -132,21 +133,6 @@ export function toUpstreamFailure(error: unknown): UpstreamFailure {
   return new UpstreamFailure("reset", message, { cause: error });
 }
 
-/** Counts bytes through a stream and fails it past `maxBytes`. */
-function limit(maxBytes: number): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      seen += chunk.length;
-      if (seen > maxBytes) {
-        callback(new UpstreamFailure("too-large", `body larger than ${maxBytes} bytes`));
-        return;
-      }
-      callback(null, chunk);
-    },
-  });
-}
-
 async function readAll(stream: Readable, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -176,6 +162,127 @@ function normaliseHeaders(headers: Record<string, string | string[] | undefined>
     out[name] = typeof value === "string" ? value : value.join(", ");
   }
   return out;
+}
+
+/** What a ResponseHandler tells its caller: the response (at its headers), or why none came. */
+interface ResponseOutcome {
+  answered(response: UpstreamResponse): void;
+  failed(error: unknown): void;
+}
+
+/**
+ * undici's dispatch handler for one upstream call: it settles the call when the response headers
+ * arrive (or it fails), then feeds the body to an UpstreamBody, pausing the connection while the
+ * body's reader is full.
+ */
+class ResponseHandler implements Dispatcher.DispatchHandler {
+  #abort: ((reason: Error) => void) | null = null;
+  #body: UpstreamBody | null = null;
+  #settled = false;
+  #aborted: Error | null = null;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly request: UpstreamRequest,
+    private readonly outcome: ResponseOutcome,
+  ) {
+    const body = request.body as Readable | null | undefined;
+    if (body !== null && body !== undefined && typeof (body as Readable).on === "function") {
+      // As undici's request() does: a request body that fails fails the call with its own error.
+      (body as Readable).on("error", (error: Error) => this.onError(error));
+    }
+    this.#signal = request.signal;
+    if (this.#signal !== undefined) {
+      const signal = this.#signal;
+      this.#onAbort = () =>
+        this.#cancel(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+      if (signal.aborted) {
+        this.#aborted = signal.reason instanceof Error ? signal.reason : new Error("aborted");
+      } else {
+        signal.addEventListener("abort", this.#onAbort, { once: true });
+      }
+    }
+  }
+
+  #cancel(reason: Error): void {
+    if (this.#abort !== null) {
+      this.#abort(reason);
+    } else {
+      this.#aborted = reason;
+    }
+  }
+
+  #done(): void {
+    if (this.#signal !== undefined && this.#onAbort !== undefined) {
+      this.#signal.removeEventListener("abort", this.#onAbort);
+    }
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    if (this.#aborted !== null) {
+      abort(this.#aborted);
+      return;
+    }
+    this.#abort = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, _statusText: string): boolean {
+    if (statusCode < 200) {
+      return true;
+    }
+    const abort = this.#abort ?? (() => {});
+    const body = new UpstreamBody({ resume, abort }, this.request.maxBodyBytes);
+    this.#body = body;
+    const headers = normaliseHeaders(util.parseHeaders(rawHeaders));
+    const max = this.request.maxBodyBytes;
+    const declared = headers["content-length"] === undefined ? null : Number(headers["content-length"]);
+    this.#settled = true;
+    if (declared !== null && declared > max) {
+      abort(new UpstreamFailure("too-large", `declared body of ${declared} bytes is over ${max}`));
+      this.outcome.failed(
+        new UpstreamFailure("too-large", `declared body of ${declared} bytes is over ${max}`),
+      );
+      return false;
+    }
+    const read = async (maxBytes: number) => {
+      try {
+        return await readAll(body, Math.min(maxBytes, max));
+      } catch (error) {
+        throw toUpstreamFailure(error);
+      }
+    };
+    this.outcome.answered({
+      status: statusCode,
+      headers,
+      body: body as unknown as RawBody,
+      text: async (maxBytes = max) => (await read(maxBytes)).toString("utf8"),
+      bytes: async (maxBytes = max) => new Uint8Array(await read(maxBytes)),
+      dump: () => body.dump(),
+    });
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.#body?.receive(chunk) ?? true;
+  }
+
+  onComplete(): void {
+    this.#done();
+    this.#body?.complete();
+  }
+
+  onError(error: Error): void {
+    this.#done();
+    if (this.#body !== null) {
+      this.#body.fail(toUpstreamFailure(error));
+      return;
+    }
+    if (!this.#settled) {
+      this.#settled = true;
+      this.outcome.failed(error);
+    }
+  }
 }
 
 /** Options of the Node upstream client. */
@@ -222,71 +329,45 @@ export class UndiciUpstream implements Upstream {
     });
   }
 
-  async request(upstreamRequest: UpstreamRequest): Promise<UpstreamResponse> {
+  request(upstreamRequest: UpstreamRequest): Promise<UpstreamResponse> {
     const dispatcher: Dispatcher = upstreamRequest.guarded ? this.guarded : this.trusted;
-    const body = upstreamRequest.body as Readable | Uint8Array | string | null | undefined;
-    let response: Dispatcher.ResponseData;
     const { url } = upstreamRequest;
     const origin = url.origin;
-    const started = this.observer === undefined ? 0 : performance.now();
-    try {
-      // The dispatcher's own request(), given origin and path: undici's top-level request(url) would
-      // parse and re-serialise a URL we already hold (measurable on the hot pass-through routes).
-      response = await dispatcher.request({
-        origin,
-        path: `${url.pathname}${url.search}`,
-        method: upstreamRequest.method as Dispatcher.HttpMethod,
-        headers: upstreamRequest.headers,
-        body: body ?? null,
-        headersTimeout: upstreamRequest.timeoutMs,
-        bodyTimeout: upstreamRequest.timeoutMs,
-        ...(upstreamRequest.signal ? { signal: upstreamRequest.signal } : {}),
+    const observer = this.observer;
+    const started = observer === undefined ? 0 : performance.now();
+    return new Promise<UpstreamResponse>((resolve, reject) => {
+      const handler = new ResponseHandler(upstreamRequest, {
+        answered: (response) => {
+          observer?.upstreamAnswered(origin, response.status, performance.now() - started);
+          resolve(response);
+        },
+        failed: (error) => {
+          // The request body's own failure (over its limit, see adapter/request.ts) is the caller's, as is.
+          if (isApiError(error)) {
+            reject(error);
+            return;
+          }
+          const failure = toUpstreamFailure(error);
+          observer?.upstreamFailed(origin, failure.kind);
+          reject(failure);
+        },
       });
-    } catch (error) {
-      // The request body's own failure (over its limit, see adapter/request.ts) is the caller's, as is.
-      if (isApiError(error)) {
-        throw error;
-      }
-      const failure = toUpstreamFailure(error);
-      this.observer?.upstreamFailed(origin, failure.kind);
-      throw failure;
-    }
-    this.observer?.upstreamAnswered(origin, response.statusCode, performance.now() - started);
-    const headers = normaliseHeaders(response.headers);
-    const max = upstreamRequest.maxBodyBytes;
-    const declared = headers["content-length"] === undefined ? null : Number(headers["content-length"]);
-    if (declared !== null && declared > max) {
-      await response.body.dump();
-      throw new UpstreamFailure("too-large", `declared body of ${declared} bytes is over ${max}`);
-    }
-    // With a Content-Length undici itself fails a longer body; only an unsized body needs counting.
-    const stream: Readable =
-      declared === null
-        ? response.body.pipe(limit(max)).on("error", () => response.body.destroy())
-        : response.body;
-    if (declared === null) {
-      response.body.on("error", (error) => stream.destroy(toUpstreamFailure(error)));
-    }
-    const read = async (maxBytes: number) => {
-      try {
-        return await readAll(stream, Math.min(maxBytes, max));
-      } catch (error) {
-        throw toUpstreamFailure(error);
-      }
-    };
-    return {
-      status: response.statusCode,
-      headers,
-      body: stream as unknown as RawBody,
-      text: async (maxBytes = max) => (await read(maxBytes)).toString("utf8"),
-      bytes: async (maxBytes = max) => new Uint8Array(await read(maxBytes)),
-      dump: async () => {
-        if (declared === null) {
-          stream.destroy();
-        }
-        await response.body.dump().catch(() => {});
-      },
-    };
+      // The dispatcher's own dispatch(), given origin and path: undici's top-level request(url) would
+      // parse and re-serialise a URL we already hold, and its response body is a full Readable fed
+      // through the event loop, which the pass-through routes mostly do not need (see UpstreamBody).
+      dispatcher.dispatch(
+        {
+          origin,
+          path: `${url.pathname}${url.search}`,
+          method: upstreamRequest.method as Dispatcher.HttpMethod,
+          headers: upstreamRequest.headers,
+          body: (upstreamRequest.body as Readable | Uint8Array | string | null | undefined) ?? null,
+          headersTimeout: upstreamRequest.timeoutMs,
+          bodyTimeout: upstreamRequest.timeoutMs,
+        },
+        handler,
+      );
+    });
   }
 
   async readRaw(body: RawBody, maxBytes: number): Promise<Uint8Array> {
